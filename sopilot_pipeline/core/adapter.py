@@ -1,0 +1,88 @@
+"""Feature adapter: per-dimension z-score learned from gold embeddings.
+
+Raw heuristic (and V-JEPA2) features share a large common component, so raw cosine
+similarity is close to 1 everywhere. Centring and scaling by gold statistics spreads
+the clips out, so cosine cost separates steps. Adapters are versioned files; scores
+record which version they used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sopilot_pipeline.core.atomic import atomic_write_bytes
+
+_STD_FLOOR = 1e-4
+_RELATIVE_STD_FLOOR = 3.0
+
+
+@dataclass(frozen=True)
+class FeatureAdapter:
+    mean: np.ndarray  # (dim,) float32
+    std: np.ndarray  # (dim,) float32
+    version: str
+    embedder: str
+    num_videos: int
+    num_clips: int
+
+    @property
+    def dim(self) -> int:
+        return int(self.mean.shape[0])
+
+    def apply(self, vectors: np.ndarray) -> np.ndarray:
+        return ((vectors - self.mean) / self.std).astype(np.float32)
+
+
+def fit_feature_adapter(
+    embeddings: Sequence[np.ndarray], version: str, embedder: str
+) -> FeatureAdapter:
+    """Z-score statistics over all clips of the given (gold) videos."""
+    if not embeddings:
+        raise ValueError("cannot fit a feature adapter on no videos")
+    dims = {e.shape[1] for e in embeddings}
+    if len(dims) != 1:
+        raise ValueError(f"embeddings of different dimensions cannot share an adapter: {dims}")
+    stacked = np.concatenate(embeddings, axis=0).astype(np.float64)
+    std = stacked.std(axis=0)
+    # near-constant dimensions would otherwise amplify noise in other videos
+    std = np.maximum(std, max(_STD_FLOOR, _RELATIVE_STD_FLOOR * float(np.median(std))))
+    return FeatureAdapter(
+        mean=stacked.mean(axis=0).astype(np.float32),
+        std=std.astype(np.float32),
+        version=version,
+        embedder=embedder,
+        num_videos=len(embeddings),
+        num_clips=int(stacked.shape[0]),
+    )
+
+
+def save_feature_adapter(adapter: FeatureAdapter, path: Path) -> None:
+    import io
+
+    buf = io.BytesIO()
+    np.savez(
+        buf,
+        mean=adapter.mean,
+        std=adapter.std,
+        version=np.array(adapter.version),
+        embedder=np.array(adapter.embedder),
+        num_videos=np.array(adapter.num_videos),
+        num_clips=np.array(adapter.num_clips),
+    )
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_feature_adapter(path: Path) -> FeatureAdapter:
+    with np.load(path, allow_pickle=False) as z:
+        return FeatureAdapter(
+            mean=z["mean"].astype(np.float32),
+            std=z["std"].astype(np.float32),
+            version=str(z["version"]),
+            embedder=str(z["embedder"]),
+            num_videos=int(z["num_videos"]),
+            num_clips=int(z["num_clips"]),
+        )

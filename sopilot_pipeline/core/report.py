@@ -1,0 +1,198 @@
+"""PDF score report (reportlab): summary, step timeline, deviations — one page each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from reportlab.graphics.shapes import Drawing, Line, Rect, String
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from sopilot_pipeline.core.atomic import atomic_write_with
+from sopilot_pipeline.core.scoring import ScoreResult
+
+SECTIONS = ("Summary", "Step timeline", "Deviations")
+_DEVIATION_COLOURS = {
+    "missing_step": colors.HexColor("#d62728"),
+    "swapped_step": colors.HexColor("#9467bd"),
+    "over_time": colors.HexColor("#ff7f0e"),
+    "extra_step": colors.HexColor("#8c564b"),
+    "temporal_warp": colors.HexColor("#7f7f7f"),
+}
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    task_id: str
+    trainee_video: str
+    gold_video: str
+    gold_duration_sec: float
+    trainee_duration_sec: float
+    embedder: str
+    adapter_version: str
+    scored_at: str
+
+
+def verdict(score: float) -> str:
+    if score >= 90:
+        return "PASS - performed as demonstrated"
+    if score >= 70:
+        return "REVIEW - deviations worth a look"
+    return "FAIL - retrain on this procedure"
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _timeline(result: ScoreResult, ctx: ReportContext, width: float) -> Drawing:
+    height = 70 * mm
+    d = Drawing(width, height)
+    span = max(ctx.gold_duration_sec, ctx.trainee_duration_sec, 1e-6)
+    left, right = 28 * mm, width - 5 * mm
+    scale = (right - left) / span
+    rows = {"Gold": height - 20 * mm, "Trainee": height - 42 * mm}
+    for label, y in rows.items():
+        d.add(String(2 * mm, y + 3 * mm, label, fontSize=9))
+    palette = [colors.HexColor(c) for c in ("#1f77b4", "#2ca02c", "#17becf", "#bcbd22", "#e377c2")]
+    for m in result.step_matches:
+        c = palette[m.step.index % len(palette)]
+        x0 = left + m.step.start_sec * scale
+        d.add(Rect(x0, rows["Gold"], max(1, m.step.duration_sec * scale), 9 * mm,
+                   fillColor=c, strokeColor=colors.white))
+        d.add(String(x0 + 1, rows["Gold"] + 3 * mm, f"{m.step.index + 1}", fontSize=8,
+                     fillColor=colors.white))
+        if m.found:
+            tx = left + m.trainee_start_sec * scale
+            tw = max(1, (m.trainee_end_sec - m.trainee_start_sec) * scale)
+            d.add(Rect(tx, rows["Trainee"], tw, 9 * mm, fillColor=c, strokeColor=colors.white))
+            d.add(String(tx + 1, rows["Trainee"] + 3 * mm, f"{m.step.index + 1}", fontSize=8,
+                         fillColor=colors.white))
+    for dev in result.deviations:
+        colour = _DEVIATION_COLOURS[dev.type]
+        if dev.trainee_start_sec is not None:
+            x0 = left + dev.trainee_start_sec * scale
+            x1 = left + (dev.trainee_end_sec or dev.trainee_start_sec) * scale
+            d.add(Rect(x0, rows["Trainee"] - 4 * mm, max(2, x1 - x0), 2.5 * mm,
+                       fillColor=colour, strokeColor=None))
+        elif dev.gold_start_sec is not None:
+            x0 = left + dev.gold_start_sec * scale
+            x1 = left + (dev.gold_end_sec or dev.gold_start_sec) * scale
+            d.add(Rect(x0, rows["Gold"] - 4 * mm, max(2, x1 - x0), 2.5 * mm,
+                       fillColor=colour, strokeColor=None))
+    axis_y = 8 * mm
+    d.add(Line(left, axis_y, right, axis_y, strokeColor=colors.grey))
+    ticks = max(1, int(span // 5) + 1)
+    for k in range(ticks + 1):
+        t = k * 5.0
+        if t > span:
+            break
+        d.add(String(left + t * scale - 3, axis_y - 4 * mm, f"{t:.0f}s", fontSize=7))
+    legend_x = left
+    for name, colour in _DEVIATION_COLOURS.items():
+        d.add(Rect(legend_x, height - 6 * mm, 3 * mm, 3 * mm, fillColor=colour, strokeColor=None))
+        d.add(String(legend_x + 4 * mm, height - 5.5 * mm, name, fontSize=7))
+        legend_x += 30 * mm
+    return d
+
+
+def write_score_report(path: Path, result: ScoreResult, ctx: ReportContext) -> Path:
+    """Render the report to ``path`` atomically; one page per entry of ``SECTIONS``."""
+    styles = getSampleStyleSheet()
+    grid = TableStyle(
+        [
+            ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")),
+            ("FONTSIZE", (0, 0), (-1, -1), 8),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ]
+    )
+    body = styles["BodyText"]
+    story: list = [
+        Paragraph(f"SOPilot score report: {_esc(ctx.task_id)}", styles["Title"]),
+        Paragraph(SECTIONS[0], styles["Heading2"]),
+        Table(
+            [
+                ["Task", ctx.task_id],
+                ["Trainee video", ctx.trainee_video],
+                ["Gold video", ctx.gold_video],
+                ["Score", f"{result.score:.1f} / 100"],
+                ["Verdict", verdict(result.score)],
+                ["Scored at", ctx.scored_at],
+                ["Embedder / adapter", f"{ctx.embedder} / {ctx.adapter_version}"],
+            ],
+            colWidths=[40 * mm, 120 * mm],
+            style=grid,
+        ),
+        Spacer(1, 6 * mm),
+        Paragraph("How the score was reached", styles["Heading3"]),
+        Table(
+            [["Penalty", "Quantity", "Points", "Rule"]]
+            + [
+                [p.name, f"{p.quantity:g}", f"-{p.points:.1f}", Paragraph(_esc(p.explanation), body)]
+                for p in result.penalties
+            ]
+            + [["Score", "", f"{result.score:.1f}", "100 minus the points above, kept in 0-100"]],
+            colWidths=[30 * mm, 20 * mm, 18 * mm, 95 * mm],
+            style=grid,
+        ),
+        PageBreak(),
+        Paragraph(SECTIONS[1], styles["Heading2"]),
+        Paragraph(
+            "Gold steps (top) against where the trainee performed them (bottom); coloured "
+            "bars under a row mark deviations.", body,
+        ),
+        Spacer(1, 4 * mm),
+        _timeline(result, ctx, A4[0] - 40 * mm),
+        Spacer(1, 4 * mm),
+        Table(
+            [["Step", "Gold (s)", "Trainee (s)", "Found", "Match cost"]]
+            + [
+                [
+                    str(m.step.index + 1),
+                    f"{m.step.start_sec:.1f}-{m.step.end_sec:.1f}",
+                    f"{m.trainee_start_sec:.1f}-{m.trainee_end_sec:.1f}" if m.found else "-",
+                    ("in place" if m.in_place else "elsewhere") if m.found else "no",
+                    f"{m.best_cost:.2f}",
+                ]
+                for m in result.step_matches
+            ],
+            style=grid,
+        ),
+        PageBreak(),
+        Paragraph(SECTIONS[2], styles["Heading2"]),
+    ]
+    if result.deviations:
+        story.append(
+            Table(
+                [["Type", "Gold step", "Trainee (s)", "Severity", "Detail"]]
+                + [
+                    [
+                        d.type,
+                        "-" if d.gold_step is None else str(d.gold_step + 1),
+                        "-" if d.trainee_start_sec is None
+                        else f"{d.trainee_start_sec:.1f}-{d.trainee_end_sec:.1f}",
+                        f"{d.severity:.2f}",
+                        Paragraph(_esc(d.detail), body),
+                    ]
+                    for d in result.deviations
+                ],
+                colWidths=[25 * mm, 17 * mm, 22 * mm, 16 * mm, 85 * mm],
+                style=grid,
+            )
+        )
+    else:
+        story.append(Paragraph("No deviations: the trainee followed the procedure.", body))
+
+    def build(tmp: Path) -> None:
+        doc = SimpleDocTemplate(
+            str(tmp), pagesize=A4, title=f"SOPilot report {ctx.task_id} / {ctx.trainee_video}",
+            leftMargin=20 * mm, rightMargin=20 * mm, topMargin=18 * mm, bottomMargin=18 * mm,
+        )
+        doc.build(story)
+
+    return atomic_write_with(path, build)

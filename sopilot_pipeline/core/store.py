@@ -1,0 +1,99 @@
+"""Reading and writing pipeline artefacts in the data layout (no orchestration here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from sopilot_pipeline.core.adapter import FeatureAdapter, fit_feature_adapter, load_feature_adapter
+from sopilot_pipeline.core.atomic import atomic_write_with
+from sopilot_pipeline.core.embed import ClipEmbeddings
+from sopilot_pipeline.core.layout import DataLayout, read_json, write_json
+from sopilot_pipeline.core.scoring import ClipSeries
+from sopilot_pipeline.core.steps import Step
+from sopilot_pipeline.core.tables import read_table
+
+
+def save_clip_embeddings(
+    layout: DataLayout, role: str, key: str, emb: ClipEmbeddings, meta: dict
+) -> None:
+    atomic_write_with(layout.clip_vectors(role, key), lambda tmp: np.save(tmp, emb.vectors))
+    write_json(
+        layout.clip_meta(role, key),
+        {
+            **meta,
+            "embedder": emb.embedder,
+            "dim": int(emb.vectors.shape[1]),
+            "num_clips": int(emb.vectors.shape[0]),
+            "start_sec": [round(float(t), 6) for t in emb.start_sec],
+            "end_sec": [round(float(t), 6) for t in emb.end_sec],
+        },
+    )
+
+
+def load_clip_series(layout: DataLayout, role: str, key: str) -> tuple[ClipSeries, dict]:
+    meta = read_json(layout.clip_meta(role, key))
+    vectors = np.load(layout.clip_vectors(role, key), allow_pickle=False)
+    series = ClipSeries(
+        vectors=vectors,
+        start_sec=np.asarray(meta["start_sec"], dtype=np.float64),
+        end_sec=np.asarray(meta["end_sec"], dtype=np.float64),
+    )
+    return series, meta
+
+
+def gold_keys_for_task(layout: DataLayout, task_id: str, embedder: str) -> list[str]:
+    """Gold videos of ``task_id`` embedded with ``embedder`` whose steps are detected."""
+    folder = layout.embeddings / "gold"
+    if not folder.is_dir():
+        return []
+    keys = []
+    for meta_path in sorted(folder.glob("*.json")):
+        meta = read_json(meta_path)
+        if meta.get("task_id") != task_id or meta.get("embedder") != embedder:
+            continue
+        if layout.table_file("steps", task_id, meta_path.stem).exists():
+            keys.append(meta_path.stem)
+    return keys
+
+
+def all_gold_embeddings(layout: DataLayout, embedder: str) -> list[tuple[str, np.ndarray]]:
+    folder = layout.embeddings / "gold"
+    out = []
+    for meta_path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        if read_json(meta_path).get("embedder") == embedder:
+            vec_path = meta_path.with_suffix(".npy")
+            if vec_path.exists():
+                out.append((meta_path.stem, np.load(vec_path, allow_pickle=False)))
+    return out
+
+
+def load_steps(layout: DataLayout, task_id: str, gold_key: str) -> tuple[Step, ...]:
+    """Steps of a gold video as recorded in the steps table, mapped back onto clips."""
+    rows = read_table(layout.table_file("steps", task_id, gold_key)).to_pylist()
+    series, _ = load_clip_series(layout, "gold", gold_key)
+    starts = series.start_sec
+    steps = []
+    for row in sorted(rows, key=lambda r: r["step"]):
+        first = int(np.searchsorted(starts, row["start_sec"] - 1e-6))
+        last = int(np.searchsorted(starts, row["end_sec"] - 1e-6))
+        steps.append(Step(row["step"], first, max(last, first + 1), row["start_sec"], row["end_sec"]))
+    return tuple(steps)
+
+
+def current_adapter(layout: DataLayout, embedder: str) -> FeatureAdapter | None:
+    path = layout.latest_adapter(embedder)
+    return load_feature_adapter(path) if path else None
+
+
+def task_fallback_adapter(golds: list[np.ndarray], embedder: str) -> FeatureAdapter:
+    """Used until the first adapter is trained: z-score from the task's own golds."""
+    return fit_feature_adapter(golds, version="task-golds", embedder=embedder)
+
+
+def relative_to(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,146 @@
+"""Video decoding and frame sampling with PyAV.
+
+One pass over the stream both probes the file (fps, frames actually decoded, duration,
+resolution, codec) and, when asked, samples frames at a target rate. Only sampled frames
+are colour-converted and scaled, which is where most decode time would otherwise go.
+Timestamps come from the stream (pts), not ``i / fps``, so variable frame rates stay exact.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+MAX_PLAUSIBLE_FPS = 1000.0
+
+
+class VideoDecodeError(ValueError):
+    """The file is not a usable video; the message says why, for a person to read."""
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    fps: float
+    frame_count: int
+    duration_sec: float
+    width: int
+    height: int
+    codec: str
+    decode_errors: int
+
+
+@dataclass(frozen=True)
+class SampledVideo:
+    probe: VideoProbe
+    frames: np.ndarray  # (N, H, W, 3) uint8 RGB, sampled frames only
+    times: np.ndarray  # (N,) float64 seconds from the first frame
+
+
+def _stream_rate(stream: av.video.stream.VideoStream) -> float | None:
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate:
+            value = float(rate)
+            if 0.0 < value <= MAX_PLAUSIBLE_FPS:
+                return value
+    return None
+
+
+def decode_video(
+    path: str | Path,
+    target_fps: float | None = None,
+    size: tuple[int, int] = (96, 96),
+) -> SampledVideo:
+    """Decode ``path`` once; sample frames at ``target_fps`` (none when ``None``).
+
+    ``size`` is (width, height) of sampled frames. Corrupt packets are skipped and counted,
+    so a file with garbage mid-stream still yields the frames around it.
+    """
+    path = Path(path)
+    try:
+        size_bytes = path.stat().st_size
+    except OSError as exc:
+        raise VideoDecodeError(f"cannot read file: {exc.strerror or exc}") from exc
+    if size_bytes == 0:
+        raise VideoDecodeError("empty file (0 bytes)")
+    try:
+        container = av.open(str(path), mode="r", metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError, OSError) as exc:
+        raise VideoDecodeError(f"not a readable video container: {exc}") from exc
+    with container:
+        if not container.streams.video:
+            raise VideoDecodeError("no video stream in file")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        codec = stream.codec_context.name if stream.codec_context else "unknown"
+        time_base = float(stream.time_base) if stream.time_base else None
+        rate = _stream_rate(stream)
+        width, height = int(stream.width or 0), int(stream.height or 0)
+
+        frames: list[np.ndarray] = []
+        times: list[float] = []
+        first_time: float | None = None
+        last_time = 0.0
+        count = 0
+        errors = 0
+        interval = 1.0 / target_fps if target_fps else None
+        next_sample = 0.0
+        packets = container.demux(stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.error.EOFError:
+                break
+            except av.error.FFmpegError:
+                errors += 1
+                if errors > 10_000:
+                    break
+                continue
+            try:
+                decoded = packet.decode()
+            except av.error.FFmpegError:
+                errors += 1
+                continue
+            for frame in decoded:
+                if frame.pts is not None and time_base is not None:
+                    t = frame.pts * time_base
+                else:
+                    t = count / (rate or 30.0)
+                if first_time is None:
+                    first_time = t
+                t -= first_time
+                if t < last_time and count:  # out-of-order/duplicate pts: keep time monotone
+                    t = last_time
+                last_time = t
+                count += 1
+                width, height = frame.width, frame.height
+                if interval is not None and t + 1e-6 >= next_sample:
+                    rgb = frame.reformat(width=size[0], height=size[1], format="rgb24")
+                    frames.append(rgb.to_ndarray())
+                    times.append(t)
+                    next_sample += interval * max(1, math.floor((t + 1e-6 - next_sample) / interval) + 1)
+    if count == 0:
+        raise VideoDecodeError(
+            "no decodable video frames" + (f" ({errors} corrupt packets)" if errors else "")
+        )
+    if rate is None:
+        if count < 2 or last_time <= 0:
+            raise VideoDecodeError("frame rate unknown: no usable fps metadata or timestamps")
+        rate = (count - 1) / last_time
+    duration = last_time + 1.0 / rate
+    probe = VideoProbe(
+        fps=round(rate, 6),
+        frame_count=count,
+        duration_sec=round(duration, 6),
+        width=width,
+        height=height,
+        codec=codec,
+        decode_errors=errors,
+    )
+    sampled = np.stack(frames) if frames else np.zeros((0, size[1], size[0], 3), np.uint8)
+    return SampledVideo(probe=probe, frames=sampled, times=np.asarray(times, dtype=np.float64))

@@ -1,0 +1,46 @@
+"""The Dagster code location: ``Definitions`` for the SOPilot asset graph."""
+
+from dagster import (
+    AssetSelection,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+    Definitions,
+    in_process_executor,
+)
+
+from sopilot_pipeline.defs.adapter import adapter_job, feature_adapter, nightly_adapter_training
+from sopilot_pipeline.defs.checks import trainee_embeddings_are_finite, trainee_score_is_consistent
+from sopilot_pipeline.defs.ingest import build_video_assets
+from sopilot_pipeline.defs.resources import SopilotSettings
+from sopilot_pipeline.defs.scoring import gold_steps, trainee_alignment, trainee_score
+from sopilot_pipeline.defs.sensors import gold_job, trainee_job, watch_folder_sensor
+
+automation_sensor = AutomationConditionSensorDefinition(
+    "sopilot_automation",
+    target=AssetSelection.all(),
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+)
+
+
+def build_definitions(settings: SopilotSettings | None = None) -> Definitions:
+    """Definitions with settings from the environment unless given (tests pass their own)."""
+    return Definitions(
+        assets=[
+            *build_video_assets("gold"),
+            *build_video_assets("trainee"),
+            gold_steps,
+            feature_adapter,
+            trainee_alignment,
+            trainee_score,
+        ],
+        asset_checks=[trainee_embeddings_are_finite, trainee_score_is_consistent],
+        jobs=[gold_job, trainee_job, adapter_job],
+        sensors=[watch_folder_sensor, automation_sensor],
+        schedules=[nightly_adapter_training],
+        resources={"settings": settings or SopilotSettings.from_env()},
+        executor=in_process_executor,
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,65 @@
+"""Pipeline settings as a Dagster resource, filled from ``SOPILOT_*`` variables."""
+
+
+import os
+from pathlib import Path
+
+from dagster import ConfigurableResource
+from pydantic import Field, field_validator
+
+from sopilot_pipeline.core.embed import HeuristicEmbedder
+from sopilot_pipeline.core.layout import DataLayout
+from sopilot_pipeline.core.scoring import ScoringConfig
+
+
+class SopilotSettings(ConfigurableResource):
+    """Where data lives and how videos are sampled; validated when Dagster loads it."""
+
+    data_dir: str = Field(description="Data root: watch/, raw/, embeddings/, models/, ...")
+    target_fps: float = Field(default=4.0, description="Frames sampled per second of video")
+    training_min_new_videos: int = Field(
+        default=1, description="New gold videos needed before the nightly adapter retrains"
+    )
+    step_match_max_cost: float = Field(default=ScoringConfig.step_match_max_cost)
+    over_time_ratio: float = Field(default=ScoringConfig.over_time_ratio)
+
+    @field_validator("target_fps")
+    @classmethod
+    def _positive_fps(cls, value: float) -> float:
+        if not 0.1 <= value <= 60:
+            raise ValueError(f"SOPILOT_TARGET_FPS must be within 0.1-60, got {value}")
+        return value
+
+    @field_validator("training_min_new_videos")
+    @classmethod
+    def _non_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("SOPILOT_TRAINING_MIN_NEW_VIDEOS must be >= 0")
+        return value
+
+    @classmethod
+    def from_env(cls) -> "SopilotSettings":
+        env = os.environ
+        return cls(
+            data_dir=str(Path(env.get("SOPILOT_DATA_DIR", "data")).absolute()),
+            target_fps=float(env.get("SOPILOT_TARGET_FPS", "4.0")),
+            training_min_new_videos=int(env.get("SOPILOT_TRAINING_MIN_NEW_VIDEOS", "1")),
+            step_match_max_cost=float(
+                env.get("SOPILOT_STEP_MATCH_MAX_COST", ScoringConfig.step_match_max_cost)
+            ),
+            over_time_ratio=float(env.get("SOPILOT_OVER_TIME_RATIO", ScoringConfig.over_time_ratio)),
+        )
+
+    @property
+    def layout(self) -> DataLayout:
+        return DataLayout(Path(self.data_dir))
+
+    @property
+    def embedder(self) -> HeuristicEmbedder:
+        return HeuristicEmbedder()
+
+    @property
+    def scoring(self) -> ScoringConfig:
+        return ScoringConfig(
+            step_match_max_cost=self.step_match_max_cost, over_time_ratio=self.over_time_ratio
+        )

@@ -1,0 +1,123 @@
+"""The watch-folder sensor: new files become dynamic partitions and runs.
+
+Run keys carry content hashes, so a run is requested once per content: a re-dropped
+identical file does nothing, a changed file is processed again. Trainee videos are
+scored once their task has a gold video with detected steps; the key also names the
+task's golds and the adapter version, so a new gold or adapter re-scores the task's
+trainees. Errors on one file are logged and never fail the tick.
+"""
+
+
+import hashlib
+import json
+
+from dagster import (
+    AddDynamicPartitionsRequest,
+    AssetKey,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    define_asset_job,
+    sensor,
+)
+
+from sopilot_pipeline.core.layout import read_json
+from sopilot_pipeline.core.watch import ReadyFile, advance_watch_state, scan_watch_folder
+from sopilot_pipeline.defs.partitions import gold_videos, trainee_videos
+from sopilot_pipeline.defs.resources import SopilotSettings
+
+GOLD_CHAIN = ["gold_video", "gold_clip_embeddings", "gold_steps"]
+TRAINEE_INGEST = ["trainee_video", "trainee_clip_embeddings"]
+TRAINEE_SCORING = ["trainee_alignment", "trainee_score"]
+
+gold_job = define_asset_job(
+    "ingest_gold_video", selection=GOLD_CHAIN, partitions_def=gold_videos,
+    description="Register, embed and segment one gold video.",
+)
+trainee_job = define_asset_job(
+    "score_trainee_video", selection=TRAINEE_INGEST + TRAINEE_SCORING,
+    partitions_def=trainee_videos,
+    description="Register, embed, align and score one trainee video.",
+)
+
+WATCH_SENSOR_NAME = "watch_folder_sensor"
+
+
+def _digest(parts: list[str]) -> str:
+    return hashlib.sha1("\n".join(sorted(parts)).encode()).hexdigest()[:12]
+
+
+def plan_run_requests(
+    context: SensorEvaluationContext, settings: SopilotSettings, ready: list[ReadyFile]
+) -> tuple[list[RunRequest], list[AddDynamicPartitionsRequest]]:
+    instance = context.instance
+    layout = settings.layout
+    partition_requests = []
+    for role, pdef in (("gold", gold_videos), ("trainee", trainee_videos)):
+        known = set(instance.get_dynamic_partitions(pdef.name))
+        new = sorted({r.file.partition_key for r in ready if r.file.role == role} - known)
+        if new:
+            partition_requests.append(pdef.build_add_request(new))
+
+    golds_done = instance.get_materialized_partitions(AssetKey("gold_steps"))
+    embedded = instance.get_materialized_partitions(AssetKey("trainee_clip_embeddings"))
+    adapter = layout.latest_adapter(settings.embedder.name)
+    adapter_version = adapter.stem if adapter else "none"
+    task_golds: dict[str, list[str]] = {}
+    for r in ready:
+        if r.file.role == "gold" and r.file.partition_key in golds_done:
+            task_golds.setdefault(r.file.task_id, []).append(f"{r.file.partition_key}:{r.sha256}")
+
+    runs: list[RunRequest] = []
+    for r in ready:
+        key = r.file.partition_key
+        tags = {"sopilot/task_id": r.file.task_id[:200], "sopilot/video": r.file.file_name[:200]}
+        if r.file.role == "gold":
+            runs.append(RunRequest(
+                run_key=f"gold:{key}:{r.sha256[:16]}", job_name=gold_job.name,
+                partition_key=key, tags=tags,
+            ))
+            continue
+        golds = task_golds.get(r.file.task_id)
+        registered = layout.registration("trainee", key)
+        ingested = key in embedded and registered.exists() and (
+            read_json(registered).get("sha256") == r.sha256
+        )
+        if not golds:
+            if not ingested:
+                runs.append(RunRequest(
+                    run_key=f"trainee-ingest:{key}:{r.sha256[:16]}", job_name=trainee_job.name,
+                    partition_key=key, asset_selection=[AssetKey(a) for a in TRAINEE_INGEST],
+                    tags=tags,
+                ))
+            continue
+        selection = TRAINEE_SCORING if ingested else TRAINEE_INGEST + TRAINEE_SCORING
+        runs.append(RunRequest(
+            run_key=f"trainee:{key}:{r.sha256[:16]}:{_digest(golds + [adapter_version])}",
+            job_name=trainee_job.name, partition_key=key,
+            asset_selection=[AssetKey(a) for a in selection], tags=tags,
+        ))
+    return runs, partition_requests
+
+
+@sensor(
+    name=WATCH_SENSOR_NAME,
+    jobs=[gold_job, trainee_job],
+    minimum_interval_seconds=15,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Watches SOPILOT_DATA_DIR/watch/<task_id>/{gold,trainee}/ for videos whose "
+    "size and mtime are stable across two ticks.",
+)
+def watch_folder_sensor(context: SensorEvaluationContext, settings: SopilotSettings):
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    files = list(scan_watch_folder(settings.layout.watch))
+    state, ready, settling = advance_watch_state(cursor.get("files", {}), files)
+    if settling:
+        context.log.info(f"{len(settling)} file(s) still settling, e.g. {settling[0].rel!r}")
+    runs, partition_requests = plan_run_requests(context, settings, ready)
+    return SensorResult(
+        run_requests=runs,
+        dynamic_partitions_requests=partition_requests,
+        cursor=json.dumps({"files": state}),
+    )
