@@ -69,7 +69,8 @@ def decode_video(
     try:
         container = av.open(str(path), mode="r", metadata_errors="ignore")
     except (av.error.FFmpegError, UnicodeDecodeError, OSError) as exc:
-        raise VideoDecodeError(f"not a readable video container: {exc}") from exc
+        why = getattr(exc, "strerror", None) or type(exc).__name__
+        raise VideoDecodeError(f"not a readable video container ({why})") from exc
     with container:
         if not container.streams.video:
             raise VideoDecodeError("no video stream in file")

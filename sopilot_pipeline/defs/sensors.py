@@ -32,12 +32,11 @@ TRAINEE_INGEST = ["trainee_video", "trainee_clip_embeddings"]
 TRAINEE_SCORING = ["trainee_alignment", "trainee_score"]
 
 gold_job = define_asset_job(
-    "ingest_gold_video", selection=GOLD_CHAIN, partitions_def=gold_videos,
+    "ingest_gold_video", selection=GOLD_CHAIN,
     description="Register, embed and segment one gold video.",
 )
 trainee_job = define_asset_job(
     "score_trainee_video", selection=TRAINEE_INGEST + TRAINEE_SCORING,
-    partitions_def=trainee_videos,
     description="Register, embed, align and score one trainee video.",
 )
 
@@ -79,6 +78,9 @@ def plan_run_requests(
                 partition_key=key, tags=tags,
             ))
             continue
+        rejection = layout.table_file("rejected_videos", r.file.task_id, key)
+        if rejection.exists() and rejection.stat().st_mtime_ns > r.file.mtime_ns:
+            continue  # already rejected; a changed file (newer mtime) is tried again
         golds = task_golds.get(r.file.task_id)
         registered = layout.registration("trainee", key)
         ingested = key in embedded and registered.exists() and (

@@ -1,0 +1,109 @@
+"""Core library: keys, DTW, decoding, atomic writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sopilot_pipeline.core.atomic import atomic_write_bytes
+from sopilot_pipeline.core.demo import Variant, make_task, render_variant
+from sopilot_pipeline.core.dtw import cosine_cost, dtw_align, dtw_from_cost, subsequence_match
+from sopilot_pipeline.core.keys import is_video_file_name, video_partition_key
+from sopilot_pipeline.core.video import VideoDecodeError, decode_video
+
+
+def _reference_dtw(cost: np.ndarray) -> float:
+    m, n = cost.shape
+    acc = np.full((m + 1, n + 1), np.inf)
+    acc[0, 0] = 0
+    for i in range(1, m + 1):
+        for j in range(1, n + 1):
+            acc[i, j] = cost[i - 1, j - 1] + min(acc[i - 1, j - 1], acc[i - 1, j], acc[i, j - 1])
+    return acc[m, n]
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (9, 1), (23, 31), (40, 17)])
+def test_dtw_matches_reference_and_path_is_valid(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(sum(shape))
+    cost = rng.random(shape).astype(np.float32)
+    a = dtw_from_cost(cost)
+    assert a.total_cost == pytest.approx(_reference_dtw(cost.astype(np.float64)), rel=1e-5)
+    steps = np.diff(a.path, axis=0)
+    assert tuple(a.path[0]) == (0, 0) and tuple(a.path[-1]) == (shape[0] - 1, shape[1] - 1)
+    assert ((steps >= 0) & (steps <= 1)).all() and (steps.sum(axis=1) >= 1).all()
+    assert cost[a.path[:, 0], a.path[:, 1]].sum() == pytest.approx(a.total_cost, rel=1e-5)
+
+
+def test_dtw_aligns_a_time_stretched_copy_on_the_diagonal() -> None:
+    rng = np.random.default_rng(0)
+    gold = rng.normal(size=(30, 16))
+    trainee = np.repeat(gold, 2, axis=0)
+    a = dtw_align(gold, trainee)
+    assert a.mean_cost < 1e-5
+    assert np.all(a.path[:, 0] == a.path[:, 1] // 2)
+
+
+def test_subsequence_match_finds_the_embedded_segment() -> None:
+    rng = np.random.default_rng(1)
+    series = rng.normal(size=(60, 8))
+    query = series[20:30]
+    m = subsequence_match(cosine_cost(query, series))
+    assert (m.start, m.end) == (20, 29)
+    assert m.mean_cost < 1e-5
+
+
+def test_partition_keys_are_safe_stable_and_unique() -> None:
+    names = ["a b.mp4", "a_b.mp4", "ü.mp4", "..mp4", "x|y,z[1].mp4", "日本.mp4", "a" * 300 + ".mp4"]
+    keys = [video_partition_key("Task ü/..", n) for n in names]
+    assert len(set(keys)) == len(keys)
+    assert keys == [video_partition_key("Task ü/..", n) for n in names]
+    for k in keys:
+        assert k.isascii() and len(k) < 120
+        assert not any(c in k for c in "|,[]/ \\") and "..." not in k
+    assert video_partition_key("t", "a.mp4") != video_partition_key("t2", "a.mp4")
+    assert is_video_file_name("X.MKV") and not is_video_file_name("x.txt")
+    assert not is_video_file_name(".mp4")
+
+
+def test_decode_counts_frames_and_samples_by_timestamp(tmp_path: Path) -> None:
+    task = make_task("t", 2, seed=3, step_sec=1.0)
+    path = tmp_path / "v.mp4"
+    truth = render_variant(task, Variant("v", ((0, 1.0), (1, 1.0))), path, fps=10, size=(64, 48))
+    video = decode_video(path, target_fps=4.0, size=(32, 32))
+    assert video.probe.frame_count == round(truth["duration_sec"] * 10)
+    assert video.probe.fps == pytest.approx(10.0)
+    assert (video.probe.width, video.probe.height, video.probe.codec) == (64, 48, "h264")
+    assert video.frames.shape[1:] == (32, 32, 3)
+    assert np.allclose(np.diff(video.times), 0.3, atol=0.11)  # 4 fps from a 10 fps stream
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b"", "empty"), (b"hello, not a video\n" * 50, "not a readable video")],
+)
+def test_bad_files_raise_a_clear_error(tmp_path: Path, content: bytes, reason: str) -> None:
+    path = tmp_path / "bad.mp4"
+    path.write_bytes(content)
+    with pytest.raises(VideoDecodeError, match=reason):
+        decode_video(path)
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path: Path) -> None:
+    target = tmp_path / "out.bin"
+    atomic_write_bytes(target, b"first")
+
+    class Boom(Exception):
+        pass
+
+    from sopilot_pipeline.core.atomic import atomic_write_with
+
+    def failing(tmp: Path) -> None:
+        tmp.write_bytes(b"half")
+        raise Boom
+
+    with pytest.raises(Boom):
+        atomic_write_with(target, failing)
+    assert target.read_bytes() == b"first"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]

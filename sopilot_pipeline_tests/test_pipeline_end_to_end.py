@@ -1,0 +1,141 @@
+"""The whole graph on rendered demo videos, through a real Dagster instance."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from dagster import AssetKey, DagsterRunStatus, RunsFilter
+from pypdf import PdfReader
+
+from sopilot_pipeline.core.report import SECTIONS
+from sopilot_pipeline_tests.conftest import PipelineRun
+
+
+def _scores(run: PipelineRun) -> pl.DataFrame:
+    return pl.scan_parquet(
+        str(run.data / "tables/scores/**/*.parquet"), hive_partitioning=True
+    ).collect()
+
+
+def _deviations(run: PipelineRun) -> pl.DataFrame:
+    return pl.scan_parquet(
+        str(run.data / "tables/deviations/**/*.parquet"), hive_partitioning=True
+    ).collect()
+
+
+def _steps(run: PipelineRun) -> pl.DataFrame:
+    return pl.scan_parquet(
+        str(run.data / "tables/steps/**/*.parquet"), hive_partitioning=True
+    ).collect()
+
+
+def _detected_step_of(run: PipelineRun, task: str, start: float, end: float) -> int:
+    """The detected gold step overlapping most with a ground-truth gold segment."""
+    steps = _steps(run).filter(pl.col("task_id") == task)
+    overlap = [
+        (min(end, r["end_sec"]) - max(start, r["start_sec"]), r["step"])
+        for r in steps.iter_rows(named=True)
+    ]
+    return max(overlap)[1]
+
+
+def test_every_run_succeeded(pipeline_run: PipelineRun) -> None:
+    assert pipeline_run.outcome.failed_runs == []
+    assert pipeline_run.outcome.succeeded_runs >= 12
+    runs = pipeline_run.instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.FAILURE]))
+    assert runs == []
+
+
+def test_all_good_trainees_scored_in_hive_tables(pipeline_run: PipelineRun) -> None:
+    scores = _scores(pipeline_run)
+    expected = {(t, name) for t, info in pipeline_run.truth.items() for name in info["trainees"]}
+    assert set(zip(scores["task_id"], scores["trainee_video"], strict=True)) == expected
+    assert scores["score"].is_between(0, 100).all()
+    assert set(scores.columns) >= {
+        "task_id", "trainee_video", "gold_video", "score", "num_gold_steps", "num_missing",
+        "num_swapped", "num_over_time", "num_extra", "alignment_cost", "embedder",
+        "adapter_version", "pipeline_version", "scored_at",
+    }
+    assert not scores["adapter_version"].str.contains("task-golds").any()
+
+
+def test_missing_step_reported_for_the_right_gold_step(pipeline_run: PipelineRun) -> None:
+    devs = _deviations(pipeline_run)
+    for task, info in pipeline_run.truth.items():
+        gold_segments = info["gold"]["segments"]
+        for name, t in info["trainees"].items():
+            for injected in t["deviations"]:
+                if injected["type"] != "missing_step":
+                    continue
+                seg = gold_segments[injected["gold_step"]]
+                step = _detected_step_of(pipeline_run, task, seg["start_sec"], seg["end_sec"])
+                rows = devs.filter(
+                    (pl.col("task_id") == task) & (pl.col("trainee_video") == name)
+                    & (pl.col("type") == "missing_step")
+                )
+                assert step in rows["gold_step"].to_list(), (task, name, rows)
+
+
+def test_swapped_steps_reported(pipeline_run: PipelineRun) -> None:
+    devs = _deviations(pipeline_run)
+    for task, info in pipeline_run.truth.items():
+        for name in info["trainees"]:
+            if name.startswith("swapped"):
+                rows = devs.filter((pl.col("task_id") == task) & (pl.col("trainee_video") == name))
+                assert "swapped_step" in rows["type"].to_list(), (task, rows)
+
+
+def test_clean_trainees_outscore_every_deviated_one(pipeline_run: PipelineRun) -> None:
+    scores = _scores(pipeline_run)
+    for task in pipeline_run.truth:
+        s = scores.filter(pl.col("task_id") == task)
+        clean = s.filter(pl.col("trainee_video").str.starts_with("clean"))["score"]
+        deviated = s.filter(~pl.col("trainee_video").str.starts_with("clean"))["score"]
+        assert len(clean) == 2 and len(deviated) == 3
+        assert clean.min() > deviated.max(), s
+
+
+def test_reports_are_pdfs_with_a_page_per_section(pipeline_run: PipelineRun) -> None:
+    pdfs = sorted((pipeline_run.data / "reports").rglob("*.pdf"))
+    assert len(pdfs) == 10
+    for pdf in pdfs:
+        assert pdf.read_bytes().startswith(b"%PDF")
+        reader = PdfReader(pdf)
+        assert len(reader.pages) == len(SECTIONS)
+        for page, section in zip(reader.pages, SECTIONS, strict=True):
+            assert section in page.extract_text()
+
+
+def test_bad_files_rejected_with_reason_and_nothing_else_lost(pipeline_run: PipelineRun) -> None:
+    rejected = pl.read_parquet(
+        str(pipeline_run.data / "tables/rejected_videos/**/*.parquet"), hive_partitioning=True
+    )
+    by_video = dict(zip(rejected["video"], rejected["reason"], strict=True))
+    assert set(by_video) == {"corrupt.mp4", "notes.MP4"}
+    assert all(reason for reason in by_video.values())
+    assert len(_scores(pipeline_run)) == 10
+    # the rejection is visible on the asset in Dagster, too
+    records = pipeline_run.instance.fetch_observations(AssetKey("trainee_video"), limit=50)
+    reasons = [r.asset_observation.metadata["reason"].value for r in records.records]
+    assert len(reasons) == 2
+
+
+def test_process_is_idempotent(pipeline_run: PipelineRun) -> None:
+    from sopilot_pipeline.process import process_watch_folder
+
+    before = _scores(pipeline_run).sort("task_id", "trainee_video")
+    outcome = process_watch_folder(
+        settle_seconds=0.1, settings=pipeline_run.settings, instance=pipeline_run.instance
+    )
+    assert outcome.succeeded_runs == 0 and not outcome.failed_runs
+    after = _scores(pipeline_run).sort("task_id", "trainee_video")
+    assert after.equals(before)
+
+
+@pytest.mark.parametrize("table", ["scores", "deviations", "steps"])
+def test_duckdb_reads_tables(pipeline_run: PipelineRun, table: str) -> None:
+    import duckdb
+
+    glob = str(pipeline_run.data / "tables" / table / "**" / "*.parquet")
+    n = duckdb.sql(f"select count(*) from read_parquet('{glob}', hive_partitioning=true)")
+    assert n.fetchall()[0][0] > 0

@@ -1,0 +1,85 @@
+"""The watch-folder sensor ticking on a real folder with build_sensor_context."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from dagster import DagsterInstance, SensorResult, build_sensor_context
+
+from sopilot_pipeline.core.keys import video_partition_key
+from sopilot_pipeline.defs import build_definitions
+from sopilot_pipeline.defs.resources import SopilotSettings
+from sopilot_pipeline.defs.sensors import watch_folder_sensor
+
+
+def _tick(instance: DagsterInstance, settings: SopilotSettings, cursor: str | None) -> SensorResult:
+    ctx = build_sensor_context(
+        instance=instance, cursor=cursor, resources={"settings": settings},
+        definitions=build_definitions(settings),
+    )
+    return watch_folder_sensor(ctx)
+
+
+def test_definitions_load() -> None:
+    defs = build_definitions(SopilotSettings(data_dir="/tmp/sopilot-unused"))
+    assert defs.resolve_job_def("score_trainee_video")
+    assert defs.resolve_job_def("ingest_gold_video")
+    assert defs.resolve_sensor_def("watch_folder_sensor")
+    assert defs.resolve_schedule_def("nightly_adapter_training")
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert keys == {
+        "gold_video", "gold_clip_embeddings", "gold_steps", "feature_adapter",
+        "trainee_video", "trainee_clip_embeddings", "trainee_alignment", "trainee_score",
+    }
+
+
+def test_sensor_waits_for_stable_files_and_keys_runs_by_content(
+    tmp_path: Path, demo_watch: Path
+) -> None:
+    settings = SopilotSettings(data_dir=str(tmp_path))
+    gold = tmp_path / "watch" / "Montage Ventil ü" / "gold"
+    gold.mkdir(parents=True)
+    shutil.copy(demo_watch / "assemble_valve" / "gold" / "gold.mp4", gold / "gold one.mp4")
+    (gold / "readme.txt").write_text("not a video")
+    growing = gold / "growing.mov"
+    growing.write_bytes(b"partial")
+    instance = DagsterInstance.ephemeral()
+
+    first = _tick(instance, settings, None)
+    assert not first.run_requests  # nothing has been seen twice yet
+
+    with growing.open("ab") as fh:  # still being copied
+        fh.write(b"more bytes")
+    second = _tick(instance, settings, first.cursor)
+    keys = [r.partition_key for r in second.run_requests]
+    expected = video_partition_key("Montage Ventil ü", "gold one.mp4")
+    assert keys == [expected]
+    assert second.run_requests[0].run_key.startswith(f"gold:{expected}:")
+    added = [k for req in second.dynamic_partitions_requests for k in req.partition_keys]
+    assert added == [expected]
+    assert json.loads(second.cursor)["files"]
+
+    third = _tick(instance, settings, second.cursor)
+    assert {r.partition_key for r in third.run_requests} == {
+        expected, video_partition_key("Montage Ventil ü", "growing.mov")
+    }
+    # same content, same run key: the daemon dedupes it
+    assert {r.run_key for r in third.run_requests} >= {second.run_requests[0].run_key}
+
+
+def test_sensor_never_raises_on_vanishing_or_broken_files(tmp_path: Path) -> None:
+    settings = SopilotSettings(data_dir=str(tmp_path))
+    trainee = tmp_path / "watch" / "t" / "trainee"
+    trainee.mkdir(parents=True)
+    (trainee / "empty.mp4").write_bytes(b"")
+    gone = trainee / "gone.mp4"
+    gone.write_bytes(b"x" * 100)
+    (trainee / "dangling.mp4").symlink_to(tmp_path / "nowhere.mp4")
+    (trainee / "outside.mp4").symlink_to("/etc/hostname")
+    instance = DagsterInstance.ephemeral()
+    first = _tick(instance, settings, None)
+    gone.unlink()
+    second = _tick(instance, settings, first.cursor)
+    assert [r.partition_key for r in second.run_requests] == [video_partition_key("t", "empty.mp4")]
