@@ -63,8 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sopilot-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("process", help="register, embed and score everything in the watch folder")
-    p.add_argument("--settle-seconds", type=float, default=1.0,
-                   help="wait between scans; files must be unchanged across one wait")
+    p.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=1.0,
+        help="wait between scans; files must be unchanged across one wait",
+    )
     p.add_argument("--max-ticks", type=int, default=50)
     p.set_defaults(func=_cmd_process)
     d = sub.add_parser("demo-data", help="write rendered demo videos into a watch folder DIR")

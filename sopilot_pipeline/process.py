@@ -29,7 +29,6 @@ from sopilot_pipeline.defs.ingest import rejected_rows
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.sensors import WATCH_SENSOR_NAME, watch_folder_sensor
 
-
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -43,40 +42,55 @@ class ProcessOutcome:
 
 def _already_succeeded(instance: DagsterInstance, run_key: str) -> bool:
     runs = instance.get_runs(
-        RunsFilter(tags={RUN_KEY_TAG: run_key, SENSOR_NAME_TAG: WATCH_SENSOR_NAME},
-                   statuses=[DagsterRunStatus.SUCCESS]),
+        RunsFilter(
+            tags={RUN_KEY_TAG: run_key, SENSOR_NAME_TAG: WATCH_SENSOR_NAME},
+            statuses=[DagsterRunStatus.SUCCESS],
+        ),
         limit=1,
     )
     return bool(runs)
 
 
-def _execute(defs: Definitions, instance: DagsterInstance, request: RunRequest,
-             outcome: ProcessOutcome) -> None:
+def _execute(
+    defs: Definitions, instance: DagsterInstance, request: RunRequest, outcome: ProcessOutcome
+) -> None:
     job = defs.resolve_job_def(request.job_name)
     tags = {**request.tags, SENSOR_NAME_TAG: WATCH_SENSOR_NAME, "sopilot/launched_by": "process"}
     if request.run_key:
         tags[RUN_KEY_TAG] = request.run_key
     result = job.execute_in_process(
-        instance=instance, partition_key=request.partition_key, tags=tags,
-        asset_selection=request.asset_selection, raise_on_error=False, run_config=QUIET,
+        instance=instance,
+        partition_key=request.partition_key,
+        tags=tags,
+        asset_selection=request.asset_selection,
+        raise_on_error=False,
+        run_config=QUIET,
     )
     if result.success:
         outcome.succeeded_runs += 1
     else:
-        outcome.failed_runs.append(f"{request.job_name}[{request.partition_key}] run {result.run_id}")
+        outcome.failed_runs.append(
+            f"{request.job_name}[{request.partition_key}] run {result.run_id}"
+        )
 
 
-def _tick(defs: Definitions, instance: DagsterInstance, settings: SopilotSettings,
-          cursor: str | None) -> SensorResult:
+def _tick(
+    defs: Definitions, instance: DagsterInstance, settings: SopilotSettings, cursor: str | None
+) -> SensorResult:
     context = build_sensor_context(
-        instance=instance, cursor=cursor, sensor_name=WATCH_SENSOR_NAME,
-        resources={"settings": settings}, definitions=defs,
+        instance=instance,
+        cursor=cursor,
+        sensor_name=WATCH_SENSOR_NAME,
+        resources={"settings": settings},
+        definitions=defs,
     )
     return watch_folder_sensor(context)
 
 
 def process_watch_folder(
-    settle_seconds: float = 1.0, max_ticks: int = 50, settings: SopilotSettings | None = None,
+    settle_seconds: float = 1.0,
+    max_ticks: int = 50,
+    settings: SopilotSettings | None = None,
     instance: DagsterInstance | None = None,
 ) -> ProcessOutcome:
     settings = settings or SopilotSettings.from_env()
@@ -99,13 +113,19 @@ def process_watch_folder(
                 runs.append(r)
         for request in sorted(runs, key=lambda r: r.job_name != "ingest_gold_video"):
             _execute(defs, instance, request, outcome)
-        due, why = adapter_training_due(settings.layout, settings.embedder.name,
-                                        settings.training_min_new_videos)
+        due, why = adapter_training_due(
+            settings.layout, settings.embedder.name, settings.training_min_new_videos
+        )
         if due:
             print(f"training feature adapter: {why}")
-            res = materialize([feature_adapter], instance=instance,
-                              resources={"settings": settings}, raise_on_error=False,
-                              tags={"sopilot/launched_by": "process"}, run_config=QUIET)
+            res = materialize(
+                [feature_adapter],
+                instance=instance,
+                resources={"settings": settings},
+                raise_on_error=False,
+                tags={"sopilot/launched_by": "process"},
+                run_config=QUIET,
+            )
             if not res.success:
                 outcome.failed_runs.append(f"feature_adapter run {res.run_id}")
             continue
@@ -125,8 +145,10 @@ def print_summary(outcome: ProcessOutcome) -> None:
     import polars as pl
 
     layout = outcome.settings.layout
-    print(f"runs: {outcome.succeeded_runs} succeeded, {len(outcome.failed_runs)} failed, "
-          f"{len(outcome.skipped_run_keys)} already done earlier")
+    print(
+        f"runs: {outcome.succeeded_runs} succeeded, {len(outcome.failed_runs)} failed, "
+        f"{len(outcome.skipped_run_keys)} already done earlier"
+    )
     for failed in outcome.failed_runs:
         print(f"  FAILED {failed}")
     rejected = rejected_rows(layout)
@@ -138,8 +160,15 @@ def print_summary(outcome: ProcessOutcome) -> None:
     if scores_dir.is_dir() and any(scores_dir.rglob("*.parquet")):
         scores = (
             pl.scan_parquet(layout.table_glob("scores"), hive_partitioning=True)
-            .select("task_id", "trainee_video", "score", "num_missing", "num_swapped",
-                    "num_over_time", "num_extra")
+            .select(
+                "task_id",
+                "trainee_video",
+                "score",
+                "num_missing",
+                "num_swapped",
+                "num_over_time",
+                "num_extra",
+            )
             .sort("task_id", "trainee_video")
             .collect()
         )

@@ -52,9 +52,20 @@ def test_all_good_trainees_scored_in_hive_tables(pipeline_run: PipelineRun) -> N
     assert set(zip(scores["task_id"], scores["trainee_video"], strict=True)) == expected
     assert scores["score"].is_between(0, 100).all()
     assert set(scores.columns) >= {
-        "task_id", "trainee_video", "gold_video", "score", "num_gold_steps", "num_missing",
-        "num_swapped", "num_over_time", "num_extra", "alignment_cost", "embedder",
-        "adapter_version", "pipeline_version", "scored_at",
+        "task_id",
+        "trainee_video",
+        "gold_video",
+        "score",
+        "num_gold_steps",
+        "num_missing",
+        "num_swapped",
+        "num_over_time",
+        "num_extra",
+        "alignment_cost",
+        "embedder",
+        "adapter_version",
+        "pipeline_version",
+        "scored_at",
     }
     assert not scores["adapter_version"].str.contains("task-golds").any()
 
@@ -70,7 +81,8 @@ def test_missing_step_reported_for_the_right_gold_step(pipeline_run: PipelineRun
                 seg = gold_segments[injected["gold_step"]]
                 step = _detected_step_of(pipeline_run, task, seg["start_sec"], seg["end_sec"])
                 rows = devs.filter(
-                    (pl.col("task_id") == task) & (pl.col("trainee_video") == name)
+                    (pl.col("task_id") == task)
+                    & (pl.col("trainee_video") == name)
                     & (pl.col("type") == "missing_step")
                 )
                 assert step in rows["gold_step"].to_list(), (task, name, rows)

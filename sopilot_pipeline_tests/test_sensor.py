@@ -16,7 +16,9 @@ from sopilot_pipeline.defs.sensors import watch_folder_sensor
 
 def _tick(instance: DagsterInstance, settings: SopilotSettings, cursor: str | None) -> SensorResult:
     ctx = build_sensor_context(
-        instance=instance, cursor=cursor, resources={"settings": settings},
+        instance=instance,
+        cursor=cursor,
+        resources={"settings": settings},
         definitions=build_definitions(settings),
     )
     return watch_folder_sensor(ctx)
@@ -30,8 +32,14 @@ def test_definitions_load() -> None:
     assert defs.resolve_schedule_def("nightly_adapter_training")
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == {
-        "gold_video", "gold_clip_embeddings", "gold_steps", "feature_adapter",
-        "trainee_video", "trainee_clip_embeddings", "trainee_alignment", "trainee_score",
+        "gold_video",
+        "gold_clip_embeddings",
+        "gold_steps",
+        "feature_adapter",
+        "trainee_video",
+        "trainee_clip_embeddings",
+        "trainee_alignment",
+        "trainee_score",
     }
 
 
@@ -63,7 +71,8 @@ def test_sensor_waits_for_stable_files_and_keys_runs_by_content(
 
     third = _tick(instance, settings, second.cursor)
     assert {r.partition_key for r in third.run_requests} == {
-        expected, video_partition_key("Montage Ventil ü", "growing.mov")
+        expected,
+        video_partition_key("Montage Ventil ü", "growing.mov"),
     }
     # same content, same run key: the daemon dedupes it
     assert {r.run_key for r in third.run_requests} >= {second.run_requests[0].run_key}

@@ -20,8 +20,16 @@ from sopilot_pipeline.core.atomic import atomic_write_with
 
 _PALETTE = np.array(
     [
-        (220, 40, 40), (40, 170, 60), (40, 80, 220), (240, 200, 30), (170, 60, 200),
-        (30, 200, 210), (250, 130, 20), (120, 70, 30), (240, 240, 240), (20, 20, 20),
+        (220, 40, 40),
+        (40, 170, 60),
+        (40, 80, 220),
+        (240, 200, 30),
+        (170, 60, 200),
+        (30, 200, 210),
+        (250, 130, 20),
+        (120, 70, 30),
+        (240, 240, 240),
+        (20, 20, 20),
     ],
     dtype=np.uint8,
 )
@@ -228,14 +236,26 @@ def write_demo_set(watch_dir: Path, fps: int = 15, size: tuple[int, int] = (320,
         task = make_task(task_id, num_steps, seed)
         gold = Variant("gold", tuple((s, 1.0) for s in range(num_steps)))
         gold_truth = render_variant(
-            task, gold, watch_dir / task_id / "gold" / "gold.mp4", fps, size, seed,
-            jitter_px=1.0, noise=2.0,
+            task,
+            gold,
+            watch_dir / task_id / "gold" / "gold.mp4",
+            fps,
+            size,
+            seed,
+            jitter_px=1.0,
+            noise=2.0,
         )
         trainees = {}
         for i, variant in enumerate(standard_variants(task, seed + 1)):
             trainees[f"{variant.name}.mp4"] = render_variant(
-                task, variant, watch_dir / task_id / "trainee" / f"{variant.name}.mp4",
-                fps, size, seed + 100 + i, jitter_px=1.0, noise=2.0,
+                task,
+                variant,
+                watch_dir / task_id / "trainee" / f"{variant.name}.mp4",
+                fps,
+                size,
+                seed + 100 + i,
+                jitter_px=1.0,
+                noise=2.0,
             )
         truth[task_id] = {"task": asdict(task), "gold": gold_truth, "trainees": trainees}
     (watch_dir / "demo_ground_truth.json").write_text(json.dumps(truth, indent=1))

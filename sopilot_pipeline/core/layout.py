@@ -10,7 +10,9 @@ from pathlib import Path
 
 from sopilot_pipeline.core.atomic import atomic_write_text
 
-ADAPTER_PATTERN = re.compile(r"^feature_adapter_(?P<embedder>[A-Za-z0-9_.-]+)_(?P<ts>\d{8}T\d{6}\d*Z)\.npz$")
+ADAPTER_PATTERN = re.compile(
+    r"^feature_adapter_(?P<embedder>[A-Za-z0-9_.-]+)_(?P<ts>\d{8}T\d{6}\d*Z)\.npz$"
+)
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,8 @@ class DataLayout:
         if not self.models.is_dir():
             return None
         found = sorted(
-            p for p in self.models.iterdir()
+            p
+            for p in self.models.iterdir()
             if (m := ADAPTER_PATTERN.match(p.name)) and m["embedder"] == embedder
         )
         return found[-1] if found else None

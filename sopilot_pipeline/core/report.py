@@ -62,28 +62,66 @@ def _timeline(result: ScoreResult, ctx: ReportContext, width: float) -> Drawing:
     for m in result.step_matches:
         c = palette[m.step.index % len(palette)]
         x0 = left + m.step.start_sec * scale
-        d.add(Rect(x0, rows["Gold"], max(1, m.step.duration_sec * scale), 9 * mm,
-                   fillColor=c, strokeColor=colors.white))
-        d.add(String(x0 + 1, rows["Gold"] + 3 * mm, f"{m.step.index + 1}", fontSize=8,
-                     fillColor=colors.white))
+        d.add(
+            Rect(
+                x0,
+                rows["Gold"],
+                max(1, m.step.duration_sec * scale),
+                9 * mm,
+                fillColor=c,
+                strokeColor=colors.white,
+            )
+        )
+        d.add(
+            String(
+                x0 + 1,
+                rows["Gold"] + 3 * mm,
+                f"{m.step.index + 1}",
+                fontSize=8,
+                fillColor=colors.white,
+            )
+        )
         if m.found:
             tx = left + m.trainee_start_sec * scale
             tw = max(1, (m.trainee_end_sec - m.trainee_start_sec) * scale)
             d.add(Rect(tx, rows["Trainee"], tw, 9 * mm, fillColor=c, strokeColor=colors.white))
-            d.add(String(tx + 1, rows["Trainee"] + 3 * mm, f"{m.step.index + 1}", fontSize=8,
-                         fillColor=colors.white))
+            d.add(
+                String(
+                    tx + 1,
+                    rows["Trainee"] + 3 * mm,
+                    f"{m.step.index + 1}",
+                    fontSize=8,
+                    fillColor=colors.white,
+                )
+            )
     for dev in result.deviations:
         colour = _DEVIATION_COLOURS[dev.type]
         if dev.trainee_start_sec is not None:
             x0 = left + dev.trainee_start_sec * scale
             x1 = left + (dev.trainee_end_sec or dev.trainee_start_sec) * scale
-            d.add(Rect(x0, rows["Trainee"] - 4 * mm, max(2, x1 - x0), 2.5 * mm,
-                       fillColor=colour, strokeColor=None))
+            d.add(
+                Rect(
+                    x0,
+                    rows["Trainee"] - 4 * mm,
+                    max(2, x1 - x0),
+                    2.5 * mm,
+                    fillColor=colour,
+                    strokeColor=None,
+                )
+            )
         elif dev.gold_start_sec is not None:
             x0 = left + dev.gold_start_sec * scale
             x1 = left + (dev.gold_end_sec or dev.gold_start_sec) * scale
-            d.add(Rect(x0, rows["Gold"] - 4 * mm, max(2, x1 - x0), 2.5 * mm,
-                       fillColor=colour, strokeColor=None))
+            d.add(
+                Rect(
+                    x0,
+                    rows["Gold"] - 4 * mm,
+                    max(2, x1 - x0),
+                    2.5 * mm,
+                    fillColor=colour,
+                    strokeColor=None,
+                )
+            )
     axis_y = 8 * mm
     d.add(Line(left, axis_y, right, axis_y, strokeColor=colors.grey))
     ticks = max(1, int(span // 5) + 1)
@@ -133,7 +171,12 @@ def write_score_report(path: Path, result: ScoreResult, ctx: ReportContext) -> P
         Table(
             [["Penalty", "Quantity", "Points", "Rule"]]
             + [
-                [p.name, f"{p.quantity:g}", f"-{p.points:.1f}", Paragraph(_esc(p.explanation), body)]
+                [
+                    p.name,
+                    f"{p.quantity:g}",
+                    f"-{p.points:.1f}",
+                    Paragraph(_esc(p.explanation), body),
+                ]
                 for p in result.penalties
             ]
             + [["Score", "", f"{result.score:.1f}", "100 minus the points above, kept in 0-100"]],
@@ -144,7 +187,8 @@ def write_score_report(path: Path, result: ScoreResult, ctx: ReportContext) -> P
         Paragraph(SECTIONS[1], styles["Heading2"]),
         Paragraph(
             "Gold steps (top) against where the trainee performed them (bottom); coloured "
-            "bars under a row mark deviations.", body,
+            "bars under a row mark deviations.",
+            body,
         ),
         Spacer(1, 4 * mm),
         _timeline(result, ctx, A4[0] - 40 * mm),
@@ -174,7 +218,8 @@ def write_score_report(path: Path, result: ScoreResult, ctx: ReportContext) -> P
                     [
                         d.type,
                         "-" if d.gold_step is None else str(d.gold_step + 1),
-                        "-" if d.trainee_start_sec is None
+                        "-"
+                        if d.trainee_start_sec is None
                         else f"{d.trainee_start_sec:.1f}-{d.trainee_end_sec:.1f}",
                         f"{d.severity:.2f}",
                         Paragraph(_esc(d.detail), body),
@@ -190,8 +235,13 @@ def write_score_report(path: Path, result: ScoreResult, ctx: ReportContext) -> P
 
     def build(tmp: Path) -> None:
         doc = SimpleDocTemplate(
-            str(tmp), pagesize=A4, title=f"SOPilot report {ctx.task_id} / {ctx.trainee_video}",
-            leftMargin=20 * mm, rightMargin=20 * mm, topMargin=18 * mm, bottomMargin=18 * mm,
+            str(tmp),
+            pagesize=A4,
+            title=f"SOPilot report {ctx.task_id} / {ctx.trainee_video}",
+            leftMargin=20 * mm,
+            rightMargin=20 * mm,
+            topMargin=18 * mm,
+            bottomMargin=18 * mm,
         )
         doc.build(story)
 

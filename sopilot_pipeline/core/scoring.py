@@ -122,7 +122,10 @@ def step_contrast(gold_vectors: np.ndarray, steps: tuple[Step, ...]) -> float:
 
 
 def _match_steps(
-    cost: np.ndarray, alignment: Alignment, steps: tuple[Step, ...], trainee: ClipSeries,
+    cost: np.ndarray,
+    alignment: Alignment,
+    steps: tuple[Step, ...],
+    trainee: ClipSeries,
     config: ScoringConfig,
 ) -> list[tuple[StepMatch, int]]:
     path = alignment.path
@@ -177,7 +180,11 @@ def evaluate_trainee(
         if not match.found:
             deviations.append(
                 Deviation(
-                    "missing_step", match.step.index, *gold_times(match.step), None, None,
+                    "missing_step",
+                    match.step.index,
+                    *gold_times(match.step),
+                    None,
+                    None,
                     severity=1.0,
                     detail=f"step {match.step.index + 1} not found in the trainee video "
                     f"(best match cost {match.best_cost:.2f} > {config.step_match_max_cost:.2f})",
@@ -192,7 +199,10 @@ def evaluate_trainee(
             swapped.update((k, k + 1))
             deviations.append(
                 Deviation(
-                    "swapped_step", a.step.index, a.step.start_sec, b.step.end_sec,
+                    "swapped_step",
+                    a.step.index,
+                    a.step.start_sec,
+                    b.step.end_sec,
                     min(a.trainee_start_sec, b.trainee_start_sec),
                     max(a.trainee_end_sec, b.trainee_end_sec),
                     severity=1.0,
@@ -217,8 +227,12 @@ def evaluate_trainee(
             over_time_severity += severity
             deviations.append(
                 Deviation(
-                    "over_time", match.step.index, *gold_times(match.step),
-                    match.trainee_start_sec, match.trainee_end_sec, severity,
+                    "over_time",
+                    match.step.index,
+                    *gold_times(match.step),
+                    match.trainee_start_sec,
+                    match.trainee_end_sec,
+                    severity,
                     f"step {match.step.index + 1} took {trainee_dur:.1f}s vs gold "
                     f"{gold_dur:.1f}s ({ratio:.2f}x, limit {config.over_time_ratio:.2f}x)",
                 )
@@ -230,7 +244,12 @@ def evaluate_trainee(
     if warp > config.warp_threshold:
         deviations.append(
             Deviation(
-                "temporal_warp", None, None, None, None, None,
+                "temporal_warp",
+                None,
+                None,
+                None,
+                None,
+                None,
                 severity=float(min(1.0, warp / 0.5)),
                 detail=f"alignment strays {warp:.2f} (of the video length) from the "
                 f"diagonal on average (limit {config.warp_threshold:.2f})",
@@ -263,7 +282,10 @@ def _deviation_order(d: Deviation) -> tuple[int, int]:
 
 
 def _extra_steps(
-    cost: np.ndarray, alignment: Alignment, steps: tuple[Step, ...], trainee: ClipSeries,
+    cost: np.ndarray,
+    alignment: Alignment,
+    steps: tuple[Step, ...],
+    trainee: ClipSeries,
     config: ScoringConfig,
 ) -> list[Deviation]:
     """Runs of trainee clips that resemble no gold clip at all."""
@@ -288,7 +310,12 @@ def _extra_steps(
             near = int(step_of_gold[gold_of_trainee[start]])
             out.append(
                 Deviation(
-                    "extra_step", near, None, None, t0, t1,
+                    "extra_step",
+                    near,
+                    None,
+                    None,
+                    t0,
+                    t1,
                     severity=float(min(1.0, (t1 - t0) / 10.0)),
                     detail=f"{t1 - t0:.1f}s of activity unlike any gold step "
                     f"(near step {near + 1})",
@@ -298,28 +325,50 @@ def _extra_steps(
 
 
 def _penalties(
-    counts: dict[str, int], over_time_severity: float, warp: float, mean_cost: float,
+    counts: dict[str, int],
+    over_time_severity: float,
+    warp: float,
+    mean_cost: float,
     config: ScoringConfig,
 ) -> tuple[Penalty, ...]:
     excess_cost = max(0.0, mean_cost - config.cost_free)
     warp_excess = warp if warp > config.warp_threshold else 0.0
     return (
-        Penalty("missing steps", counts["missing_step"],
-                config.miss_penalty * counts["missing_step"],
-                f"{config.miss_penalty:g} points per gold step not performed"),
-        Penalty("swapped steps", counts["swapped_step"],
-                config.swap_penalty * counts["swapped_step"],
-                f"{config.swap_penalty:g} points per adjacent pair done in reverse order"),
-        Penalty("over time", round(over_time_severity, 3),
-                config.over_time_penalty * over_time_severity,
-                f"{config.over_time_penalty:g} points x (duration ratio - 1, at most 1) "
-                "per slow step"),
-        Penalty("extra steps", counts["extra_step"],
-                config.extra_penalty * counts["extra_step"],
-                f"{config.extra_penalty:g} points per stretch unlike any gold step"),
-        Penalty("temporal warp", round(warp_excess, 3), config.warp_penalty * warp_excess,
-                f"{config.warp_penalty:g} points x mean distance from the diagonal "
-                f"when above {config.warp_threshold:g}"),
-        Penalty("alignment cost", round(excess_cost, 3), config.cost_penalty * excess_cost,
-                f"{config.cost_penalty:g} points x mean DTW cost above {config.cost_free:g}"),
+        Penalty(
+            "missing steps",
+            counts["missing_step"],
+            config.miss_penalty * counts["missing_step"],
+            f"{config.miss_penalty:g} points per gold step not performed",
+        ),
+        Penalty(
+            "swapped steps",
+            counts["swapped_step"],
+            config.swap_penalty * counts["swapped_step"],
+            f"{config.swap_penalty:g} points per adjacent pair done in reverse order",
+        ),
+        Penalty(
+            "over time",
+            round(over_time_severity, 3),
+            config.over_time_penalty * over_time_severity,
+            f"{config.over_time_penalty:g} points x (duration ratio - 1, at most 1) per slow step",
+        ),
+        Penalty(
+            "extra steps",
+            counts["extra_step"],
+            config.extra_penalty * counts["extra_step"],
+            f"{config.extra_penalty:g} points per stretch unlike any gold step",
+        ),
+        Penalty(
+            "temporal warp",
+            round(warp_excess, 3),
+            config.warp_penalty * warp_excess,
+            f"{config.warp_penalty:g} points x mean distance from the diagonal "
+            f"when above {config.warp_threshold:g}",
+        ),
+        Penalty(
+            "alignment cost",
+            round(excess_cost, 3),
+            config.cost_penalty * excess_cost,
+            f"{config.cost_penalty:g} points x mean DTW cost above {config.cost_free:g}",
+        ),
     )

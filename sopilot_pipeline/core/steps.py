@@ -61,9 +61,7 @@ def detect_step_boundaries(
     peaks = [
         b
         for b in range(1, n)
-        if nov[b] > threshold
-        and nov[b] >= nov[b - 1]
-        and (b + 1 >= n or nov[b] >= nov[b + 1])
+        if nov[b] > threshold and nov[b] >= nov[b - 1] and (b + 1 >= n or nov[b] >= nov[b + 1])
     ]
     accepted: list[int] = []
     for b in sorted(peaks, key=lambda p: -nov[p]):

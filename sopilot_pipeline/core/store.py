@@ -78,7 +78,9 @@ def load_steps(layout: DataLayout, task_id: str, gold_key: str) -> tuple[Step, .
     for row in sorted(rows, key=lambda r: r["step"]):
         first = int(np.searchsorted(starts, row["start_sec"] - 1e-6))
         last = int(np.searchsorted(starts, row["end_sec"] - 1e-6))
-        steps.append(Step(row["step"], first, max(last, first + 1), row["start_sec"], row["end_sec"]))
+        steps.append(
+            Step(row["step"], first, max(last, first + 1), row["start_sec"], row["end_sec"])
+        )
     return tuple(steps)
 
 

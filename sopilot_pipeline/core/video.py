@@ -124,7 +124,9 @@ def decode_video(
                     rgb = frame.reformat(width=size[0], height=size[1], format="rgb24")
                     frames.append(rgb.to_ndarray())
                     times.append(t)
-                    next_sample += interval * max(1, math.floor((t + 1e-6 - next_sample) / interval) + 1)
+                    next_sample += interval * max(
+                        1, math.floor((t + 1e-6 - next_sample) / interval) + 1
+                    )
     if count == 0:
         raise VideoDecodeError(
             "no decodable video frames" + (f" ({errors} corrupt packets)" if errors else "")

@@ -87,7 +87,9 @@ def scan_watch_folder(watch_dir: Path) -> Iterator[WatchedFile]:
                             continue  # vanished or dangling
                         if not path.is_file():
                             continue
-                        yield WatchedFile(role, task.name, entry.name, path, st.st_size, st.st_mtime_ns)
+                        yield WatchedFile(
+                            role, task.name, entry.name, path, st.st_size, st.st_mtime_ns
+                        )
 
 
 def advance_watch_state(

@@ -1,6 +1,5 @@
 """The feature adapter: trained from all gold embeddings, nightly when enough are new."""
 
-
 from datetime import UTC, datetime
 
 from dagster import (

@@ -6,7 +6,6 @@ their own partition sets. A bad file is rejected: the reason goes to the
 materialising, and everything downstream of that one video is skipped.
 """
 
-
 import shutil
 import time
 from datetime import UTC, datetime
@@ -45,21 +44,33 @@ def find_watch_file(layout: DataLayout, role: str, partition_key: str) -> Watche
 
 
 def record_rejection(
-    context: AssetExecutionContext, layout: DataLayout, role: str, key: str,
-    task_id: str, video: str, reason: str,
+    context: AssetExecutionContext,
+    layout: DataLayout,
+    role: str,
+    key: str,
+    task_id: str,
+    video: str,
+    reason: str,
 ) -> None:
     context.log.warning(f"rejected {role} video {video!r} of task {task_id!r}: {reason}")
     write_table(
         layout.table_file("rejected_videos", task_id, key),
-        [{
-            "task_id": task_id, "role": role, "video": video, "partition_key": key,
-            "reason": reason, "rejected_at": datetime.now(UTC),
-        }],
+        [
+            {
+                "task_id": task_id,
+                "role": role,
+                "video": video,
+                "partition_key": key,
+                "reason": reason,
+                "rejected_at": datetime.now(UTC),
+            }
+        ],
         REJECTED_SCHEMA,
     )
     context.log_event(
         AssetObservation(
-            asset_key=AssetKey(f"{role}_video"), partition=key,
+            asset_key=AssetKey(f"{role}_video"),
+            partition=key,
             metadata={"status": "rejected", "reason": reason, "video": video, "task_id": task_id},
         )
     )
@@ -92,8 +103,15 @@ def build_video_assets(role: str) -> list[AssetsDefinition]:
         layout = settings.layout
         source = find_watch_file(layout, role, key)
         if source is None:
-            record_rejection(context, layout, role, key, _task_from_key(layout, role, key), key,
-                             "file no longer in the watch folder")
+            record_rejection(
+                context,
+                layout,
+                role,
+                key,
+                _task_from_key(layout, role, key),
+                key,
+                "file no longer in the watch folder",
+            )
             return
         started = time.perf_counter()
         try:
@@ -103,19 +121,35 @@ def build_video_assets(role: str) -> list[AssetsDefinition]:
             record_rejection(context, layout, role, key, source.task_id, source.file_name, str(exc))
             return
         except OSError as exc:
-            record_rejection(context, layout, role, key, source.task_id, source.file_name,
-                             f"cannot read file: {exc.strerror or exc}")
+            record_rejection(
+                context,
+                layout,
+                role,
+                key,
+                source.task_id,
+                source.file_name,
+                f"cannot read file: {exc.strerror or exc}",
+            )
             return
         raw = layout.raw_video(sha, source.path.suffix)
         if not raw.exists():
             atomic_write_with(raw, lambda tmp: shutil.copyfile(source.path, tmp))
         record = {
-            "role": role, "task_id": source.task_id, "file_name": source.file_name,
-            "partition_key": key, "sha256": sha, "raw_path": str(raw.relative_to(layout.root)),
-            "fps": probe.fps, "frame_count": probe.frame_count,
-            "duration_sec": probe.duration_sec, "width": probe.width, "height": probe.height,
-            "codec": probe.codec, "decode_errors": probe.decode_errors,
-            "registered_at": datetime.now(UTC).isoformat(), "pipeline_version": __version__,
+            "role": role,
+            "task_id": source.task_id,
+            "file_name": source.file_name,
+            "partition_key": key,
+            "sha256": sha,
+            "raw_path": str(raw.relative_to(layout.root)),
+            "fps": probe.fps,
+            "frame_count": probe.frame_count,
+            "duration_sec": probe.duration_sec,
+            "width": probe.width,
+            "height": probe.height,
+            "codec": probe.codec,
+            "decode_errors": probe.decode_errors,
+            "registered_at": datetime.now(UTC).isoformat(),
+            "pipeline_version": __version__,
         }
         write_json(layout.registration(role, key), record)
         layout.table_file("rejected_videos", source.task_id, key).unlink(missing_ok=True)
@@ -145,22 +179,34 @@ def build_video_assets(role: str) -> list[AssetsDefinition]:
         description="Frames sampled at SOPILOT_TARGET_FPS with stream timestamps, grouped "
         "into clips and embedded; raw vectors (.npy) plus clip times (.json).",
     )
-    def clip_embeddings(context: AssetExecutionContext, settings: SopilotSettings) -> MaterializeResult:
+    def clip_embeddings(
+        context: AssetExecutionContext, settings: SopilotSettings
+    ) -> MaterializeResult:
         key = context.partition_key
         layout = settings.layout
         record = read_json(layout.registration(role, key))
         embedder = settings.embedder
         t0 = time.perf_counter()
-        sampled = decode_video(layout.root / record["raw_path"], settings.target_fps,
-                               embedder.frame_size)
+        sampled = decode_video(
+            layout.root / record["raw_path"], settings.target_fps, embedder.frame_size
+        )
         t1 = time.perf_counter()
         emb = embedder.embed(sampled.frames, sampled.times, settings.target_fps)
         t2 = time.perf_counter()
-        save_clip_embeddings(layout, role, key, emb, {
-            "task_id": record["task_id"], "video": record["file_name"],
-            "sha256": record["sha256"], "duration_sec": record["duration_sec"],
-            "target_fps": settings.target_fps, "partition_key": key,
-        })
+        save_clip_embeddings(
+            layout,
+            role,
+            key,
+            emb,
+            {
+                "task_id": record["task_id"],
+                "video": record["file_name"],
+                "sha256": record["sha256"],
+                "duration_sec": record["duration_sec"],
+                "target_fps": settings.target_fps,
+                "partition_key": key,
+            },
+        )
         realtime = record["duration_sec"] / max(t2 - t0, 1e-9)
         return MaterializeResult(
             metadata={

@@ -1,6 +1,5 @@
 """Pipeline settings as a Dagster resource, filled from ``SOPILOT_*`` variables."""
 
-
 import os
 from pathlib import Path
 
@@ -47,7 +46,9 @@ class SopilotSettings(ConfigurableResource):
             step_match_max_cost=float(
                 env.get("SOPILOT_STEP_MATCH_MAX_COST", ScoringConfig.step_match_max_cost)
             ),
-            over_time_ratio=float(env.get("SOPILOT_OVER_TIME_RATIO", ScoringConfig.over_time_ratio)),
+            over_time_ratio=float(
+                env.get("SOPILOT_OVER_TIME_RATIO", ScoringConfig.over_time_ratio)
+            ),
         )
 
     @property

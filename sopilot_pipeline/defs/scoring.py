@@ -4,7 +4,6 @@ Pairwise assets are partitioned by trainee (a score belongs to a trainee video) 
 read their task's gold artefacts from the data layout.
 """
 
-
 import time
 from datetime import UTC, datetime
 
@@ -22,7 +21,7 @@ from dagster import (
 )
 
 from sopilot_pipeline import __version__
-from sopilot_pipeline.core.adapter import FeatureAdapter, fit_feature_adapter, load_feature_adapter
+from sopilot_pipeline.core.adapter import FeatureAdapter, fit_feature_adapter
 from sopilot_pipeline.core.atomic import atomic_write_with
 from sopilot_pipeline.core.dtw import Alignment
 from sopilot_pipeline.core.layout import DataLayout
@@ -40,7 +39,11 @@ from sopilot_pipeline.core.tables import DEVIATIONS_SCHEMA, SCORES_SCHEMA, STEPS
 from sopilot_pipeline.defs.partitions import gold_videos, trainee_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
 
-GOLD_INPUTS = [AssetKey("gold_clip_embeddings"), AssetKey("gold_steps"), AssetKey("feature_adapter")]
+GOLD_INPUTS = [
+    AssetKey("gold_clip_embeddings"),
+    AssetKey("gold_steps"),
+    AssetKey("feature_adapter"),
+]
 
 
 @asset(
@@ -60,8 +63,13 @@ def gold_steps(context: AssetExecutionContext, settings: SopilotSettings) -> Mat
     boundaries = detect_step_boundaries(own.apply(series.vectors))
     steps = steps_from_boundaries(boundaries, series.start_sec, series.end_sec)
     rows = [
-        {"task_id": meta["task_id"], "gold_video": meta["video"], "step": s.index,
-         "start_sec": s.start_sec, "end_sec": s.end_sec}
+        {
+            "task_id": meta["task_id"],
+            "gold_video": meta["video"],
+            "step": s.index,
+            "start_sec": s.start_sec,
+            "end_sec": s.end_sec,
+        }
         for s in steps
     ]
     write_table(layout.table_file("steps", meta["task_id"], key), rows, STEPS_SCHEMA)
@@ -114,17 +122,22 @@ def trainee_alignment(context: AssetExecutionContext, settings: SopilotSettings)
     candidates: dict[str, Alignment] = {}
     for g, series in golds.items():
         adapted = ClipSeries(adapter.apply(series.vectors), series.start_sec, series.end_sec)
-        candidates[g] = align_to_gold(adapted, load_steps(layout, meta["task_id"], g),
-                                      adapted_trainee)
+        candidates[g] = align_to_gold(
+            adapted, load_steps(layout, meta["task_id"], g), adapted_trainee
+        )
     best = min(candidates, key=lambda g: candidates[g].mean_cost)
     alignment = candidates[best]
     elapsed = time.perf_counter() - t0
     atomic_write_with(
         layout.alignment(key),
         lambda tmp: np.savez(
-            tmp.open("wb"), path=alignment.path, gold_key=np.array(best),
-            mean_cost=np.array(alignment.mean_cost), adapter_version=np.array(adapter.version),
-            adapter_mean=adapter.mean, adapter_std=adapter.std,
+            tmp.open("wb"),
+            path=alignment.path,
+            gold_key=np.array(best),
+            mean_cost=np.array(alignment.mean_cost),
+            adapter_version=np.array(adapter.version),
+            adapter_mean=adapter.mean,
+            adapter_std=adapter.std,
         ),
     )
     yield MaterializeResult(
@@ -157,9 +170,12 @@ def trainee_score(context: AssetExecutionContext, settings: SopilotSettings) -> 
         gold_key = str(saved["gold_key"])
         path = saved["path"]
         adapter = FeatureAdapter(
-            mean=saved["adapter_mean"], std=saved["adapter_std"],
-            version=str(saved["adapter_version"]), embedder=meta["embedder"],
-            num_videos=0, num_clips=0,
+            mean=saved["adapter_mean"],
+            std=saved["adapter_std"],
+            version=str(saved["adapter_version"]),
+            embedder=meta["embedder"],
+            num_videos=0,
+            num_clips=0,
         )
     gold, gold_meta = load_clip_series(layout, "gold", gold_key)
     task_id = meta["task_id"]
@@ -174,35 +190,71 @@ def trainee_score(context: AssetExecutionContext, settings: SopilotSettings) -> 
     scored_at = datetime.now(UTC)
     c = result.counts
     mean_cost = result.alignment.mean_cost
-    write_table(layout.table_file("scores", task_id, key), [{
-        "task_id": task_id, "trainee_video": meta["video"], "gold_video": gold_meta["video"],
-        "score": result.score, "num_gold_steps": len(steps),
-        "num_missing": c["missing_step"], "num_swapped": c["swapped_step"],
-        "num_over_time": c["over_time"], "num_extra": c["extra_step"],
-        "alignment_cost": mean_cost, "embedder": meta["embedder"],
-        "adapter_version": adapter.version, "pipeline_version": __version__,
-        "scored_at": scored_at,
-    }], SCORES_SCHEMA)
-    write_table(layout.table_file("deviations", task_id, key), [
-        {"task_id": task_id, "trainee_video": meta["video"], "gold_video": gold_meta["video"],
-         "type": d.type, "gold_step": d.gold_step, "gold_start_sec": d.gold_start_sec,
-         "gold_end_sec": d.gold_end_sec, "trainee_start_sec": d.trainee_start_sec,
-         "trainee_end_sec": d.trainee_end_sec, "severity": d.severity, "detail": d.detail}
-        for d in result.deviations
-    ], DEVIATIONS_SCHEMA)
+    write_table(
+        layout.table_file("scores", task_id, key),
+        [
+            {
+                "task_id": task_id,
+                "trainee_video": meta["video"],
+                "gold_video": gold_meta["video"],
+                "score": result.score,
+                "num_gold_steps": len(steps),
+                "num_missing": c["missing_step"],
+                "num_swapped": c["swapped_step"],
+                "num_over_time": c["over_time"],
+                "num_extra": c["extra_step"],
+                "alignment_cost": mean_cost,
+                "embedder": meta["embedder"],
+                "adapter_version": adapter.version,
+                "pipeline_version": __version__,
+                "scored_at": scored_at,
+            }
+        ],
+        SCORES_SCHEMA,
+    )
+    write_table(
+        layout.table_file("deviations", task_id, key),
+        [
+            {
+                "task_id": task_id,
+                "trainee_video": meta["video"],
+                "gold_video": gold_meta["video"],
+                "type": d.type,
+                "gold_step": d.gold_step,
+                "gold_start_sec": d.gold_start_sec,
+                "gold_end_sec": d.gold_end_sec,
+                "trainee_start_sec": d.trainee_start_sec,
+                "trainee_end_sec": d.trainee_end_sec,
+                "severity": d.severity,
+                "detail": d.detail,
+            }
+            for d in result.deviations
+        ],
+        DEVIATIONS_SCHEMA,
+    )
     report = write_score_report(
-        layout.report(task_id, key), result,
+        layout.report(task_id, key),
+        result,
         ReportContext(
-            task_id=task_id, trainee_video=meta["video"], gold_video=gold_meta["video"],
-            gold_duration_sec=float(gold.end_sec[-1]), trainee_duration_sec=float(trainee.end_sec[-1]),
-            embedder=meta["embedder"], adapter_version=adapter.version,
+            task_id=task_id,
+            trainee_video=meta["video"],
+            gold_video=gold_meta["video"],
+            gold_duration_sec=float(gold.end_sec[-1]),
+            trainee_duration_sec=float(trainee.end_sec[-1]),
+            embedder=meta["embedder"],
+            adapter_version=adapter.version,
             scored_at=scored_at.isoformat(timespec="seconds"),
         ),
     )
     summary = "\n".join(
         [f"**Score {result.score:.1f}** for `{meta['video']}` against `{gold_meta['video']}`", ""]
-        + ([f"- {d.type} (step {'-' if d.gold_step is None else d.gold_step + 1}): {d.detail}"
-            for d in result.deviations] or ["- no deviations"])
+        + (
+            [
+                f"- {d.type} (step {'-' if d.gold_step is None else d.gold_step + 1}): {d.detail}"
+                for d in result.deviations
+            ]
+            or ["- no deviations"]
+        )
     )
     return MaterializeResult(
         metadata={

@@ -7,7 +7,6 @@ task's golds and the adapter version, so a new gold or adapter re-scores the tas
 trainees. Errors on one file are logged and never fail the tick.
 """
 
-
 import hashlib
 import json
 
@@ -32,11 +31,13 @@ TRAINEE_INGEST = ["trainee_video", "trainee_clip_embeddings"]
 TRAINEE_SCORING = ["trainee_alignment", "trainee_score"]
 
 gold_job = define_asset_job(
-    "ingest_gold_video", selection=GOLD_CHAIN,
+    "ingest_gold_video",
+    selection=GOLD_CHAIN,
     description="Register, embed and segment one gold video.",
 )
 trainee_job = define_asset_job(
-    "score_trainee_video", selection=TRAINEE_INGEST + TRAINEE_SCORING,
+    "score_trainee_video",
+    selection=TRAINEE_INGEST + TRAINEE_SCORING,
     description="Register, embed, align and score one trainee video.",
 )
 
@@ -73,33 +74,47 @@ def plan_run_requests(
         key = r.file.partition_key
         tags = {"sopilot/task_id": r.file.task_id[:200], "sopilot/video": r.file.file_name[:200]}
         if r.file.role == "gold":
-            runs.append(RunRequest(
-                run_key=f"gold:{key}:{r.sha256[:16]}", job_name=gold_job.name,
-                partition_key=key, tags=tags,
-            ))
+            runs.append(
+                RunRequest(
+                    run_key=f"gold:{key}:{r.sha256[:16]}",
+                    job_name=gold_job.name,
+                    partition_key=key,
+                    tags=tags,
+                )
+            )
             continue
         rejection = layout.table_file("rejected_videos", r.file.task_id, key)
         if rejection.exists() and rejection.stat().st_mtime_ns > r.file.mtime_ns:
             continue  # already rejected; a changed file (newer mtime) is tried again
         golds = task_golds.get(r.file.task_id)
         registered = layout.registration("trainee", key)
-        ingested = key in embedded and registered.exists() and (
-            read_json(registered).get("sha256") == r.sha256
+        ingested = (
+            key in embedded
+            and registered.exists()
+            and (read_json(registered).get("sha256") == r.sha256)
         )
         if not golds:
             if not ingested:
-                runs.append(RunRequest(
-                    run_key=f"trainee-ingest:{key}:{r.sha256[:16]}", job_name=trainee_job.name,
-                    partition_key=key, asset_selection=[AssetKey(a) for a in TRAINEE_INGEST],
-                    tags=tags,
-                ))
+                runs.append(
+                    RunRequest(
+                        run_key=f"trainee-ingest:{key}:{r.sha256[:16]}",
+                        job_name=trainee_job.name,
+                        partition_key=key,
+                        asset_selection=[AssetKey(a) for a in TRAINEE_INGEST],
+                        tags=tags,
+                    )
+                )
             continue
         selection = TRAINEE_SCORING if ingested else TRAINEE_INGEST + TRAINEE_SCORING
-        runs.append(RunRequest(
-            run_key=f"trainee:{key}:{r.sha256[:16]}:{_digest(golds + [adapter_version])}",
-            job_name=trainee_job.name, partition_key=key,
-            asset_selection=[AssetKey(a) for a in selection], tags=tags,
-        ))
+        runs.append(
+            RunRequest(
+                run_key=f"trainee:{key}:{r.sha256[:16]}:{_digest(golds + [adapter_version])}",
+                job_name=trainee_job.name,
+                partition_key=key,
+                asset_selection=[AssetKey(a) for a in selection],
+                tags=tags,
+            )
+        )
     return runs, partition_requests
 
 

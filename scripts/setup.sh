@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Create .venv/ in the repo root and install the project (with dev extras when asked).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-}"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+if [ -n "$extras" ]; then
+  .venv/bin/python -m pip install --quiet -e ".[$extras]"
+else
+  .venv/bin/python -m pip install --quiet -e .
+fi
