@@ -95,33 +95,25 @@ def _timeline(result: ScoreResult, ctx: ReportContext, width: float) -> Drawing:
                 )
             )
     for dev in result.deviations:
-        colour = _DEVIATION_COLOURS[dev.type]
+        # mark the trainee's span where the deviation has one, else the gold step's
         if dev.trainee_start_sec is not None:
-            x0 = left + dev.trainee_start_sec * scale
-            x1 = left + (dev.trainee_end_sec or dev.trainee_start_sec) * scale
-            d.add(
-                Rect(
-                    x0,
-                    rows["Trainee"] - 4 * mm,
-                    max(2, x1 - x0),
-                    2.5 * mm,
-                    fillColor=colour,
-                    strokeColor=None,
-                )
-            )
+            row, t0, t1 = "Trainee", dev.trainee_start_sec, dev.trainee_end_sec
         elif dev.gold_start_sec is not None:
-            x0 = left + dev.gold_start_sec * scale
-            x1 = left + (dev.gold_end_sec or dev.gold_start_sec) * scale
-            d.add(
-                Rect(
-                    x0,
-                    rows["Gold"] - 4 * mm,
-                    max(2, x1 - x0),
-                    2.5 * mm,
-                    fillColor=colour,
-                    strokeColor=None,
-                )
+            row, t0, t1 = "Gold", dev.gold_start_sec, dev.gold_end_sec
+        else:
+            continue
+        x0 = left + t0 * scale
+        x1 = left + (t1 or t0) * scale
+        d.add(
+            Rect(
+                x0,
+                rows[row] - 4 * mm,
+                max(2, x1 - x0),
+                2.5 * mm,
+                fillColor=_DEVIATION_COLOURS[dev.type],
+                strokeColor=None,
             )
+        )
     axis_y = 8 * mm
     d.add(Line(left, axis_y, right, axis_y, strokeColor=colors.grey))
     ticks = max(1, int(span // 5) + 1)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from sopilot_pipeline.core.adapter import FeatureAdapter, fit_feature_adapter, load_feature_adapter
@@ -92,10 +90,3 @@ def current_adapter(layout: DataLayout, embedder: str) -> FeatureAdapter | None:
 def task_fallback_adapter(golds: list[np.ndarray], embedder: str) -> FeatureAdapter:
     """Used until the first adapter is trained: z-score from the task's own golds."""
     return fit_feature_adapter(golds, version="task-golds", embedder=embedder)
-
-
-def relative_to(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)

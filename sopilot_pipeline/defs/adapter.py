@@ -25,7 +25,7 @@ def new_gold_videos_since_last_adapter(layout: DataLayout, embedder: str) -> tup
     golds = all_gold_embeddings(layout, embedder)
     adapter = current_adapter(layout, embedder)
     seen = adapter.num_videos if adapter else 0
-    return len(golds), max(0, len(golds) - seen) if adapter else len(golds)
+    return len(golds), max(0, len(golds) - seen)
 
 
 def adapter_training_due(layout: DataLayout, embedder: str, min_new: int) -> tuple[bool, str]:

@@ -27,7 +27,7 @@ from sopilot_pipeline import __version__
 from sopilot_pipeline.core.atomic import atomic_write_with
 from sopilot_pipeline.core.layout import DataLayout, read_json, write_json
 from sopilot_pipeline.core.store import save_clip_embeddings
-from sopilot_pipeline.core.tables import REJECTED_SCHEMA, write_table
+from sopilot_pipeline.core.tables import REJECTED_SCHEMA, read_table, write_table
 from sopilot_pipeline.core.video import VideoDecodeError, decode_video
 from sopilot_pipeline.core.watch import WatchedFile, scan_watch_folder, sha256_file
 from sopilot_pipeline.defs.partitions import PARTITIONS_BY_ROLE
@@ -226,8 +226,6 @@ def build_video_assets(role: str) -> list[AssetsDefinition]:
 
 
 def rejected_rows(layout: DataLayout) -> list[dict]:
-    from sopilot_pipeline.core.tables import read_table
-
     folder = layout.tables / "rejected_videos"
     rows: list[dict] = []
     for path in sorted(folder.glob("*/*.parquet")) if folder.is_dir() else []:
