@@ -38,9 +38,18 @@ class FeatureAdapter:
 
 
 def fit_feature_adapter(
-    embeddings: Sequence[np.ndarray], version: str, embedder: str
+    embeddings: Sequence[np.ndarray],
+    version: str,
+    embedder: str,
+    groups: Sequence[tuple[int, float]] | None = None,
 ) -> FeatureAdapter:
-    """Z-score statistics over all clips of the given (gold) videos."""
+    """Z-score statistics over all clips of the given (gold) videos.
+
+    ``groups`` lists consecutive feature groups as (size, weight): after z-scoring, each
+    group is scaled so its share of the distance is proportional to its weight, not to
+    how many dimensions it has (a 16-cell motion grid should count as much as a
+    200-dimension appearance block when both are weighted 1).
+    """
     if not embeddings:
         raise ValueError("cannot fit a feature adapter on no videos")
     dims = {e.shape[1] for e in embeddings}
@@ -50,6 +59,16 @@ def fit_feature_adapter(
     std = stacked.std(axis=0)
     # near-constant dimensions would otherwise amplify noise in other videos
     std = np.maximum(std, max(_STD_FLOOR, _RELATIVE_STD_FLOOR * float(np.median(std))))
+    if groups:
+        if sum(size for size, _ in groups) != len(std):
+            raise ValueError(f"feature groups {list(groups)} do not cover {len(std)} dimensions")
+        variance = stacked.var(axis=0) / std**2
+        start = 0
+        for size, weight in groups:
+            part = slice(start, start + size)
+            spread = float(np.sqrt(variance[part].sum()))
+            std[part] *= max(spread, 1e-6) / weight
+            start += size
     return FeatureAdapter(
         mean=stacked.mean(axis=0).astype(np.float32),
         std=std.astype(np.float32),

@@ -114,8 +114,15 @@ def render_variant(
     jitter_px: float = 0.0,
     noise: float = 0.0,
     brightness_drift: float = 0.0,
+    light_change: tuple[float, float] | None = None,
+    offset_px: tuple[int, int] = (0, 0),
 ) -> dict:
-    """Write an H.264 MP4 of ``variant`` and return its ground truth (step times)."""
+    """Write an H.264 MP4 of ``variant`` and return its ground truth (step times).
+
+    Nuisances a real camera adds: per-frame shake (``jitter_px``), sensor noise, a slow
+    brightness drift, a sudden lighting change ``(at_sec, gain)`` and a camera placed
+    slightly differently (``offset_px``, whole-image shift).
+    """
     rng = np.random.default_rng(seed)
     w, h = size
     base = np.empty((h, w, 3), np.uint8)
@@ -164,11 +171,17 @@ def render_variant(
                     y += 0.035 * np.cos(phase) * (1 if spec.wiggle <= 0 else 0.4)
                 _draw(img, spec.shape, x * w, y * h, r, spec.color)
                 _draw(img, "disc", x * w + 0.8 * r, y * h - 0.8 * r, 0.7 * r, _HAND)
+                dx, dy = offset_px
                 if jitter_px:
-                    dx, dy = rng.normal(0, jitter_px, 2).round().astype(int)
+                    jx, jy = rng.normal(0, jitter_px, 2).round().astype(int)
+                    dx, dy = dx + jx, dy + jy
+                if dx or dy:
                     img = np.roll(img, (dy, dx), axis=(0, 1))
-                if brightness_drift or noise:
+                lit = light_change is not None and t >= light_change[0]
+                if brightness_drift or noise or lit:
                     gain = 1.0 + brightness_drift * (t / max(total, 1e-6))
+                    if lit:
+                        gain *= light_change[1]
                     noisy = img.astype(np.float32) * gain
                     if noise:
                         noisy += rng.normal(0, noise, img.shape)

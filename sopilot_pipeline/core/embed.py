@@ -66,10 +66,18 @@ def _soft_histogram(values: np.ndarray, bins: int) -> np.ndarray:
 _EDGE_NOISE = 0.03
 
 
-def _frame_features(frames: np.ndarray) -> np.ndarray:
-    """Per-frame appearance features, (n, d) float32."""
+def normalise_lighting(frames: np.ndarray) -> np.ndarray:
+    """Float frames divided by each frame's per-channel median (the scene's background,
+    as a rule), so a lighting change or drift does not look like a change of content."""
     x = frames.astype(np.float32) * (1.0 / 255.0)
+    ref = np.median(x.reshape(len(x), -1, 3), axis=1)
+    return x * (0.5 / np.maximum(ref, 0.02))[:, None, None, :]
+
+
+def _frame_features(x: np.ndarray) -> np.ndarray:
+    """Per-frame appearance features of lighting-normalised frames, (n, d) float32."""
     n = x.shape[0]
+    x = np.clip(x, 0.0, 1.0)
     gray = x @ np.array([0.299, 0.587, 0.114], np.float32)
     thumb = _block_mean(gray, 8).reshape(n, -1)
     grid = _block_mean(x, 6).reshape(n, -1)
@@ -91,15 +99,47 @@ def _frame_features(frames: np.ndarray) -> np.ndarray:
     return np.concatenate([thumb, grid, hist, edges], axis=1).astype(np.float32)
 
 
-_MOTION_NOISE = 0.04
+_MOTION_NOISE = 0.08
+_MOTION_DIM = 16 + 24
+_APPEARANCE_DIM = 64 + 108 + 24 + 32
 
 
-def _motion_grid(frames: np.ndarray) -> np.ndarray:
-    """Share of pixels that changed (beyond sensor noise) per 4x4 cell, for each
-    consecutive pair of sampled frames, (n-1, 16)."""
-    gray = frames.astype(np.float32).mean(axis=3) * (1.0 / 255.0)
-    moved = (np.abs(np.diff(gray, axis=0)) > _MOTION_NOISE).astype(np.float32)
-    return _block_mean(moved, 4).reshape(len(moved), -1)
+def _moved_pixels(x: np.ndarray) -> np.ndarray:
+    """Which pixels changed between consecutive frames, (n-1, h, w) bool. A pixel counts
+    only if no neighbour within one pixel explains it, so camera shake is not motion."""
+    gray = x.mean(axis=3)
+    prev, cur = gray[:-1], gray[1:]
+    best = np.abs(cur - prev)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy or dx:
+                shifted = np.roll(prev, (dy, dx), axis=(1, 2))
+                np.minimum(best, np.abs(cur - shifted), out=best)
+    return best > _MOTION_NOISE
+
+
+def _motion_features(x: np.ndarray) -> np.ndarray:
+    """Per consecutive pair of frames: where things move (share of moved pixels per 4x4
+    cell) and what colour the moving things are (soft histogram), (n-1, 16 + 24)."""
+    moved = _moved_pixels(x)
+    n = len(moved)
+    where = _block_mean(moved.astype(np.float32), 4).reshape(n, -1)
+    cur = np.clip(x[1:], 0.0, 1.0).reshape(n, -1, 3)
+    weights = moved.reshape(n, -1).astype(np.float32)
+    colour = []
+    for c in range(3):
+        values = cur[..., c]
+        pos = values * 7
+        lo = np.floor(pos).astype(np.int64)
+        frac = pos - lo
+        hi = np.minimum(lo + 1, 7)
+        offs = (np.arange(n) * 8)[:, None]
+        hist = np.bincount((lo + offs).ravel(), (weights * (1 - frac)).ravel(), minlength=n * 8)
+        hist += np.bincount((hi + offs).ravel(), (weights * frac).ravel(), minlength=n * 8)
+        colour.append(hist.reshape(n, 8))
+    colour_hist = np.concatenate(colour, axis=1)
+    colour_hist /= np.maximum(weights.sum(axis=1, keepdims=True), 1.0)
+    return np.concatenate([where, colour_hist.astype(np.float32)], axis=1)
 
 
 @dataclass(frozen=True)
@@ -109,19 +149,25 @@ class HeuristicEmbedder:
     clip_frames: int = 4
     clip_stride: int = 2
     frame_size: tuple[int, int] = (96, 96)
-    name: str = "heuristic-v2"
+    name: str = "heuristic-v3"
+
+    @property
+    def feature_groups(self) -> tuple[tuple[int, float], ...]:
+        """(size, weight) of appearance, where-it-moves and colour-of-what-moves."""
+        return ((_APPEARANCE_DIM, 1.0), (16, 1.0), (24, 1.0))
 
     def embed(self, frames: np.ndarray, times: np.ndarray, fps: float) -> ClipEmbeddings:
         n = len(frames)
         windows = clip_windows(n, self.clip_frames, self.clip_stride)
         if not windows:
             raise ValueError("no frames to embed")
-        feats = _frame_features(frames)
-        motion = _motion_grid(frames) if n > 1 else np.zeros((0, 16), np.float32)
+        x = normalise_lighting(frames)
+        feats = _frame_features(x)
+        motion = _motion_features(x) if n > 1 else np.zeros((0, _MOTION_DIM), np.float32)
         frame_dt = 1.0 / fps if fps > 0 else 0.25
         vectors, starts, ends = [], [], []
         for s, e in windows:
-            mov = motion[s : e - 1].mean(axis=0) if e - s > 1 else np.zeros(16, np.float32)
+            mov = motion[s : e - 1].mean(axis=0) if e - s > 1 else np.zeros(_MOTION_DIM, np.float32)
             vectors.append(np.concatenate([feats[s:e].mean(axis=0), mov]))
             starts.append(times[s])
             ends.append(times[e - 1] + frame_dt)
@@ -131,3 +177,10 @@ class HeuristicEmbedder:
             end_sec=np.asarray(ends, dtype=np.float64),
             embedder=self.name,
         )
+
+
+def feature_groups(embedder: str) -> tuple[tuple[int, float], ...] | None:
+    """Feature groups of a named embedder (None: one homogeneous group)."""
+    if embedder == HeuristicEmbedder.name:
+        return HeuristicEmbedder().feature_groups
+    return None

@@ -6,7 +6,7 @@ import numpy as np
 
 from sopilot_pipeline.core.adapter import FeatureAdapter, fit_feature_adapter, load_feature_adapter
 from sopilot_pipeline.core.atomic import atomic_write_with
-from sopilot_pipeline.core.embed import ClipEmbeddings
+from sopilot_pipeline.core.embed import ClipEmbeddings, feature_groups
 from sopilot_pipeline.core.layout import DataLayout, read_json, write_json
 from sopilot_pipeline.core.scoring import ClipSeries
 from sopilot_pipeline.core.steps import Step
@@ -89,4 +89,6 @@ def current_adapter(layout: DataLayout, embedder: str) -> FeatureAdapter | None:
 
 def task_fallback_adapter(golds: list[np.ndarray], embedder: str) -> FeatureAdapter:
     """Used until the first adapter is trained: z-score from the task's own golds."""
-    return fit_feature_adapter(golds, version="task-golds", embedder=embedder)
+    return fit_feature_adapter(
+        golds, version="task-golds", embedder=embedder, groups=feature_groups(embedder)
+    )

@@ -15,6 +15,7 @@ from dagster import (
 )
 
 from sopilot_pipeline.core.adapter import fit_feature_adapter, save_feature_adapter
+from sopilot_pipeline.core.embed import feature_groups
 from sopilot_pipeline.core.layout import DataLayout
 from sopilot_pipeline.core.store import all_gold_embeddings, current_adapter
 from sopilot_pipeline.defs.resources import SopilotSettings
@@ -54,7 +55,9 @@ def feature_adapter(context: AssetExecutionContext, settings: SopilotSettings) -
         raise ValueError(f"no gold embeddings for embedder {embedder!r} to train an adapter on")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     version = f"{embedder}_{stamp}"
-    adapter = fit_feature_adapter([v for _, v in golds], version=version, embedder=embedder)
+    adapter = fit_feature_adapter(
+        [v for _, v in golds], version=version, embedder=embedder, groups=feature_groups(embedder)
+    )
     path = layout.adapter_file(embedder, stamp)
     save_feature_adapter(adapter, path)
     context.log.info(f"trained adapter {version} on {adapter.num_videos} gold videos")

@@ -21,13 +21,14 @@ from dagster import (
 )
 
 from sopilot_pipeline import __version__
-from sopilot_pipeline.core.adapter import FeatureAdapter, fit_feature_adapter
+from sopilot_pipeline.core.adapter import FeatureAdapter
 from sopilot_pipeline.core.atomic import atomic_write_with
 from sopilot_pipeline.core.dtw import Alignment
+from sopilot_pipeline.core.embed import feature_groups
 from sopilot_pipeline.core.layout import DataLayout
 from sopilot_pipeline.core.report import ReportContext, write_score_report
 from sopilot_pipeline.core.scoring import ClipSeries, align_to_gold, evaluate_trainee
-from sopilot_pipeline.core.steps import detect_step_boundaries, steps_from_boundaries
+from sopilot_pipeline.core.steps import detect_gold_steps
 from sopilot_pipeline.core.store import (
     current_adapter,
     gold_keys_for_task,
@@ -52,16 +53,16 @@ GOLD_INPUTS = [
     deps=["gold_clip_embeddings"],
     automation_condition=AutomationCondition.eager(),
     kinds={"parquet"},
-    description="Step boundaries of a gold video (novelty peaks with a minimum step "
-    "length), written to tables/steps.",
+    description="Step boundaries of a gold video (kernel change points with a minimum "
+    "step length), written to tables/steps.",
 )
 def gold_steps(context: AssetExecutionContext, settings: SopilotSettings) -> MaterializeResult:
     layout = settings.layout
     key = context.partition_key
     series, meta = load_clip_series(layout, "gold", key)
-    own = fit_feature_adapter([series.vectors], version="self", embedder=meta["embedder"])
-    boundaries = detect_step_boundaries(own.apply(series.vectors))
-    steps = steps_from_boundaries(boundaries, series.start_sec, series.end_sec)
+    steps = detect_gold_steps(
+        series.vectors, series.start_sec, series.end_sec, feature_groups(meta["embedder"])
+    )
     rows = [
         {
             "task_id": meta["task_id"],
