@@ -112,46 +112,71 @@ def dtw_align(gold: np.ndarray, trainee: np.ndarray) -> Alignment:
 
 @numba.njit(cache=True, nogil=True)
 def _subsequence_dp(cost: np.ndarray) -> tuple[int, int, float]:
-    """Query rows must all be matched; the series (columns) may start and end anywhere."""
+    """Query rows must all be matched; the series (columns) may start and end anywhere.
+
+    Paths compare by mean cost, so a slow (long) match is not punished for its length,
+    and may not take two vertical moves in a row, so a query cannot collapse onto one
+    or two columns: a match spans at least half the query's length.
+    """
     m, n = cost.shape
-    acc = np.empty(n, dtype=np.float64)
-    length = np.empty(n, dtype=np.int64)
-    start = np.empty(n, dtype=np.int64)
-    nacc = np.empty(n, dtype=np.float64)
-    nlen = np.empty(n, dtype=np.int64)
-    nstart = np.empty(n, dtype=np.int64)
+    inf = np.inf
+    # per column: best path arriving by a diagonal/horizontal move (free to go vertical
+    # next) and best arriving by a vertical move; each as (sum, length, start column)
+    a_sum = np.empty(n)
+    a_len = np.empty(n, dtype=np.int64)
+    a_st = np.empty(n, dtype=np.int64)
+    v_sum = np.full(n, inf)
+    v_len = np.ones(n, dtype=np.int64)
+    v_st = np.zeros(n, dtype=np.int64)
+    b_sum = np.empty(n)
+    b_len = np.empty(n, dtype=np.int64)
+    b_st = np.empty(n, dtype=np.int64)
+    w_sum = np.empty(n)
+    w_len = np.empty(n, dtype=np.int64)
+    w_st = np.empty(n, dtype=np.int64)
     for j in range(n):
-        acc[j] = cost[0, j]
-        length[j] = 1
-        start[j] = j
+        a_sum[j] = cost[0, j]
+        a_len[j] = 1
+        a_st[j] = j
     for i in range(1, m):
-        nacc[0] = acc[0] + cost[i, 0]
-        nlen[0] = length[0] + 1
-        nstart[0] = start[0]
-        for j in range(1, n):
-            # compare by mean cost so that longer (slower) matches are not punished
-            best_a = acc[j - 1]
-            best_l = length[j - 1]
-            best_s = start[j - 1]
-            if acc[j] / length[j] < best_a / best_l:
-                best_a = acc[j]
-                best_l = length[j]
-                best_s = start[j]
-            if nacc[j - 1] / nlen[j - 1] < best_a / best_l:
-                best_a = nacc[j - 1]
-                best_l = nlen[j - 1]
-                best_s = nstart[j - 1]
-            nacc[j] = best_a + cost[i, j]
-            nlen[j] = best_l + 1
-            nstart[j] = best_s
-        acc, nacc = nacc, acc
-        length, nlen = nlen, length
-        start, nstart = nstart, start
-    best_j = 0
-    for j in range(1, n):
-        if acc[j] / length[j] < acc[best_j] / length[best_j]:
-            best_j = j
-    return start[best_j], best_j, acc[best_j] / length[best_j]
+        for j in range(n):
+            # vertical: from (i-1, j) only if that cell was not itself reached vertically
+            w_sum[j] = a_sum[j] + cost[i, j]
+            w_len[j] = a_len[j] + 1
+            w_st[j] = a_st[j]
+            best_s = inf
+            best_l = 1
+            best_t = 0
+            if j > 0:
+                # diagonal from (i-1, j-1), either kind
+                if a_sum[j - 1] / a_len[j - 1] < best_s / best_l:
+                    best_s, best_l, best_t = a_sum[j - 1], a_len[j - 1], a_st[j - 1]
+                if v_sum[j - 1] / v_len[j - 1] < best_s / best_l:
+                    best_s, best_l, best_t = v_sum[j - 1], v_len[j - 1], v_st[j - 1]
+                # horizontal from (i, j-1), either kind
+                if b_sum[j - 1] / b_len[j - 1] < best_s / best_l:
+                    best_s, best_l, best_t = b_sum[j - 1], b_len[j - 1], b_st[j - 1]
+                if w_sum[j - 1] / w_len[j - 1] < best_s / best_l:
+                    best_s, best_l, best_t = w_sum[j - 1], w_len[j - 1], w_st[j - 1]
+            b_sum[j] = best_s + cost[i, j]
+            b_len[j] = best_l + 1
+            b_st[j] = best_t
+        a_sum, b_sum = b_sum, a_sum
+        a_len, b_len = b_len, a_len
+        a_st, b_st = b_st, a_st
+        v_sum, w_sum = w_sum, v_sum
+        v_len, w_len = w_len, v_len
+        v_st, w_st = w_st, v_st
+    best_j = -1
+    best = inf
+    best_from_v = False
+    for j in range(n):
+        if a_sum[j] / a_len[j] < best:
+            best, best_j, best_from_v = a_sum[j] / a_len[j], j, False
+        if v_sum[j] / v_len[j] < best:
+            best, best_j, best_from_v = v_sum[j] / v_len[j], j, True
+    start = v_st[best_j] if best_from_v else a_st[best_j]
+    return start, best_j, best
 
 
 def subsequence_match(cost: np.ndarray) -> SubsequenceMatch:

@@ -101,6 +101,7 @@ def _frame_features(x: np.ndarray) -> np.ndarray:
 
 _MOTION_NOISE = 0.08
 _MOTION_DIM = 16 + 24
+_MIN_MOVING_SHARE = 0.005
 _APPEARANCE_DIM = 64 + 108 + 24 + 32
 
 
@@ -138,7 +139,10 @@ def _motion_features(x: np.ndarray) -> np.ndarray:
         hist += np.bincount((hi + offs).ravel(), (weights * frac).ravel(), minlength=n * 8)
         colour.append(hist.reshape(n, 8))
     colour_hist = np.concatenate(colour, axis=1)
-    colour_hist /= np.maximum(weights.sum(axis=1, keepdims=True), 1.0)
+    # a distribution over colours once enough moves; a few flickering pixels stay faint
+    colour_hist /= np.maximum(
+        weights.sum(axis=1, keepdims=True), _MIN_MOVING_SHARE * weights.shape[1]
+    )
     return np.concatenate([where, colour_hist.astype(np.float32)], axis=1)
 
 

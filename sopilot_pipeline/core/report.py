@@ -186,14 +186,15 @@ def write_score_report(path: Path, result: ScoreResult, ctx: ReportContext) -> P
         _timeline(result, ctx, A4[0] - 40 * mm),
         Spacer(1, 4 * mm),
         Table(
-            [["Step", "Gold (s)", "Trainee (s)", "Found", "Match cost"]]
+            [["Step", "Gold (s)", "Trainee (s)", "Performed", "Duration", "Match cost"]]
             + [
                 [
                     str(m.step.index + 1),
                     f"{m.step.start_sec:.1f}-{m.step.end_sec:.1f}",
                     f"{m.trainee_start_sec:.1f}-{m.trainee_end_sec:.1f}" if m.found else "-",
-                    ("in place" if m.in_place else "elsewhere") if m.found else "no",
-                    f"{m.best_cost:.2f}",
+                    ("in order" if m.in_order else "out of order") if m.found else "no",
+                    f"{m.duration_ratio:.2f}x" if m.found else "-",
+                    f"{m.mean_cost:.2f}" if m.found else "-",
                 ]
                 for m in result.step_matches
             ],

@@ -1,15 +1,15 @@
 """Deviation detection and the 0-100 score.
 
-Each gold step is looked for twice: where the global DTW path puts it (in place),
-and anywhere in the trainee video (subsequence search). That separates
+The trainee is explained as an edited gold step sequence (``step_alignment``): delete
+edits are missing steps (an early stop deletes the tail), swap edits are adjacent
+steps done in reverse order, clips set aside as unrelated activity are extra steps.
+On the final alignment each performed step has a trainee span, so over-time is the
+aligned duration against the gold step's, and temporal warp is how far the path
+strays from the diagonal.
 
-* missing steps: found nowhere,
-* swapped steps: two adjacent steps both found, in reverse order,
-* over-time: an in-place step whose aligned trainee span is much longer than gold's,
-* extra steps: trainee stretches that resemble no gold clip at all,
-* temporal warp: a path that strays far from the diagonal.
-
-The score is 100 minus weighted penalties, each kept with its explanation.
+Costs are in units of the gold's step contrast (the typical cost between clips of
+different gold steps), so every threshold and price holds for any embedder or
+adapter. The score is 100 minus weighted penalties, each kept with its explanation.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sopilot_pipeline.core.dtw import Alignment, cosine_cost, dtw_from_cost, subsequence_match
+from sopilot_pipeline.core.dtw import cosine_cost
+from sopilot_pipeline.core.step_alignment import Edit, SequenceAlignment, explain_trainee
 from sopilot_pipeline.core.steps import Step
 
 DEVIATION_TYPES = ("missing_step", "swapped_step", "over_time", "extra_step", "temporal_warp")
@@ -26,12 +27,17 @@ DEVIATION_TYPES = ("missing_step", "swapped_step", "over_time", "extra_step", "t
 
 @dataclass(frozen=True)
 class ScoringConfig:
-    # costs are judged relative to how different the gold's own steps are from each other
-    step_match_max_cost: float = 0.5
-    over_time_ratio: float = 1.3
-    over_time_min_sec: float = 1.0
-    extra_min_cost: float = 1.0
-    extra_min_clips: int = 4
+    """Detection thresholds (in step-contrast units unless named otherwise) and the
+    points each deviation costs."""
+
+    extra_cost: float = 0.6  # per clip: unlike every gold step beyond this = unrelated
+    extra_min_sec: float = 1.5
+    delete_price: float = 0.3  # per gold clip: saving needed to call a step missing
+    swap_price: float = 0.1  # per gold clip of the pair: saving needed to call a swap
+    found_cost: float = 0.6  # a step matched this well somewhere is performed, not missing
+    # durations are measured to about one clip stride at each end, hence the margins
+    over_time_ratio: float = 1.4
+    over_time_min_sec: float = 1.25
     warp_threshold: float = 0.2
     miss_penalty: float = 15.0
     swap_penalty: float = 10.0
@@ -56,13 +62,18 @@ class Deviation:
 
 @dataclass(frozen=True)
 class StepMatch:
+    """One gold step in the trainee video: where, how well, and whether in order."""
+
     step: Step
     found: bool
-    in_place: bool
-    in_place_cost: float
-    best_cost: float
+    in_order: bool
+    mean_cost: float
     trainee_start_sec: float
     trainee_end_sec: float
+
+    @property
+    def duration_ratio(self) -> float:
+        return (self.trainee_end_sec - self.trainee_start_sec) / max(self.step.duration_sec, 1e-6)
 
 
 @dataclass(frozen=True)
@@ -79,7 +90,9 @@ class ScoreResult:
     deviations: tuple[Deviation, ...]
     penalties: tuple[Penalty, ...]
     step_matches: tuple[StepMatch, ...]
-    alignment: Alignment  # costs in units of the gold's step contrast
+    alignment: SequenceAlignment  # costs in units of the gold's step contrast
+    edits: tuple[Edit, ...]
+    mean_cost: float  # per aligned cell, over the trainee's step clips
     warp: float
     contrast: float
     counts: dict[str, int] = field(default_factory=dict)
@@ -101,7 +114,7 @@ class ClipSeries:
 
 def path_warp(path: np.ndarray, m: int, n: int) -> float:
     """Mean distance of the path from the diagonal, in units of the normalised time axes."""
-    if m < 2 or n < 2:
+    if m < 2 or n < 2 or len(path) == 0:
         return 0.0
     return float(np.mean(np.abs(path[:, 0] / (m - 1) - path[:, 1] / (n - 1))))
 
@@ -121,31 +134,47 @@ def step_contrast(gold_vectors: np.ndarray, steps: tuple[Step, ...]) -> float:
     return float(max(np.median(values), 1e-3))
 
 
-def _match_steps(
-    cost: np.ndarray,
-    alignment: Alignment,
+@dataclass(frozen=True)
+class TraineeAlignment:
+    """The trainee explained against one gold: cost matrix in contrast units, the
+    edited step sequence and the edits."""
+
+    cost: np.ndarray
+    contrast: float
+    sequence: SequenceAlignment
+    edits: tuple[Edit, ...]
+
+    @property
+    def mean_cost(self) -> float:
+        path = self.sequence.path
+        if len(path) == 0:
+            return float("inf")
+        return float(self.cost[path[:, 0], path[:, 1]].mean())
+
+
+def align_to_gold(
+    gold: ClipSeries,
     steps: tuple[Step, ...],
     trainee: ClipSeries,
-    config: ScoringConfig,
-) -> list[tuple[StepMatch, int]]:
-    path = alignment.path
-    out: list[tuple[StepMatch, int]] = []
-    for step in steps:
-        cells = path[(path[:, 0] >= step.start_clip) & (path[:, 0] < step.end_clip)]
-        in_place_cost = float(cost[cells[:, 0], cells[:, 1]].mean())
-        local = subsequence_match(cost[step.start_clip : step.end_clip])
-        found = min(local.mean_cost, in_place_cost) <= config.step_match_max_cost
-        in_place = in_place_cost <= config.step_match_max_cost
-        if in_place:
-            t0, t1 = trainee.span_times(int(cells[:, 1].min()), int(cells[:, 1].max()))
-            anchor = int(cells[:, 1].min())
-        else:
-            t0, t1 = trainee.span_times(local.start, local.end)
-            anchor = local.start
-        out.append(
-            (StepMatch(step, found, in_place, in_place_cost, local.mean_cost, t0, t1), anchor)
-        )
-    return out
+    config: ScoringConfig | None = None,
+) -> TraineeAlignment:
+    """Explain the trainee against one gold (both in the same adapted feature space)."""
+    config = config or ScoringConfig()
+    if len(gold.vectors) == 0 or len(trainee.vectors) == 0:
+        raise ValueError("cannot align a video with no clips")
+    if not steps:
+        raise ValueError("the gold video has no steps")
+    contrast = step_contrast(gold.vectors, steps)
+    cost = cosine_cost(gold.vectors, trainee.vectors) / contrast
+    sequence, edits = explain_trainee(
+        cost,
+        steps,
+        config.extra_cost,
+        config.delete_price,
+        config.swap_price,
+        config.found_cost,
+    )
+    return TraineeAlignment(cost, contrast, sequence, edits)
 
 
 def evaluate_trainee(
@@ -153,94 +182,107 @@ def evaluate_trainee(
     steps: tuple[Step, ...],
     trainee: ClipSeries,
     config: ScoringConfig | None = None,
-    alignment_path: np.ndarray | None = None,
+    alignment: TraineeAlignment | None = None,
 ) -> ScoreResult:
     """Score a trainee video against one gold video whose steps are known.
 
-    Both embeddings must already be in the same (adapted) feature space. A DTW
-    path computed earlier (see ``align_to_gold``) is reused when given.
+    Both embeddings must already be in the same (adapted) feature space; an alignment
+    computed earlier with the same inputs (see ``align_to_gold``) is reused when given.
     """
     config = config or ScoringConfig()
-    if len(gold.vectors) == 0 or len(trainee.vectors) == 0:
-        raise ValueError("cannot score a video with no clips")
-    contrast = step_contrast(gold.vectors, steps)
-    cost = cosine_cost(gold.vectors, trainee.vectors) / contrast
-    if alignment_path is None:
-        alignment = dtw_from_cost(cost)
-    else:
-        total = float(cost[alignment_path[:, 0], alignment_path[:, 1]].sum())
-        alignment = Alignment(alignment_path, total, total / len(alignment_path))
-    matches = _match_steps(cost, alignment, steps, trainee, config)
+    alignment = alignment or align_to_gold(gold, steps, trainee, config)
+    seq = alignment.sequence
     deviations: list[Deviation] = []
-
-    def gold_times(s: Step) -> tuple[float, float]:
-        return s.start_sec, s.end_sec
-
-    for match, _ in matches:
-        if not match.found:
+    swapped: set[int] = set()
+    for edit in alignment.edits:
+        if edit.kind == "delete":
+            s = steps[edit.steps[0]]
             deviations.append(
                 Deviation(
                     "missing_step",
-                    match.step.index,
-                    *gold_times(match.step),
+                    s.index,
+                    s.start_sec,
+                    s.end_sec,
                     None,
                     None,
                     severity=1.0,
-                    detail=f"step {match.step.index + 1} not found in the trainee video "
-                    f"(best match cost {match.best_cost:.2f} > {config.step_match_max_cost:.2f})",
+                    detail=f"step {s.index + 1} not performed (leaving it out explains the "
+                    f"trainee video better by {edit.saving:.1f} cost units)",
                 )
             )
-
-    swapped: set[int] = set()
-    k = 0
-    while k < len(matches) - 1:
-        (a, a_anchor), (b, b_anchor) = matches[k], matches[k + 1]
-        if a.found and b.found and b_anchor < a_anchor and not (a.in_place and b.in_place):
-            swapped.update((k, k + 1))
+        else:
+            a, b = (steps[i] for i in sorted(edit.steps))
+            swapped.update((a.index, b.index))
+            pa, pb = (next(p for p in seq.placements if p.step == i) for i in (a.index, b.index))
+            t0, _ = trainee.span_times(min(pa.first_clip, pb.first_clip), pb.last_clip)
+            _, t1 = trainee.span_times(pa.first_clip, max(pa.last_clip, pb.last_clip))
             deviations.append(
                 Deviation(
                     "swapped_step",
-                    a.step.index,
-                    a.step.start_sec,
-                    b.step.end_sec,
-                    min(a.trainee_start_sec, b.trainee_start_sec),
-                    max(a.trainee_end_sec, b.trainee_end_sec),
+                    a.index,
+                    a.start_sec,
+                    b.end_sec,
+                    t0,
+                    t1,
                     severity=1.0,
-                    detail=f"steps {a.step.index + 1} and {b.step.index + 1} performed in "
-                    f"reverse order (trainee {b.trainee_start_sec:.1f}s before "
-                    f"{a.trainee_start_sec:.1f}s)",
+                    detail=f"steps {a.index + 1} and {b.index + 1} performed in reverse "
+                    f"order (step {b.index + 1} at {t0:.1f}s came first)",
                 )
             )
-            k += 2
-            continue
-        k += 1
+
+    matches: dict[int, StepMatch] = {}
+    for p in seq.placements:
+        t0, t1 = trainee.span_times(p.first_clip, p.last_clip)
+        matches[p.step] = StepMatch(steps[p.step], True, p.step not in swapped, p.mean_cost, t0, t1)
+    step_matches = tuple(
+        matches.get(s.index, StepMatch(s, False, False, float("nan"), float("nan"), float("nan")))
+        for s in steps
+    )
 
     over_time_severity = 0.0
-    for idx, (match, _) in enumerate(matches):
-        if not (match.found and match.in_place) or idx in swapped:
+    for m in step_matches:
+        if not m.found:
             continue
-        gold_dur = max(match.step.duration_sec, 1e-6)
-        trainee_dur = match.trainee_end_sec - match.trainee_start_sec
-        ratio = trainee_dur / gold_dur
+        gold_dur = max(m.step.duration_sec, 1e-6)
+        trainee_dur = m.trainee_end_sec - m.trainee_start_sec
+        ratio = m.duration_ratio
         if ratio > config.over_time_ratio and trainee_dur - gold_dur >= config.over_time_min_sec:
             severity = float(min(1.0, ratio - 1.0))
             over_time_severity += severity
             deviations.append(
                 Deviation(
                     "over_time",
-                    match.step.index,
-                    *gold_times(match.step),
-                    match.trainee_start_sec,
-                    match.trainee_end_sec,
+                    m.step.index,
+                    m.step.start_sec,
+                    m.step.end_sec,
+                    m.trainee_start_sec,
+                    m.trainee_end_sec,
                     severity,
-                    f"step {match.step.index + 1} took {trainee_dur:.1f}s vs gold "
+                    f"step {m.step.index + 1} took {trainee_dur:.1f}s vs gold "
                     f"{gold_dur:.1f}s ({ratio:.2f}x, limit {config.over_time_ratio:.2f}x)",
                 )
             )
 
-    deviations.extend(_extra_steps(cost, alignment, steps, trainee, config))
+    for run in seq.extras:
+        t0, t1 = trainee.span_times(run.first_clip, run.last_clip)
+        if t1 - t0 < config.extra_min_sec:
+            continue
+        after = run.after if run.after >= 0 else None
+        where = f"after step {after + 1}" if after is not None else "before the first step"
+        deviations.append(
+            Deviation(
+                "extra_step",
+                after,
+                None,
+                None,
+                t0,
+                t1,
+                severity=float(min(1.0, (t1 - t0) / 10.0)),
+                detail=f"{t1 - t0:.1f}s of activity unlike any gold step, {where}",
+            )
+        )
 
-    warp = path_warp(alignment.path, *cost.shape)
+    warp = _sequence_warp(seq, steps, len(trainee.vectors))
     if warp > config.warp_threshold:
         deviations.append(
             Deviation(
@@ -257,71 +299,46 @@ def evaluate_trainee(
         )
 
     counts = {t: sum(d.type == t for d in deviations) for t in DEVIATION_TYPES}
-    penalties = _penalties(counts, over_time_severity, warp, alignment.mean_cost, config)
+    mean_cost = alignment.mean_cost
+    penalties = _penalties(counts, over_time_severity, warp, mean_cost, config)
     score = float(np.clip(100.0 - sum(p.points for p in penalties), 0.0, 100.0))
     return ScoreResult(
         score=round(score, 2),
         deviations=tuple(sorted(deviations, key=_deviation_order)),
         penalties=penalties,
-        step_matches=tuple(m for m, _ in matches),
-        alignment=alignment,
+        step_matches=step_matches,
+        alignment=seq,
+        edits=alignment.edits,
+        mean_cost=mean_cost,
         warp=warp,
-        contrast=contrast,
+        contrast=alignment.contrast,
         counts=counts,
     )
 
 
-def align_to_gold(gold: ClipSeries, steps: tuple[Step, ...], trainee: ClipSeries) -> Alignment:
-    """DTW path with costs in units of the gold's step contrast (comparable across golds)."""
-    contrast = step_contrast(gold.vectors, steps)
-    return dtw_from_cost(cosine_cost(gold.vectors, trainee.vectors) / contrast)
+def _sequence_warp(seq: SequenceAlignment, steps: tuple[Step, ...], n_trainee: int) -> float:
+    """Warp of the path through the performed steps laid end to end in the order the
+    trainee did them, so a swap or a left-out step is not counted a second time."""
+    offset: dict[int, int] = {}
+    total = 0
+    for s in seq.order:
+        offset[s] = total
+        total += steps[s].end_clip - steps[s].start_clip
+    step_of = np.empty(steps[-1].end_clip, dtype=np.int64)
+    for s in steps:
+        step_of[s.start_clip : s.end_clip] = s.index
+    gold_clip = seq.path[:, 0]
+    owner = step_of[gold_clip]
+    position = (
+        np.array([offset[o] for o in owner])
+        + gold_clip
+        - np.array([steps[o].start_clip for o in owner])
+    )
+    return path_warp(np.stack([position, seq.path[:, 1]], axis=1), total, n_trainee)
 
 
 def _deviation_order(d: Deviation) -> tuple[int, int]:
     return (d.gold_step if d.gold_step is not None else 10**9, DEVIATION_TYPES.index(d.type))
-
-
-def _extra_steps(
-    cost: np.ndarray,
-    alignment: Alignment,
-    steps: tuple[Step, ...],
-    trainee: ClipSeries,
-    config: ScoringConfig,
-) -> list[Deviation]:
-    """Runs of trainee clips that resemble no gold clip at all."""
-    unlike = cost.min(axis=0) > config.extra_min_cost
-    gold_of_trainee = np.zeros(cost.shape[1], dtype=np.int64)
-    gold_of_trainee[alignment.path[:, 1]] = alignment.path[:, 0]
-    step_of_gold = np.zeros(cost.shape[0], dtype=np.int64)
-    for s in steps:
-        step_of_gold[s.start_clip : s.end_clip] = s.index
-    out = []
-    j = 0
-    n = len(unlike)
-    while j < n:
-        if not unlike[j]:
-            j += 1
-            continue
-        start = j
-        while j < n and unlike[j]:
-            j += 1
-        if j - start >= config.extra_min_clips:
-            t0, t1 = trainee.span_times(start, j - 1)
-            near = int(step_of_gold[gold_of_trainee[start]])
-            out.append(
-                Deviation(
-                    "extra_step",
-                    near,
-                    None,
-                    None,
-                    t0,
-                    t1,
-                    severity=float(min(1.0, (t1 - t0) / 10.0)),
-                    detail=f"{t1 - t0:.1f}s of activity unlike any gold step "
-                    f"(near step {near + 1})",
-                )
-            )
-    return out
 
 
 def _penalties(

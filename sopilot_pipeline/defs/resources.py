@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from sopilot_pipeline.core.embed import HeuristicEmbedder
 from sopilot_pipeline.core.layout import DataLayout
 from sopilot_pipeline.core.scoring import ScoringConfig
+from sopilot_pipeline.core.steps import StepDetectionConfig
 
 
 class SopilotSettings(ConfigurableResource):
@@ -19,8 +20,25 @@ class SopilotSettings(ConfigurableResource):
     training_min_new_videos: int = Field(
         default=1, description="New gold videos needed before the nightly adapter retrains"
     )
-    step_match_max_cost: float = Field(default=ScoringConfig.step_match_max_cost)
+    min_step_sec: float = Field(
+        default=StepDetectionConfig.min_step_sec, description="Shortest gold step, seconds"
+    )
+    step_penalty_per_sec: float = Field(
+        default=StepDetectionConfig.penalty_per_sec,
+        description="Change-point penalty per second of video; lower finds more steps",
+    )
+    extra_cost: float = Field(
+        default=ScoringConfig.extra_cost,
+        description="Clips costlier than this against every gold step are unrelated activity",
+    )
     over_time_ratio: float = Field(default=ScoringConfig.over_time_ratio)
+
+    @field_validator("min_step_sec", "step_penalty_per_sec", "extra_cost", "over_time_ratio")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if not value > 0:
+            raise ValueError(f"must be positive, got {value}")
+        return value
 
     @field_validator("target_fps")
     @classmethod
@@ -43,9 +61,11 @@ class SopilotSettings(ConfigurableResource):
             data_dir=str(Path(env.get("SOPILOT_DATA_DIR", "data")).absolute()),
             target_fps=float(env.get("SOPILOT_TARGET_FPS", "4.0")),
             training_min_new_videos=int(env.get("SOPILOT_TRAINING_MIN_NEW_VIDEOS", "1")),
-            step_match_max_cost=float(
-                env.get("SOPILOT_STEP_MATCH_MAX_COST", ScoringConfig.step_match_max_cost)
+            min_step_sec=float(env.get("SOPILOT_MIN_STEP_SEC", StepDetectionConfig.min_step_sec)),
+            step_penalty_per_sec=float(
+                env.get("SOPILOT_STEP_PENALTY", StepDetectionConfig.penalty_per_sec)
             ),
+            extra_cost=float(env.get("SOPILOT_EXTRA_COST", ScoringConfig.extra_cost)),
             over_time_ratio=float(
                 env.get("SOPILOT_OVER_TIME_RATIO", ScoringConfig.over_time_ratio)
             ),
@@ -61,6 +81,10 @@ class SopilotSettings(ConfigurableResource):
 
     @property
     def scoring(self) -> ScoringConfig:
-        return ScoringConfig(
-            step_match_max_cost=self.step_match_max_cost, over_time_ratio=self.over_time_ratio
+        return ScoringConfig(extra_cost=self.extra_cost, over_time_ratio=self.over_time_ratio)
+
+    @property
+    def step_detection(self) -> StepDetectionConfig:
+        return StepDetectionConfig(
+            min_step_sec=self.min_step_sec, penalty_per_sec=self.step_penalty_per_sec
         )

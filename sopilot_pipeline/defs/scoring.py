@@ -23,11 +23,10 @@ from dagster import (
 from sopilot_pipeline import __version__
 from sopilot_pipeline.core.adapter import FeatureAdapter
 from sopilot_pipeline.core.atomic import atomic_write_with
-from sopilot_pipeline.core.dtw import Alignment
 from sopilot_pipeline.core.embed import feature_groups
 from sopilot_pipeline.core.layout import DataLayout
 from sopilot_pipeline.core.report import ReportContext, write_score_report
-from sopilot_pipeline.core.scoring import ClipSeries, align_to_gold, evaluate_trainee
+from sopilot_pipeline.core.scoring import ClipSeries, ScoreResult, evaluate_trainee
 from sopilot_pipeline.core.steps import detect_gold_steps
 from sopilot_pipeline.core.store import (
     current_adapter,
@@ -61,7 +60,11 @@ def gold_steps(context: AssetExecutionContext, settings: SopilotSettings) -> Mat
     key = context.partition_key
     series, meta = load_clip_series(layout, "gold", key)
     steps = detect_gold_steps(
-        series.vectors, series.start_sec, series.end_sec, feature_groups(meta["embedder"])
+        series.vectors,
+        series.start_sec,
+        series.end_sec,
+        feature_groups(meta["embedder"]),
+        settings.step_detection,
     )
     rows = [
         {
@@ -103,9 +106,9 @@ def _adapter_for(layout: DataLayout, embedder: str, golds: list[np.ndarray]) -> 
     output_required=False,
     automation_condition=AutomationCondition.eager().ignore(AssetSelection.assets(*GOLD_INPUTS)),
     kinds={"numpy"},
-    description="DTW of the trainee's clips against each gold video of its task, in the "
-    "current adapter's feature space; keeps the best-matching gold. Waits (no output) "
-    "while the task has no gold video yet.",
+    description="The trainee explained against each gold video of its task (DTW over an "
+    "edited gold step sequence, in the current adapter's feature space); keeps the gold "
+    "that explains it best. Waits (no output) while the task has no gold video yet.",
 )
 def trainee_alignment(context: AssetExecutionContext, settings: SopilotSettings):
     layout = settings.layout
@@ -120,22 +123,23 @@ def trainee_alignment(context: AssetExecutionContext, settings: SopilotSettings)
     adapter = _adapter_for(layout, embedder, [g.vectors for g in golds.values()])
     t0 = time.perf_counter()
     adapted_trainee = ClipSeries(adapter.apply(trainee.vectors), trainee.start_sec, trainee.end_sec)
-    candidates: dict[str, Alignment] = {}
+    candidates: dict[str, ScoreResult] = {}
     for g, series in golds.items():
         adapted = ClipSeries(adapter.apply(series.vectors), series.start_sec, series.end_sec)
-        candidates[g] = align_to_gold(
-            adapted, load_steps(layout, meta["task_id"], g), adapted_trainee
-        )
-    best = min(candidates, key=lambda g: candidates[g].mean_cost)
-    alignment = candidates[best]
+        steps = load_steps(layout, meta["task_id"], g)
+        candidates[g] = evaluate_trainee(adapted, steps, adapted_trainee, settings.scoring)
+    # the gold the trainee is closest to is the one that explains them best
+    best = max(candidates, key=lambda g: (candidates[g].score, -candidates[g].mean_cost))
+    result = candidates[best]
     elapsed = time.perf_counter() - t0
     atomic_write_with(
         layout.alignment(key),
         lambda tmp: np.savez(
             tmp.open("wb"),
-            path=alignment.path,
+            path=result.alignment.path,
+            order=np.array(result.alignment.order),
             gold_key=np.array(best),
-            mean_cost=np.array(alignment.mean_cost),
+            mean_cost=np.array(result.mean_cost),
             adapter_version=np.array(adapter.version),
             adapter_mean=adapter.mean,
             adapter_std=adapter.std,
@@ -146,8 +150,8 @@ def trainee_alignment(context: AssetExecutionContext, settings: SopilotSettings)
             "task_id": meta["task_id"],
             "gold_video": best,
             "golds_compared": len(candidates),
-            "path_length": len(alignment.path),
-            "mean_cost": round(alignment.mean_cost, 4),
+            "path_length": len(result.alignment.path),
+            "mean_cost": round(result.mean_cost, 4),
             "adapter_version": adapter.version,
             "dtw_seconds": round(elapsed, 4),
         }
@@ -169,7 +173,6 @@ def trainee_score(context: AssetExecutionContext, settings: SopilotSettings) -> 
     trainee, meta = load_clip_series(layout, "trainee", key)
     with np.load(layout.alignment(key), allow_pickle=False) as saved:
         gold_key = str(saved["gold_key"])
-        path = saved["path"]
         adapter = FeatureAdapter(
             mean=saved["adapter_mean"],
             std=saved["adapter_std"],
@@ -186,11 +189,10 @@ def trainee_score(context: AssetExecutionContext, settings: SopilotSettings) -> 
         steps,
         ClipSeries(adapter.apply(trainee.vectors), trainee.start_sec, trainee.end_sec),
         settings.scoring,
-        alignment_path=path,
     )
     scored_at = datetime.now(UTC)
     c = result.counts
-    mean_cost = result.alignment.mean_cost
+    mean_cost = result.mean_cost
     write_table(
         layout.table_file("scores", task_id, key),
         [

@@ -1,0 +1,259 @@
+"""Explain a trainee video as an edited version of the gold step sequence.
+
+A trainee either follows the gold steps or departs from them by a few edits: a step
+left out, two adjacent steps done in reverse order, an unrelated action slipped in,
+the video ending before the procedure does. Rather than judge each gold step on its
+own, the trainee is aligned (DTW over clips) to *edited* gold sequences and the edits
+that make the alignment markedly cheaper are kept: a greedy search that accepts the
+best single edit while it saves more than its price.
+
+Between consecutive steps (and before the first, after the last) the alignment may
+route trainee clips through an "unrelated activity" row of constant cost: clips that
+resemble no gold step better than that cost are set aside there, which is how extra
+actions are found and why they do not inflate a neighbouring step's duration. A gold
+step with no trainee clips is only possible through a delete edit, so an early stop
+becomes deletions of the tail steps (the cheapest explanation), i.e. open-end
+alignment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from sopilot_pipeline.core.dtw import subsequence_match
+from sopilot_pipeline.core.steps import Step
+
+# back-pointer codes: where (row, col) came from
+_DIAG, _UP, _LEFT, _DIAG_SKIP, _UP_SKIP, _START = 0, 1, 2, 3, 4, 5
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_graph_dtw(cost: np.ndarray, garbage: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """DTW over rows where ``garbage`` rows are optional: a path may skip one, may not
+    enter or leave one vertically (it never shares a clip with a step), and may stay
+    in it for any number of clips. Returns (rows, cols, total cost) of the best path."""
+    r_n, n = cost.shape
+    inf = np.inf
+    acc = np.full((r_n, n), inf)
+    back = np.full((r_n, n), -1, dtype=np.int8)
+    for j in range(n):
+        for r in range(r_n):
+            c = cost[r, j]
+            best = inf
+            code = -1
+            first_row = r == 0 or (r == 1 and garbage[0])
+            if j == 0 and first_row:
+                best, code = 0.0, _START
+            if j > 0 and acc[r, j - 1] < best:  # stay in the row, next clip
+                best, code = acc[r, j - 1], _LEFT
+            if r > 0:
+                prev_garbage = garbage[r - 1]
+                if j > 0 and acc[r - 1, j - 1] < best:
+                    best, code = acc[r - 1, j - 1], _DIAG
+                if not garbage[r] and not prev_garbage and acc[r - 1, j] < best:
+                    best, code = acc[r - 1, j], _UP
+                if prev_garbage and not garbage[r] and r > 1:
+                    if j > 0 and acc[r - 2, j - 1] < best:
+                        best, code = acc[r - 2, j - 1], _DIAG_SKIP
+                    if acc[r - 2, j] < best:
+                        best, code = acc[r - 2, j], _UP_SKIP
+            if code >= 0:
+                acc[r, j] = best + c
+                back[r, j] = code
+    end_r = r_n - 1
+    if garbage[r_n - 1] and r_n > 1 and acc[r_n - 2, n - 1] < acc[r_n - 1, n - 1]:
+        end_r = r_n - 2
+    total = acc[end_r, n - 1]
+    rows = np.empty(r_n + n, dtype=np.int32)
+    cols = np.empty(r_n + n, dtype=np.int32)
+    k = 0
+    r, j = end_r, n - 1
+    while True:
+        rows[k] = r
+        cols[k] = j
+        k += 1
+        code = back[r, j]
+        if code == _START or code < 0:
+            break
+        if code == _DIAG:
+            r -= 1
+            j -= 1
+        elif code == _UP:
+            r -= 1
+        elif code == _LEFT:
+            j -= 1
+        elif code == _DIAG_SKIP:
+            r -= 2
+            j -= 1
+        else:
+            r -= 2
+    return rows[:k][::-1].copy(), cols[:k][::-1].copy(), total
+
+
+@dataclass(frozen=True)
+class StepPlacement:
+    """Where one gold step landed in the trainee (clip indices, inclusive)."""
+
+    step: int
+    first_clip: int
+    last_clip: int
+    mean_cost: float
+
+
+@dataclass(frozen=True)
+class ExtraRun:
+    """Trainee clips set aside as unrelated activity, after gold step ``after``
+    (-1: before the first step)."""
+
+    after: int
+    first_clip: int
+    last_clip: int
+
+
+@dataclass(frozen=True)
+class SequenceAlignment:
+    order: tuple[int, ...]  # gold steps in the order the trainee did them
+    total_cost: float
+    placements: tuple[StepPlacement, ...]  # in ``order``
+    extras: tuple[ExtraRun, ...]
+    path: np.ndarray  # (L, 2) int32 (gold clip, trainee clip) pairs, step rows only
+
+
+def align_step_sequence(
+    cost: np.ndarray, steps: tuple[Step, ...], order: tuple[int, ...], garbage_cost: float
+) -> SequenceAlignment:
+    """Align the trainee (columns of ``cost``) to the gold steps taken in ``order``."""
+    if not order:
+        raise ValueError("cannot align to an empty step sequence")
+    rows: list[np.ndarray] = []
+    gold_clip: list[int] = []
+    owner: list[int] = []  # step index of each row, -1 for the unrelated-activity rows
+    n = cost.shape[1]
+    garbage_row = np.full(n, garbage_cost, dtype=np.float32)
+    for s in order:
+        rows.append(garbage_row)
+        gold_clip.append(-1)
+        owner.append(-1)
+        span = range(steps[s].start_clip, steps[s].end_clip)
+        rows.extend(cost[i] for i in span)
+        gold_clip.extend(span)
+        owner.extend([s] * len(span))
+    rows.append(garbage_row)
+    gold_clip.append(-1)
+    owner.append(-1)
+    matrix = np.ascontiguousarray(np.vstack(rows), dtype=np.float32)
+    is_garbage = np.asarray([o < 0 for o in owner])
+    path_rows, path_cols, total = _row_graph_dtw(matrix, is_garbage)
+    owners = np.asarray(owner)[path_rows]
+    placements = []
+    for s in order:
+        cols = path_cols[owners == s]
+        sel = owners == s
+        placements.append(
+            StepPlacement(
+                s,
+                int(cols.min()),
+                int(cols.max()),
+                float(matrix[path_rows[sel], path_cols[sel]].mean()),
+            )
+        )
+    extras = []
+    pos = 0
+    while pos < len(path_rows):
+        if owners[pos] >= 0:
+            pos += 1
+            continue
+        start = pos
+        while pos < len(path_rows) and owners[pos] < 0:
+            pos += 1
+        before = owners[:start][owners[:start] >= 0]
+        extras.append(
+            ExtraRun(
+                int(before[-1]) if len(before) else -1,
+                int(path_cols[start]),
+                int(path_cols[pos - 1]),
+            )
+        )
+    on_step = owners >= 0
+    path = np.stack([np.asarray(gold_clip)[path_rows[on_step]], path_cols[on_step]], axis=1).astype(
+        np.int32
+    )
+    return SequenceAlignment(tuple(order), float(total), tuple(placements), tuple(extras), path)
+
+
+def step_match_cost(cost: np.ndarray, step: Step) -> float:
+    """Mean cost of the step's best match anywhere in the trainee (subsequence DTW)."""
+    return subsequence_match(cost[step.start_clip : step.end_clip]).mean_cost
+
+
+@dataclass(frozen=True)
+class Edit:
+    kind: str  # "delete" | "swap"
+    steps: tuple[int, ...]
+    saving: float  # alignment cost saved, in step-contrast units
+
+
+def explain_trainee(
+    cost: np.ndarray,
+    steps: tuple[Step, ...],
+    garbage_cost: float,
+    delete_price: float,
+    swap_price: float,
+    found_cost: float,
+    max_edits: int | None = None,
+) -> tuple[SequenceAlignment, tuple[Edit, ...]]:
+    """Greedy search for the edits of the gold order that best explain the trainee.
+
+    Prices are per gold clip of the steps an edit touches, so a long step must save
+    proportionally more before it is declared missing or swapped. When deleting a step
+    and swapping it with a neighbour both pay off, the swap is kept if the step is
+    visibly performed somewhere (its best match in the trainee costs at most
+    ``found_cost``): set aside as unrelated activity, a swapped step looks missing.
+    """
+    order = tuple(range(len(steps)))
+    current = align_step_sequence(cost, steps, order, garbage_cost)
+    edits: list[Edit] = []
+    limit = max_edits if max_edits is not None else 2 * len(steps)
+    while len(edits) < limit:
+        candidates: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = []
+        if len(current.order) > 1:
+            for i, s in enumerate(current.order):
+                candidates.append(("delete", (s,), current.order[:i] + current.order[i + 1 :]))
+        for i in range(len(current.order) - 1):
+            a, b = current.order[i], current.order[i + 1]
+            if a < b and abs(a - b) == 1:  # only a pair in gold order can be swapped
+                swapped = current.order[:i] + (b, a) + current.order[i + 2 :]
+                candidates.append(("swap", (a, b), swapped))
+        paying: list[tuple[float, Edit, SequenceAlignment]] = []
+        for kind, touched, new_order in candidates:
+            trial = align_step_sequence(cost, steps, new_order, garbage_cost)
+            saving = current.total_cost - trial.total_cost
+            length = sum(steps[s].end_clip - steps[s].start_clip for s in touched)
+            price = (delete_price if kind == "delete" else swap_price) * length
+            if saving - price > 0:
+                paying.append((saving - price, Edit(kind, touched, saving), trial))
+        if not paying:
+            break
+        best = max(paying, key=lambda p: p[0])
+        if best[1].kind == "delete":
+            step = best[1].steps[0]
+            swaps = [p for p in paying if p[1].kind == "swap" and step in p[1].steps]
+            if swaps and step_match_cost(cost, steps[step]) <= found_cost:
+                best = max(swaps, key=lambda p: p[0])
+        edits.append(best[1])
+        current = best[2]
+    # a swap whose pair was later broken up by a delete is no longer part of the story
+    final = current.order
+    kept = tuple(
+        e
+        for e in edits
+        if e.kind == "delete"
+        or (
+            all(s in final for s in e.steps)
+            and final.index(e.steps[1]) + 1 == final.index(e.steps[0])
+        )
+    )
+    return current, kept
