@@ -59,6 +59,27 @@ def _cmd_process(args: argparse.Namespace) -> int:
     return 1 if outcome.failed_runs else 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from sopilot_pipeline.evaluate import evaluate_accuracy
+
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="sopilot-eval-"))
+    if workdir.exists() and any(workdir.iterdir()):
+        print(f"{workdir} is not empty; give an empty or new folder", file=sys.stderr)
+        return 2
+    print(f"accuracy harness: {args.tasks} tasks, seed {args.seed}, work folder {workdir}")
+    report = evaluate_accuracy(workdir, args.tasks, args.seed, args.workers)
+    print(report.markdown())
+    if report.mismatches:
+        print(f"\n{len(report.mismatches)} trainees not reported exactly as injected:")
+        for line in report.mismatches:
+            print(f"  {line}")
+    if args.json:
+        Path(args.json).write_text(report.to_json())
+    return 1 if report.failed_runs else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sopilot-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,6 +95,17 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("demo-data", help="write rendered demo videos into a watch folder DIR")
     d.add_argument("dir", help="watch folder to write into, e.g. data/watch")
     d.set_defaults(func=_cmd_demo_data)
+    e = sub.add_parser(
+        "evaluate",
+        help="accuracy harness: render procedures with injected deviations, run the "
+        "pipeline on them on a throwaway instance, print precision/recall/F1",
+    )
+    e.add_argument("--tasks", type=int, default=6, help="procedures to render (4-9 steps)")
+    e.add_argument("--seed", type=int, default=2026)
+    e.add_argument("--workers", type=int, default=2, help="processes rendering videos")
+    e.add_argument("--workdir", help="empty folder to work in (default: a new temp folder)")
+    e.add_argument("--json", help="also write the report as JSON here")
+    e.set_defaults(func=_cmd_evaluate)
     args = parser.parse_args(argv)
     started = time.perf_counter()
     code = args.func(args)

@@ -1,0 +1,220 @@
+"""Accuracy evaluation: render procedures with known deviations, run the real pipeline
+on them (watch folder, sensor, Dagster runs, Parquet tables) and grade what it wrote.
+
+Used by ``sopilot-pipeline evaluate`` and ``benchmarks/accuracy.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from dagster import DagsterInstance
+
+from sopilot_pipeline.core import accuracy
+from sopilot_pipeline.core.embed import feature_groups
+from sopilot_pipeline.core.steps import StepDetectionConfig, detect_gold_steps
+from sopilot_pipeline.core.store import gold_keys_for_task, load_clip_series
+from sopilot_pipeline.defs.resources import SopilotSettings
+from sopilot_pipeline.process import process_watch_folder
+
+
+@dataclass
+class AccuracyReport:
+    tasks: int
+    gold_videos: int
+    trainee_videos: int
+    scored: int
+    per_type: dict[str, dict[str, float]]
+    clean_without_deviation: float
+    clean_trainees: int
+    boundary_f1: float
+    boundary_counts: tuple[int, int, int]
+    spearman: float
+    step_methods: dict[str, float] = field(default_factory=dict)
+    failed_runs: list[str] = field(default_factory=list)
+    mismatches: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    def markdown(self) -> str:
+        lines = [
+            "| deviation type | precision | recall | F1 | TP | FP | FN |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for kind, s in self.per_type.items():
+            lines.append(
+                f"| {kind} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} "
+                f"| {s['tp']} | {s['fp']} | {s['fn']} |"
+            )
+        hits, predicted, true = self.boundary_counts
+        lines += [
+            "",
+            "| measure | value |",
+            "|---|---|",
+            f"| clean trainees with no deviation | {self.clean_without_deviation:.3f} "
+            f"({self.clean_trainees} clean) |",
+            f"| step-boundary F1 at +-1 s (gold videos) | {self.boundary_f1:.3f} "
+            f"({hits} hits, {predicted} found, {true} true) |",
+            f"| Spearman(score, -injected severity) | {self.spearman:.3f} |",
+        ]
+        for method, f1 in self.step_methods.items():
+            lines.append(f"| boundary F1, `{method}` detector | {f1:.3f} |")
+        lines.append(
+            f"| videos | {self.tasks} tasks, {self.gold_videos} gold, "
+            f"{self.trainee_videos} trainee, {self.scored} scored |"
+        )
+        return "\n".join(lines)
+
+
+def _table(settings: SopilotSettings, name: str):
+    import polars as pl
+
+    layout = settings.layout
+    if not any((layout.tables / name).rglob("*.parquet")):
+        return None
+    return pl.read_parquet(layout.table_glob(name), hive_partitioning=True)
+
+
+def step_method_f1(settings: SopilotSettings, truth_by_video: dict[tuple[str, str], dict]) -> dict:
+    """Boundary F1 of each step detector on the pipeline's stored gold embeddings."""
+    layout = settings.layout
+    out = {}
+    configs = {
+        "kernel": StepDetectionConfig(method="kernel"),
+        "novelty": StepDetectionConfig(method="novelty"),
+    }
+    tasks = {task for task, _ in truth_by_video}
+    for name, config in configs.items():
+        hits = predicted = true = 0
+        for task in sorted(tasks):
+            for key in gold_keys_for_task(layout, task, settings.embedder.name):
+                series, meta = load_clip_series(layout, "gold", key)
+                want = truth_by_video.get((task, meta["video"]))
+                if want is None:
+                    continue
+                steps = detect_gold_steps(
+                    series.vectors,
+                    series.start_sec,
+                    series.end_sec,
+                    feature_groups(meta["embedder"]),
+                    config,
+                )
+                h, p, t = accuracy.boundary_f1(
+                    [s["start_sec"] for s in want["segments"][1:]],
+                    [s.start_sec for s in steps[1:]],
+                )
+                hits, predicted, true = hits + h, predicted + p, true + t
+        out[name] = accuracy.f1_from_counts(hits, predicted, true)
+    return out
+
+
+def evaluate_accuracy(
+    workdir: Path,
+    num_tasks: int = 6,
+    seed: int = 2026,
+    workers: int = 2,
+    settings: SopilotSettings | None = None,
+) -> AccuracyReport:
+    """Render the harness into ``workdir/watch``, process it, grade the tables."""
+    workdir = Path(workdir).absolute()
+    settings = settings or SopilotSettings(data_dir=str(workdir / "data"))
+    watch = settings.layout.watch
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    jobs = accuracy.accuracy_render_jobs(str(watch), num_tasks, seed)
+    truth = accuracy.write_accuracy_set(jobs, workers)
+    seconds["render"] = time.perf_counter() - t0
+    (workdir / "accuracy_truth.json").write_text(
+        json.dumps({p: t for p, t in truth.items()}, indent=1, default=str)
+    )
+
+    t0 = time.perf_counter()
+    home = workdir / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    instance = DagsterInstance.local_temp(str(home))
+    outcome = process_watch_folder(settle_seconds=0.2, settings=settings, instance=instance)
+    seconds["pipeline"] = time.perf_counter() - t0
+
+    truth_by_video: dict[tuple[str, str], dict] = {}
+    injected: dict[tuple[str, str], set[tuple[str, int | None]]] = {}
+    severity: dict[tuple[str, str], float] = {}
+    golds: dict[tuple[str, str], dict] = {}
+    for job in jobs:
+        key = (job.task.task_id, Path(job.path).name)
+        truth_by_video[key] = truth[job.path]
+        if job.variant.name == "gold":
+            golds[key] = truth[job.path]
+            continue
+        devs = job.variant.injected.get("deviations", [])
+        injected[key] = {(d["type"], d["gold_step"]) for d in devs}
+        severity[key] = accuracy.injected_severity(devs)
+
+    scores = _table(settings, "scores")
+    deviations = _table(settings, "deviations")
+    steps = _table(settings, "steps")
+    score_of: dict[tuple[str, str], float] = {}
+    if scores is not None:
+        for row in scores.iter_rows(named=True):
+            score_of[(row["task_id"], row["trainee_video"])] = row["score"]
+    found: dict[tuple[str, str], set[tuple[str, int | None]]] = {k: set() for k in injected}
+    if deviations is not None:
+        for row in deviations.iter_rows(named=True):
+            key = (row["task_id"], row["trainee_video"])
+            if key in found:
+                found[key].add((row["type"], row["gold_step"]))
+
+    keys = sorted(injected)
+    graded = accuracy.grade_deviations([injected[k] for k in keys], [found[k] for k in keys])
+    per_type = {
+        kind: {
+            "precision": s.precision,
+            "recall": s.recall,
+            "f1": s.f1,
+            "tp": s.true_positives,
+            "fp": s.false_positives,
+            "fn": s.false_negatives,
+        }
+        for kind, s in graded.items()
+    }
+    clean = [k for k in keys if not injected[k]]
+    clean_ok = sum(1 for k in clean if k in score_of and not found[k])
+    mismatches = [
+        f"{task}/{video}: injected {sorted(injected[(task, video)], key=str)}, "
+        f"reported {sorted(found[(task, video)], key=str)}"
+        + ("" if (task, video) in score_of else " (not scored)")
+        for task, video in keys
+        if injected[(task, video)] != found[(task, video)] or (task, video) not in score_of
+    ]
+
+    hits = predicted = true = 0
+    if steps is not None:
+        for (task, video), want in golds.items():
+            rows = steps.filter((steps["task_id"] == task) & (steps["gold_video"] == video))
+            got = sorted(rows["start_sec"].to_list())[1:]
+            h, p, t = accuracy.boundary_f1([s["start_sec"] for s in want["segments"][1:]], got)
+            hits, predicted, true = hits + h, predicted + p, true + t
+
+    scored = [k for k in keys if k in score_of]
+    rho = accuracy.spearman([score_of[k] for k in scored], [-severity[k] for k in scored])
+    return AccuracyReport(
+        tasks=num_tasks,
+        gold_videos=len(golds),
+        trainee_videos=len(keys),
+        scored=len(scored),
+        per_type=per_type,
+        clean_without_deviation=clean_ok / len(clean) if clean else math.nan,
+        clean_trainees=len(clean),
+        boundary_f1=accuracy.f1_from_counts(hits, predicted, true),
+        boundary_counts=(hits, predicted, true),
+        spearman=rho,
+        step_methods=step_method_f1(settings, golds),
+        failed_runs=list(outcome.failed_runs),
+        mismatches=mismatches,
+        seconds={k: round(v, 1) for k, v in seconds.items()},
+    )
