@@ -107,3 +107,11 @@ def test_atomic_write_leaves_no_partial_file(tmp_path: Path) -> None:
         atomic_write_with(target, failing)
     assert target.read_bytes() == b"first"
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_subsequence_match_cannot_collapse_onto_a_few_clips() -> None:
+    rng = np.random.default_rng(2)
+    query = rng.normal(size=(10, 8))
+    series = np.vstack([rng.normal(size=(20, 8)), query.mean(axis=0, keepdims=True)])
+    m = subsequence_match(cosine_cost(query, series))
+    assert m.end - m.start + 1 >= 5

@@ -1,0 +1,113 @@
+"""Edit search, step detection and grading on synthetic embeddings with exact truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sopilot_pipeline.core import accuracy
+from sopilot_pipeline.core.scoring import ClipSeries, evaluate_trainee
+from sopilot_pipeline.core.steps import (
+    StepDetectionConfig,
+    detect_step_boundaries,
+    steps_from_boundaries,
+)
+
+CLIP_SEC = 0.5
+rng = np.random.default_rng(7)
+PROTOTYPES = rng.normal(size=(7, 32))
+UNRELATED = rng.normal(size=32)
+
+
+def _video(plan: list[tuple[int, int]], seed: int) -> ClipSeries:
+    """Clips of steps (prototype index, clip count); index -1 is an unrelated action."""
+    r = np.random.default_rng(seed)
+    rows = [
+        (PROTOTYPES[s] if s >= 0 else UNRELATED) + r.normal(scale=0.25, size=(n, 32))
+        for s, n in plan
+    ]
+    x = np.vstack(rows).astype(np.float32)
+    start = np.arange(len(x)) * CLIP_SEC
+    return ClipSeries(x, start, start + 1.0)
+
+
+GOLD_PLAN = [(k, 8) for k in range(6)]
+
+
+@pytest.fixture(scope="module")
+def gold():
+    series = _video(GOLD_PLAN, 0)
+    boundaries = detect_step_boundaries(series.vectors, series.start_sec)
+    return series, steps_from_boundaries(boundaries, series.start_sec, series.end_sec)
+
+
+def _found(gold, plan) -> set[tuple[str, int | None]]:
+    series, steps = gold
+    result = evaluate_trainee(series, steps, _video(plan, 1))
+    return {(d.type, d.gold_step) for d in result.deviations}
+
+
+def test_gold_steps_are_found_at_the_true_boundaries(gold) -> None:
+    _, steps = gold
+    assert [s.start_clip for s in steps] == [0, 8, 16, 24, 32, 40]
+
+
+def test_clean_trainee_at_a_different_pace_has_no_deviation(gold) -> None:
+    assert (
+        _found(gold, [(k, n) for k, n in zip(range(6), [7, 9, 8, 10, 7, 8], strict=True)]) == set()
+    )
+
+
+@pytest.mark.parametrize(
+    ("plan", "expected"),
+    [
+        ([(0, 8), (1, 8), (3, 8), (4, 8), (5, 8)], {("missing_step", 2)}),
+        ([(0, 8), (2, 8), (1, 8), (3, 8), (4, 8), (5, 8)], {("swapped_step", 1)}),
+        ([(0, 8), (1, 8), (2, 8), (-1, 7), (3, 8), (4, 8), (5, 8)], {("extra_step", 2)}),
+        ([(0, 8), (1, 8), (2, 8), (3, 8)], {("missing_step", 4), ("missing_step", 5)}),
+        ([(0, 8), (1, 8), (2, 16), (3, 8), (4, 8), (5, 8)], {("over_time", 2)}),
+    ],
+    ids=["missing", "swapped", "extra", "stops-early", "slow"],
+)
+def test_injected_deviation_is_reported_exactly(gold, plan, expected) -> None:
+    assert _found(gold, plan) == expected
+
+
+def test_scores_fall_with_severity(gold) -> None:
+    series, steps = gold
+    plans = [
+        [(k, 8) for k in range(6)],
+        [(0, 8), (1, 8), (2, 8), (-1, 7), (3, 8), (4, 8), (5, 8)],
+        [(0, 8), (2, 8), (1, 8), (3, 8), (4, 8), (5, 8)],
+        [(0, 8), (1, 8), (3, 8), (4, 8), (5, 8)],
+        [(0, 8), (3, 8), (5, 8)],
+    ]
+    scores = [evaluate_trainee(series, steps, _video(p, 2)).score for p in plans]
+    assert scores == sorted(scores, reverse=True)
+    assert scores[0] == pytest.approx(100.0, abs=1.0)
+
+
+@pytest.mark.parametrize("method", ["kernel", "novelty"])
+def test_step_detection_keeps_the_minimum_step_length(method) -> None:
+    # a 1.5 s blip between two long steps must not become a step of its own
+    series = _video([(0, 12), (1, 3), (2, 12)], 3)
+    config = StepDetectionConfig(method=method, min_step_sec=2.0)
+    boundaries = detect_step_boundaries(series.vectors, series.start_sec, config)
+    lengths = np.diff([0, *boundaries, len(series.vectors)])
+    assert lengths.min() >= 4
+    assert 1 <= len(boundaries) <= 2
+
+
+def test_grading_matches_type_and_step() -> None:
+    truth = [{("missing_step", 2)}, {("swapped_step", 1)}, set()]
+    found = [{("missing_step", 2)}, {("swapped_step", 2)}, {("over_time", 0)}]
+    graded = accuracy.grade_deviations(truth, found)
+    assert graded["missing_step"].f1 == 1.0
+    assert (graded["swapped_step"].true_positives, graded["swapped_step"].false_positives) == (0, 1)
+    assert graded["swapped_step"].false_negatives == 1
+    assert graded["over_time"].precision == 0.0
+    assert accuracy.boundary_f1([3.0, 6.0], [3.8, 4.5, 9.0]) == (1, 3, 2)
+    assert accuracy.spearman([90, 80, 70], [0, -1, -2]) == pytest.approx(1.0)
+    assert accuracy.injected_severity(
+        [{"type": "missing_step", "gold_step": 1}, {"type": "over_time", "ratio": 1.5}]
+    ) == pytest.approx(15 + 3)
