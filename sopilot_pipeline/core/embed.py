@@ -102,6 +102,7 @@ def _frame_features(x: np.ndarray) -> np.ndarray:
 _MOTION_NOISE = 0.08
 _MOTION_DIM = 16 + 24
 _MIN_MOVING_SHARE = 0.005
+_FOREGROUND_CONTRAST = 0.15
 _APPEARANCE_DIM = 64 + 108 + 24 + 32
 
 
@@ -126,7 +127,10 @@ def _motion_features(x: np.ndarray) -> np.ndarray:
     n = len(moved)
     where = _block_mean(moved.astype(np.float32), 4).reshape(n, -1)
     cur = np.clip(x[1:], 0.0, 1.0).reshape(n, -1, 3)
-    weights = moved.reshape(n, -1).astype(np.float32)
+    # only moving pixels that are not background (lighting-normalised background sits
+    # near 0.5 in every channel), so the colour is that of the moving thing itself
+    foreground = np.abs(cur - 0.5).max(axis=2) > _FOREGROUND_CONTRAST
+    weights = (moved.reshape(n, -1) & foreground).astype(np.float32)
     colour = []
     for c in range(3):
         values = cur[..., c]

@@ -19,7 +19,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sopilot_pipeline.core.dtw import cosine_cost
-from sopilot_pipeline.core.step_alignment import Edit, SequenceAlignment, explain_trainee
+from sopilot_pipeline.core.step_alignment import (
+    Edit,
+    SequenceAlignment,
+    explain_trainee,
+)
 from sopilot_pipeline.core.steps import Step
 
 DEVIATION_TYPES = ("missing_step", "swapped_step", "over_time", "extra_step", "temporal_warp")

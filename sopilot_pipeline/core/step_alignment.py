@@ -34,63 +34,85 @@ _DIAG, _UP, _LEFT, _DIAG_SKIP, _UP_SKIP, _START = 0, 1, 2, 3, 4, 5
 def _row_graph_dtw(cost: np.ndarray, garbage: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """DTW over rows where ``garbage`` rows are optional: a path may skip one, may not
     enter or leave one vertically (it never shares a clip with a step), and may stay
-    in it for any number of clips. Returns (rows, cols, total cost) of the best path."""
+    in it for any number of clips. No two vertical moves in a row: a step is done at
+    most twice as fast as in gold, so a step that is not there cannot be squeezed onto
+    one or two trainee clips for free. Returns (rows, cols, total cost) of the best
+    path."""
     r_n, n = cost.shape
     inf = np.inf
-    acc = np.full((r_n, n), inf)
-    back = np.full((r_n, n), -1, dtype=np.int8)
+    # state 0: reached by a diagonal, horizontal or start move; 1: by a vertical move
+    acc = np.full((2, r_n, n), inf)
+    back = np.full((2, r_n, n), -1, dtype=np.int8)  # move code * 2 + source state
     for j in range(n):
         for r in range(r_n):
             c = cost[r, j]
-            best = inf
-            code = -1
+            best, code = inf, -1
             first_row = r == 0 or (r == 1 and garbage[0])
             if j == 0 and first_row:
-                best, code = 0.0, _START
-            if j > 0 and acc[r, j - 1] < best:  # stay in the row, next clip
-                best, code = acc[r, j - 1], _LEFT
+                best, code = 0.0, _START * 2
+            if j > 0:
+                for st in range(2):
+                    if acc[st, r, j - 1] < best:
+                        best, code = acc[st, r, j - 1], _LEFT * 2 + st
             if r > 0:
                 prev_garbage = garbage[r - 1]
-                if j > 0 and acc[r - 1, j - 1] < best:
-                    best, code = acc[r - 1, j - 1], _DIAG
-                if not garbage[r] and not prev_garbage and acc[r - 1, j] < best:
-                    best, code = acc[r - 1, j], _UP
-                if prev_garbage and not garbage[r] and r > 1:
-                    if j > 0 and acc[r - 2, j - 1] < best:
-                        best, code = acc[r - 2, j - 1], _DIAG_SKIP
-                    if acc[r - 2, j] < best:
-                        best, code = acc[r - 2, j], _UP_SKIP
+                if j > 0:
+                    for st in range(2):
+                        if acc[st, r - 1, j - 1] < best:
+                            best, code = acc[st, r - 1, j - 1], _DIAG * 2 + st
+                if prev_garbage and not garbage[r] and r > 1 and j > 0:
+                    for st in range(2):
+                        if acc[st, r - 2, j - 1] < best:
+                            best, code = acc[st, r - 2, j - 1], _DIAG_SKIP * 2 + st
             if code >= 0:
-                acc[r, j] = best + c
-                back[r, j] = code
-    end_r = r_n - 1
-    if garbage[r_n - 1] and r_n > 1 and acc[r_n - 2, n - 1] < acc[r_n - 1, n - 1]:
-        end_r = r_n - 2
-    total = acc[end_r, n - 1]
+                acc[0, r, j] = best + c
+                back[0, r, j] = code
+            # vertical arrivals, only from a cell that was not itself reached vertically
+            if r > 0 and not garbage[r]:
+                best_v, code_v = inf, -1
+                if not garbage[r - 1] and acc[0, r - 1, j] < best_v:
+                    best_v, code_v = acc[0, r - 1, j], _UP * 2
+                if garbage[r - 1] and r > 1 and acc[0, r - 2, j] < best_v:
+                    best_v, code_v = acc[0, r - 2, j], _UP_SKIP * 2
+                if code_v >= 0:
+                    acc[1, r, j] = best_v + c
+                    back[1, r, j] = code_v
+    end_r, end_s = r_n - 1, 0
+    best_end = inf
+    for rr in (r_n - 1, r_n - 2):
+        if rr < 0 or (rr == r_n - 2 and not garbage[r_n - 1]):
+            continue
+        for st in range(2):
+            if acc[st, rr, n - 1] < best_end:
+                best_end, end_r, end_s = acc[st, rr, n - 1], rr, st
     rows = np.empty(r_n + n, dtype=np.int32)
     cols = np.empty(r_n + n, dtype=np.int32)
     k = 0
-    r, j = end_r, n - 1
+    r, j, st = end_r, n - 1, end_s
     while True:
         rows[k] = r
         cols[k] = j
         k += 1
-        code = back[r, j]
-        if code == _START or code < 0:
+        code = back[st, r, j]
+        if code < 0:
             break
-        if code == _DIAG:
+        move, src = code // 2, code % 2
+        if move == _START:
+            break
+        if move == _DIAG:
             r -= 1
             j -= 1
-        elif code == _UP:
+        elif move == _UP:
             r -= 1
-        elif code == _LEFT:
+        elif move == _LEFT:
             j -= 1
-        elif code == _DIAG_SKIP:
+        elif move == _DIAG_SKIP:
             r -= 2
             j -= 1
         else:
             r -= 2
-    return rows[:k][::-1].copy(), cols[:k][::-1].copy(), total
+        st = src
+    return rows[:k][::-1].copy(), cols[:k][::-1].copy(), best_end
 
 
 @dataclass(frozen=True)
