@@ -111,3 +111,21 @@ def test_grading_matches_type_and_step() -> None:
     assert accuracy.injected_severity(
         [{"type": "missing_step", "gold_step": 1}, {"type": "over_time", "ratio": 1.5}]
     ) == pytest.approx(15 + 3)
+
+
+def test_penalties_are_configurable_and_validated(gold, monkeypatch) -> None:
+    from sopilot_pipeline.core.scoring import ScoringConfig
+    from sopilot_pipeline.defs.resources import SopilotSettings
+
+    monkeypatch.setenv("SOPILOT_SCORING", '{"miss_penalty": 25}')
+    config = SopilotSettings.from_env().scoring
+    assert config.miss_penalty == 25 and config.extra_cost == ScoringConfig.extra_cost
+    series, steps = gold
+    trainee = _video([(0, 8), (1, 8), (3, 8), (4, 8), (5, 8)], 1)
+    default = evaluate_trainee(series, steps, trainee)
+    stricter = evaluate_trainee(series, steps, trainee, config)
+    assert default.score - stricter.score == pytest.approx(10.0)
+    missing = next(p for p in stricter.penalties if p.name == "missing steps")
+    assert "25 points per gold step" in missing.explanation
+    with pytest.raises(ValueError, match="unknown scoring settings"):
+        SopilotSettings(data_dir="data", scoring_overrides={"miss_penalti": 1})

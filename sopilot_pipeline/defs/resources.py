@@ -1,6 +1,8 @@
 """Pipeline settings as a Dagster resource, filled from ``SOPILOT_*`` variables."""
 
+import json
 import os
+from dataclasses import fields
 from pathlib import Path
 
 from dagster import ConfigurableResource
@@ -32,12 +34,29 @@ class SopilotSettings(ConfigurableResource):
         description="Clips costlier than this against every gold step are unrelated activity",
     )
     over_time_ratio: float = Field(default=ScoringConfig.over_time_ratio)
+    scoring_overrides: dict[str, float] = Field(
+        default_factory=dict,
+        description="Any other ScoringConfig field (penalty points, prices, thresholds), "
+        'e.g. {"miss_penalty": 20}',
+    )
 
     @field_validator("min_step_sec", "step_penalty_per_sec", "extra_cost", "over_time_ratio")
     @classmethod
     def _positive(cls, value: float) -> float:
         if not value > 0:
             raise ValueError(f"must be positive, got {value}")
+        return value
+
+    @field_validator("scoring_overrides")
+    @classmethod
+    def _known_scoring_fields(cls, value: dict[str, float]) -> dict[str, float]:
+        known = {f.name for f in fields(ScoringConfig)}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown scoring settings {unknown}; known: {sorted(known)}")
+        negative = sorted(k for k, v in value.items() if v < 0)
+        if negative:
+            raise ValueError(f"scoring settings must not be negative: {negative}")
         return value
 
     @field_validator("target_fps")
@@ -69,6 +88,7 @@ class SopilotSettings(ConfigurableResource):
             over_time_ratio=float(
                 env.get("SOPILOT_OVER_TIME_RATIO", ScoringConfig.over_time_ratio)
             ),
+            scoring_overrides=json.loads(env.get("SOPILOT_SCORING", "{}")),
         )
 
     @property
@@ -81,7 +101,10 @@ class SopilotSettings(ConfigurableResource):
 
     @property
     def scoring(self) -> ScoringConfig:
-        return ScoringConfig(extra_cost=self.extra_cost, over_time_ratio=self.over_time_ratio)
+        overrides = {k: float(v) for k, v in self.scoring_overrides.items()}
+        return ScoringConfig(
+            **{"extra_cost": self.extra_cost, "over_time_ratio": self.over_time_ratio, **overrides}
+        )
 
     @property
     def step_detection(self) -> StepDetectionConfig:
