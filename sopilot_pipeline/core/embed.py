@@ -100,7 +100,7 @@ def _frame_features(x: np.ndarray) -> np.ndarray:
 
 
 _MOTION_NOISE = 0.08
-_MOTION_DIM = 16 + 24
+_MOTION_DIM = 16 + 64
 _MIN_MOVING_SHARE = 0.005
 _FOREGROUND_CONTRAST = 0.15
 _APPEARANCE_DIM = 64 + 108 + 24 + 32
@@ -122,7 +122,7 @@ def _moved_pixels(x: np.ndarray) -> np.ndarray:
 
 def _motion_features(x: np.ndarray) -> np.ndarray:
     """Per consecutive pair of frames: where things move (share of moved pixels per 4x4
-    cell) and what colour the moving things are (soft histogram), (n-1, 16 + 24)."""
+    cell) and what colour the moving things are (joint RGB histogram), (n-1, 16 + 64)."""
     moved = _moved_pixels(x)
     n = len(moved)
     where = _block_mean(moved.astype(np.float32), 4).reshape(n, -1)
@@ -131,18 +131,13 @@ def _motion_features(x: np.ndarray) -> np.ndarray:
     # near 0.5 in every channel), so the colour is that of the moving thing itself
     foreground = np.abs(cur - 0.5).max(axis=2) > _FOREGROUND_CONTRAST
     weights = (moved.reshape(n, -1) & foreground).astype(np.float32)
-    colour = []
-    for c in range(3):
-        values = cur[..., c]
-        pos = values * 7
-        lo = np.floor(pos).astype(np.int64)
-        frac = pos - lo
-        hi = np.minimum(lo + 1, 7)
-        offs = (np.arange(n) * 8)[:, None]
-        hist = np.bincount((lo + offs).ravel(), (weights * (1 - frac)).ravel(), minlength=n * 8)
-        hist += np.bincount((hi + offs).ravel(), (weights * frac).ravel(), minlength=n * 8)
-        colour.append(hist.reshape(n, 8))
-    colour_hist = np.concatenate(colour, axis=1)
+    # joint colour bins (4 levels per channel): red and black differ in one channel only,
+    # which per-channel histograms shared with everything else blur
+    levels = np.minimum((cur * 4).astype(np.int64), 3)
+    code = levels[..., 0] * 16 + levels[..., 1] * 4 + levels[..., 2]
+    offs = (np.arange(n) * 64)[:, None]
+    colour_hist = np.bincount((code + offs).ravel(), weights.ravel(), minlength=n * 64)
+    colour_hist = colour_hist.reshape(n, 64)
     # a distribution over colours once enough moves; a few flickering pixels stay faint
     colour_hist /= np.maximum(
         weights.sum(axis=1, keepdims=True), _MIN_MOVING_SHARE * weights.shape[1]
@@ -157,12 +152,12 @@ class HeuristicEmbedder:
     clip_frames: int = 4
     clip_stride: int = 2
     frame_size: tuple[int, int] = (96, 96)
-    name: str = "heuristic-v3"
+    name: str = "heuristic-v4"
 
     @property
     def feature_groups(self) -> tuple[tuple[int, float], ...]:
         """(size, weight) of appearance, where-it-moves and colour-of-what-moves."""
-        return ((_APPEARANCE_DIM, 1.0), (16, 1.0), (24, 1.0))
+        return ((_APPEARANCE_DIM, 1.0), (16, 1.0), (64, 1.0))
 
     def embed(self, frames: np.ndarray, times: np.ndarray, fps: float) -> ClipEmbeddings:
         n = len(frames)
