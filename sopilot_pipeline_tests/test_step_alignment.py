@@ -129,3 +129,17 @@ def test_penalties_are_configurable_and_validated(gold, monkeypatch) -> None:
     assert "25 points per gold step" in missing.explanation
     with pytest.raises(ValueError, match="unknown scoring settings"):
         SopilotSettings(data_dir="data", scoring_overrides={"miss_penalti": 1})
+
+
+@pytest.mark.parametrize("clips", [1, 2, 5])
+def test_a_trainee_video_much_shorter_than_gold_is_still_scored(gold, clips) -> None:
+    series, steps = gold
+    r = np.random.default_rng(4)
+    trainee = ClipSeries(
+        (PROTOTYPES[0] + r.normal(scale=0.25, size=(clips, 32))).astype(np.float32),
+        np.arange(clips) * CLIP_SEC,
+        np.arange(clips) * CLIP_SEC + 1.0,
+    )
+    result = evaluate_trainee(series, steps, trainee)
+    assert 0.0 <= result.score < 50.0
+    assert result.counts["missing_step"] >= 4

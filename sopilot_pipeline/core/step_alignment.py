@@ -31,13 +31,16 @@ _DIAG, _UP, _LEFT, _DIAG_SKIP, _UP_SKIP, _START = 0, 1, 2, 3, 4, 5
 
 
 @numba.njit(cache=True, nogil=True)
-def _row_graph_dtw(cost: np.ndarray, garbage: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def _row_graph_dtw(
+    cost: np.ndarray, garbage: np.ndarray, limit_vertical: bool
+) -> tuple[np.ndarray, np.ndarray, float]:
     """DTW over rows where ``garbage`` rows are optional: a path may skip one, may not
     enter or leave one vertically (it never shares a clip with a step), and may stay
     in it for any number of clips. No two vertical moves in a row: a step is done at
     most twice as fast as in gold, so a step that is not there cannot be squeezed onto
-    one or two trainee clips for free. Returns (rows, cols, total cost) of the best
-    path."""
+    one or two trainee clips for free (``limit_vertical``; without it, only for a
+    trainee video too short for any such path). Returns (rows, cols, total cost) of
+    the best path."""
     r_n, n = cost.shape
     inf = np.inf
     # state 0: reached by a diagonal, horizontal or start move; 1: by a vertical move
@@ -70,10 +73,11 @@ def _row_graph_dtw(cost: np.ndarray, garbage: np.ndarray) -> tuple[np.ndarray, n
             # vertical arrivals, only from a cell that was not itself reached vertically
             if r > 0 and not garbage[r]:
                 best_v, code_v = inf, -1
-                if not garbage[r - 1] and acc[0, r - 1, j] < best_v:
-                    best_v, code_v = acc[0, r - 1, j], _UP * 2
-                if garbage[r - 1] and r > 1 and acc[0, r - 2, j] < best_v:
-                    best_v, code_v = acc[0, r - 2, j], _UP_SKIP * 2
+                for st in range(1 if limit_vertical else 2):
+                    if not garbage[r - 1] and acc[st, r - 1, j] < best_v:
+                        best_v, code_v = acc[st, r - 1, j], _UP * 2 + st
+                    if garbage[r - 1] and r > 1 and acc[st, r - 2, j] < best_v:
+                        best_v, code_v = acc[st, r - 2, j], _UP_SKIP * 2 + st
                 if code_v >= 0:
                     acc[1, r, j] = best_v + c
                     back[1, r, j] = code_v
@@ -168,7 +172,9 @@ def align_step_sequence(
     owner.append(-1)
     matrix = np.ascontiguousarray(np.vstack(rows), dtype=np.float32)
     is_garbage = np.asarray([o < 0 for o in owner])
-    path_rows, path_cols, total = _row_graph_dtw(matrix, is_garbage)
+    path_rows, path_cols, total = _row_graph_dtw(matrix, is_garbage, True)
+    if not np.isfinite(total):  # trainee shorter than half the gold: allow any speed-up
+        path_rows, path_cols, total = _row_graph_dtw(matrix, is_garbage, False)
     owners = np.asarray(owner)[path_rows]
     placements = []
     for s in order:
