@@ -42,33 +42,53 @@ def cosine_cost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True)
-def _dtw_dp(cost: np.ndarray) -> tuple[np.ndarray, float]:
-    m, n = cost.shape
+def _dtw_dp(matrix: np.ndarray, similarity: bool) -> tuple[np.ndarray, float]:
+    """Full DTW over ``matrix`` (a cost, or a cosine similarity when ``similarity``:
+    cost = max(0, 1 - s)). Each row is done in passes: its costs and the better of
+    diagonal/up (independent across columns, so they vectorise), then the left moves,
+    the only serial chain. Ties prefer diagonal, then up, then left."""
+    m, n = matrix.shape
     back = np.empty((m, n), dtype=np.int8)
     prev = np.empty(n, dtype=np.float64)
     cur = np.empty(n, dtype=np.float64)
-    acc = 0.0
-    for j in range(n):
-        acc += cost[0, j]
-        prev[j] = acc
-        back[0, j] = _LEFT
-    back[0, 0] = _DIAG
-    for i in range(1, m):
-        cur[0] = prev[0] + cost[i, 0]
-        back[i, 0] = _UP
-        for j in range(1, n):
-            d = prev[j - 1]
-            u = prev[j]
-            lft = cur[j - 1]
-            if d <= u and d <= lft:
-                cur[j] = d + cost[i, j]
-                back[i, j] = _DIAG
-            elif u <= lft:
-                cur[j] = u + cost[i, j]
-                back[i, j] = _UP
-            else:
-                cur[j] = lft + cost[i, j]
-                back[i, j] = _LEFT
+    best_du = np.empty(n, dtype=np.float64)
+    row_cost = np.empty(n, dtype=np.float64)
+    for i in range(m):
+        if similarity:
+            for j in range(n):
+                row_cost[j] = max(0.0, 1.0 - np.float64(matrix[i, j]))
+        else:
+            for j in range(n):
+                row_cost[j] = matrix[i, j]
+        b = back[i]
+        if i == 0:
+            acc = 0.0
+            for j in range(n):
+                acc += row_cost[j]
+                cur[j] = acc
+                b[j] = _LEFT
+            b[0] = _DIAG
+        else:
+            best_du[0] = prev[0]
+            b[0] = _UP
+            for j in range(1, n):
+                d = prev[j - 1]
+                u = prev[j]
+                if d <= u:
+                    best_du[j] = d
+                    b[j] = _DIAG
+                else:
+                    best_du[j] = u
+                    b[j] = _UP
+            run = best_du[0] + row_cost[0]
+            cur[0] = run
+            for j in range(1, n):
+                x = best_du[j]
+                if run < x:
+                    x = run
+                    b[j] = _LEFT
+                run = x + row_cost[j]
+                cur[j] = run
         prev, cur = cur, prev
     return back, prev[n - 1]
 
@@ -100,14 +120,25 @@ def dtw_from_cost(cost: np.ndarray) -> Alignment:
     cost = np.ascontiguousarray(cost, dtype=np.float32)
     if cost.ndim != 2 or 0 in cost.shape:
         raise ValueError(f"DTW needs a non-empty 2-D cost matrix, got shape {cost.shape}")
-    back, total = _dtw_dp(cost)
-    path = _backtrack(back, cost.shape[0] - 1, cost.shape[1] - 1)
+    return _alignment(*_dtw_dp(cost, False))
+
+
+def _alignment(back: np.ndarray, total: float) -> Alignment:
+    path = _backtrack(back, back.shape[0] - 1, back.shape[1] - 1)
     return Alignment(path=path, total_cost=float(total), mean_cost=float(total) / len(path))
 
 
 def dtw_align(gold: np.ndarray, trainee: np.ndarray) -> Alignment:
-    """Align two clip-embedding sequences over cosine cost."""
-    return dtw_from_cost(cosine_cost(gold, trainee))
+    """Align two clip-embedding sequences over cosine cost ``max(0, 1 - cos)``.
+
+    One float32 GEMM of the L2-normalised embeddings gives the similarities; the DP
+    turns them into costs row by row, so no separate cost matrix is materialised.
+    """
+    gold, trainee = np.asarray(gold), np.asarray(trainee)
+    if gold.ndim != 2 or trainee.ndim != 2 or 0 in gold.shape or 0 in trainee.shape:
+        raise ValueError(f"DTW needs two non-empty 2-D arrays, got {gold.shape}, {trainee.shape}")
+    similarity = l2_normalise(gold) @ l2_normalise(trainee).T
+    return _alignment(*_dtw_dp(similarity, True))
 
 
 @numba.njit(cache=True, nogil=True)
