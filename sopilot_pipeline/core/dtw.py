@@ -217,3 +217,28 @@ def subsequence_match(cost: np.ndarray) -> SubsequenceMatch:
         raise ValueError(f"subsequence match needs a non-empty cost matrix, got {cost.shape}")
     s, e, c = _subsequence_dp(cost)
     return SubsequenceMatch(start=int(s), end=int(e), mean_cost=float(c))
+
+
+def dtw_align_batch(
+    gold: np.ndarray, trainees: list[np.ndarray], workers: int = 2
+) -> list[Alignment]:
+    """Align one gold against many trainee videos: one GEMM against all trainee clips at
+    once, then the DPs (which release the GIL) on ``workers`` threads."""
+    if not trainees:
+        return []
+    lengths = [len(t) for t in trainees]
+    if min(lengths) == 0 or len(gold) == 0:
+        raise ValueError("DTW needs non-empty embeddings")
+    similarity = l2_normalise(gold) @ l2_normalise(np.concatenate(trainees, axis=0)).T
+    edges = np.cumsum([0, *lengths])
+
+    def one(k: int) -> Alignment:
+        block = np.ascontiguousarray(similarity[:, edges[k] : edges[k + 1]])
+        return _alignment(*_dtw_dp(block, True))
+
+    if workers <= 1:
+        return [one(k) for k in range(len(trainees))]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(one, range(len(trainees))))
