@@ -115,3 +115,17 @@ def test_subsequence_match_cannot_collapse_onto_a_few_clips() -> None:
     series = np.vstack([rng.normal(size=(20, 8)), query.mean(axis=0, keepdims=True)])
     m = subsequence_match(cosine_cost(query, series))
     assert m.end - m.start + 1 >= 5
+
+
+def test_fast_dtw_paths_match_the_cost_matrix_dtw() -> None:
+    from sopilot_pipeline.core.dtw import dtw_align_batch
+
+    rng = np.random.default_rng(5)
+    gold = rng.normal(size=(37, 24)).astype(np.float32)
+    trainees = [rng.normal(size=(k, 24)).astype(np.float32) for k in (1, 3, 5, 41, 64)]
+    batch = dtw_align_batch(gold, trainees)
+    for trainee, fast in zip(trainees, batch, strict=True):
+        slow = dtw_from_cost(cosine_cost(gold, trainee))
+        single = dtw_align(gold, trainee)
+        assert np.array_equal(fast.path, slow.path) and np.array_equal(single.path, slow.path)
+        assert fast.total_cost == pytest.approx(slow.total_cost, rel=1e-5)
