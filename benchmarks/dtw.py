@@ -8,6 +8,8 @@ from 768-dim embeddings and the full path), ``reference_ms`` the faithful numpy
 implementation of the reference design (GEMM cost matrix, anti-diagonal wavefront DP
 over a full float64 table, backtrack), and ``ratio = reference_ms / ms``. Both take the
 median of ``--repeat`` runs; each case also says whether both found the same path.
+With the ``bench`` extra installed (tslearn), the single-pair cases also report
+``tslearn_ms`` (``dtw_path_from_metric(..., metric="cosine")``) and ``tslearn_ratio``.
 """
 
 from __future__ import annotations
@@ -60,6 +62,16 @@ def _median_ms(fn, repeat: int) -> tuple[float, object]:
     return statistics.median(times), out
 
 
+def _tslearn_ms(gold: np.ndarray, trainee: np.ndarray, repeat: int) -> float | None:
+    try:
+        from tslearn.metrics import dtw_path_from_metric
+    except ImportError:
+        return None
+    dtw_path_from_metric(gold[:4], trainee[:4], metric="cosine")  # compile first
+    ms, _ = _median_ms(lambda: dtw_path_from_metric(gold, trainee, metric="cosine"), repeat)
+    return ms
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -70,6 +82,7 @@ def main() -> None:
     dtw_align(warm, warm)  # compile outside the timings
     dtw_align_batch(warm, [warm, warm])
 
+    rows: list[tuple[dict, np.ndarray | None, np.ndarray | None]] = []
     for n in (2000, 4000):
         gold = rng.normal(size=(n, DIM)).astype(np.float32)
         trainee = rng.normal(size=(n, DIM)).astype(np.float32)
@@ -77,18 +90,14 @@ def main() -> None:
         ref_ms, (ref_path, _) = _median_ms(
             lambda g=gold, t=trainee: reference_dtw(g, t), args.reference_repeat
         )
-        print(
-            json.dumps(
-                {
-                    "case": f"{n}x{n}",
-                    "ms": round(ms, 1),
-                    "reference_ms": round(ref_ms, 1),
-                    "ratio": round(ref_ms / ms, 1),
-                    "same_path": bool(np.array_equal(ours.path, ref_path)),
-                }
-            ),
-            flush=True,
-        )
+        row = {
+            "case": f"{n}x{n}",
+            "ms": round(ms, 1),
+            "reference_ms": round(ref_ms, 1),
+            "ratio": round(ref_ms / ms, 1),
+            "same_path": bool(np.array_equal(ours.path, ref_path)),
+        }
+        rows.append((row, gold, trainee))
 
     gold = rng.normal(size=(600, DIM)).astype(np.float32)
     trainees = [
@@ -99,18 +108,23 @@ def main() -> None:
         lambda: [reference_dtw(gold, t) for t in trainees], args.reference_repeat
     )
     same = all(np.array_equal(a.path, r[0]) for a, r in zip(ours, refs, strict=True))
-    print(
-        json.dumps(
-            {
-                "case": "batch-1x100",
-                "ms": round(ms, 1),
-                "reference_ms": round(ref_ms, 1),
-                "ratio": round(ref_ms / ms, 1),
-                "same_path": same,
-            }
-        ),
-        flush=True,
-    )
+    batch = {
+        "case": "batch-1x100",
+        "ms": round(ms, 1),
+        "reference_ms": round(ref_ms, 1),
+        "ratio": round(ref_ms / ms, 1),
+        "same_path": same,
+    }
+    rows.append((batch, None, None))
+    # tslearn last: its OpenMP threads keep spinning for a while and would slow the rest
+    for row, gold_case, trainee_case in rows:
+        if gold_case is not None:
+            tslearn_ms = _tslearn_ms(gold_case, trainee_case, args.reference_repeat)
+            if tslearn_ms is not None:
+                row.update(
+                    tslearn_ms=round(tslearn_ms, 1), tslearn_ratio=round(tslearn_ms / row["ms"], 1)
+                )
+        print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":
