@@ -121,7 +121,11 @@ def decode_video(
                 count += 1
                 width, height = frame.width, frame.height
                 if interval is not None and t + 1e-6 >= next_sample:
-                    rgb = frame.reformat(width=size[0], height=size[1], format="rgb24")
+                    # area averaging: the right filter for a large downscale, and about
+                    # 3x faster than swscale's default here (1 ms vs 2.8 ms from 720p)
+                    rgb = frame.reformat(
+                        width=size[0], height=size[1], format="rgb24", interpolation="AREA"
+                    )
                     frames.append(rgb.to_ndarray())
                     times.append(t)
                     next_sample += interval * max(
