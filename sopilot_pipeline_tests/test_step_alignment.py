@@ -143,3 +143,14 @@ def test_a_trainee_video_much_shorter_than_gold_is_still_scored(gold, clips) -> 
     result = evaluate_trainee(series, steps, trainee)
     assert 0.0 <= result.score < 50.0
     assert result.counts["missing_step"] >= 4
+
+
+def test_a_swap_reports_where_the_pair_was_performed(gold) -> None:
+    series, steps = gold
+    trainee = _video([(0, 8), (2, 8), (1, 8), (3, 8), (4, 8), (5, 8)], 1)
+    (swap,) = [d for d in evaluate_trainee(series, steps, trainee).deviations]
+    assert swap.type == "swapped_step"
+    # the pair occupies clips 8-23 of the trainee: 4.0 s to 12.0 s
+    assert swap.trainee_start_sec == pytest.approx(4.0, abs=1.0)
+    assert swap.trainee_end_sec == pytest.approx(12.0, abs=1.0)
+    assert (swap.gold_start_sec, swap.gold_end_sec) == (steps[1].start_sec, steps[2].end_sec)

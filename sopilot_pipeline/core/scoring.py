@@ -217,9 +217,10 @@ def evaluate_trainee(
         else:
             a, b = (steps[i] for i in sorted(edit.steps))
             swapped.update((a.index, b.index))
-            pa, pb = (next(p for p in seq.placements if p.step == i) for i in (a.index, b.index))
-            t0, _ = trainee.span_times(min(pa.first_clip, pb.first_clip), pb.last_clip)
-            _, t1 = trainee.span_times(pa.first_clip, max(pa.last_clip, pb.last_clip))
+            pair = [p for p in seq.placements if p.step in (a.index, b.index)]
+            t0, t1 = trainee.span_times(
+                min(p.first_clip for p in pair), max(p.last_clip for p in pair)
+            )
             deviations.append(
                 Deviation(
                     "swapped_step",
