@@ -81,21 +81,22 @@ def _table(settings: SopilotSettings, name: str):
     return pl.read_parquet(layout.table_glob(name), hive_partitioning=True)
 
 
-def step_method_f1(settings: SopilotSettings, truth_by_video: dict[tuple[str, str], dict]) -> dict:
-    """Boundary F1 of each step detector on the pipeline's stored gold embeddings."""
+def step_method_f1(settings: SopilotSettings, golds: dict[tuple[str, str], dict]) -> dict:
+    """Boundary F1 of each step detector on the pipeline's stored gold embeddings
+    (``golds``: ground truth keyed by (task, gold video name))."""
     layout = settings.layout
     out = {}
     configs = {
         "kernel": StepDetectionConfig(method="kernel"),
         "novelty": StepDetectionConfig(method="novelty"),
     }
-    tasks = {task for task, _ in truth_by_video}
+    tasks = {task for task, _ in golds}
     for name, config in configs.items():
         hits = predicted = true = 0
         for task in sorted(tasks):
             for key in gold_keys_for_task(layout, task, settings.embedder.name):
                 series, meta = load_clip_series(layout, "gold", key)
-                want = truth_by_video.get((task, meta["video"]))
+                want = golds.get((task, meta["video"]))
                 if want is None:
                     continue
                 steps = detect_gold_steps(
@@ -130,9 +131,7 @@ def evaluate_accuracy(
     jobs = accuracy.accuracy_render_jobs(str(watch), num_tasks, seed)
     truth = accuracy.write_accuracy_set(jobs, workers)
     seconds["render"] = time.perf_counter() - t0
-    (workdir / "accuracy_truth.json").write_text(
-        json.dumps({p: t for p, t in truth.items()}, indent=1, default=str)
-    )
+    (workdir / "accuracy_truth.json").write_text(json.dumps(truth, indent=1, default=str))
 
     t0 = time.perf_counter()
     home = workdir / "dagster_home"
@@ -141,13 +140,11 @@ def evaluate_accuracy(
     outcome = process_watch_folder(settle_seconds=0.2, settings=settings, instance=instance)
     seconds["pipeline"] = time.perf_counter() - t0
 
-    truth_by_video: dict[tuple[str, str], dict] = {}
     injected: dict[tuple[str, str], set[tuple[str, int | None]]] = {}
     severity: dict[tuple[str, str], float] = {}
     golds: dict[tuple[str, str], dict] = {}
     for job in jobs:
         key = (job.task.task_id, Path(job.path).name)
-        truth_by_video[key] = truth[job.path]
         if job.variant.name == "gold":
             golds[key] = truth[job.path]
             continue

@@ -17,11 +17,13 @@ Conventions (shared with ``scoring``):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from sopilot_pipeline.core.demo import TaskSpec, Variant
+from sopilot_pipeline.core.demo import TaskSpec, Variant, make_task, render_variant
 
 GRADED_TYPES = ("missing_step", "swapped_step", "over_time", "extra_step")
 
@@ -234,10 +236,6 @@ def _nuisance(rng: np.random.Generator, duration_guess: float, is_gold: bool) ->
 
 
 def _render(job: RenderJob) -> tuple[str, dict]:
-    from pathlib import Path
-
-    from sopilot_pipeline.core.demo import render_variant
-
     truth = render_variant(
         job.task, job.variant, Path(job.path), job.fps, job.size, job.seed, **job.nuisance
     )
@@ -256,8 +254,6 @@ def accuracy_render_jobs(
 ) -> list[RenderJob]:
     """One gold and a set of trainees per task, as watch-folder paths."""
     rng = np.random.default_rng(seed)
-    from sopilot_pipeline.core.demo import make_task
-
     jobs = []
     for t in range(num_tasks):
         k = HARNESS_STEP_COUNTS[t % len(HARNESS_STEP_COUNTS)]
@@ -284,8 +280,6 @@ def accuracy_render_jobs(
 
 def write_accuracy_set(jobs: Sequence[RenderJob], workers: int = 2) -> dict:
     """Render every job (in parallel processes) and return the truth keyed by path."""
-    from concurrent.futures import ProcessPoolExecutor
-
     if workers <= 1:
         return dict(map(_render, jobs))
     with ProcessPoolExecutor(workers) as pool:

@@ -59,41 +59,18 @@ def _timeline(result: ScoreResult, ctx: ReportContext, width: float) -> Drawing:
     for label, y in rows.items():
         d.add(String(2 * mm, y + 3 * mm, label, fontSize=9))
     palette = [colors.HexColor(c) for c in ("#1f77b4", "#2ca02c", "#17becf", "#bcbd22", "#e377c2")]
+
+    def step_bar(row: str, start_sec: float, end_sec: float, step: int, colour) -> None:
+        x = left + start_sec * scale
+        w = max(1, (end_sec - start_sec) * scale)
+        d.add(Rect(x, rows[row], w, 9 * mm, fillColor=colour, strokeColor=colors.white))
+        d.add(String(x + 1, rows[row] + 3 * mm, f"{step + 1}", fontSize=8, fillColor=colors.white))
+
     for m in result.step_matches:
         c = palette[m.step.index % len(palette)]
-        x0 = left + m.step.start_sec * scale
-        d.add(
-            Rect(
-                x0,
-                rows["Gold"],
-                max(1, m.step.duration_sec * scale),
-                9 * mm,
-                fillColor=c,
-                strokeColor=colors.white,
-            )
-        )
-        d.add(
-            String(
-                x0 + 1,
-                rows["Gold"] + 3 * mm,
-                f"{m.step.index + 1}",
-                fontSize=8,
-                fillColor=colors.white,
-            )
-        )
+        step_bar("Gold", m.step.start_sec, m.step.end_sec, m.step.index, c)
         if m.found:
-            tx = left + m.trainee_start_sec * scale
-            tw = max(1, (m.trainee_end_sec - m.trainee_start_sec) * scale)
-            d.add(Rect(tx, rows["Trainee"], tw, 9 * mm, fillColor=c, strokeColor=colors.white))
-            d.add(
-                String(
-                    tx + 1,
-                    rows["Trainee"] + 3 * mm,
-                    f"{m.step.index + 1}",
-                    fontSize=8,
-                    fillColor=colors.white,
-                )
-            )
+            step_bar("Trainee", m.trainee_start_sec, m.trainee_end_sec, m.step.index, c)
     for dev in result.deviations:
         # mark the trainee's span where the deviation has one, else the gold step's
         if dev.trainee_start_sec is not None:

@@ -44,6 +44,18 @@ trainee_job = define_asset_job(
 WATCH_SENSOR_NAME = "watch_folder_sensor"
 
 
+def _trainee_run(
+    job_name: str, key: str, run_key: str, assets: list[str], tags: dict[str, str]
+) -> RunRequest:
+    return RunRequest(
+        run_key=run_key,
+        job_name=job_name,
+        partition_key=key,
+        asset_selection=[AssetKey(a) for a in assets],
+        tags=tags,
+    )
+
+
 def _digest(parts: list[str]) -> str:
     return hashlib.sha1("\n".join(sorted(parts)).encode()).hexdigest()[:12]
 
@@ -93,28 +105,22 @@ def plan_run_requests(
             and registered.exists()
             and (read_json(registered).get("sha256") == r.sha256)
         )
+
         if not golds:
             if not ingested:
                 runs.append(
-                    RunRequest(
-                        run_key=f"trainee-ingest:{key}:{r.sha256[:16]}",
-                        job_name=trainee_job.name,
-                        partition_key=key,
-                        asset_selection=[AssetKey(a) for a in TRAINEE_INGEST],
-                        tags=tags,
+                    _trainee_run(
+                        trainee_job.name,
+                        key,
+                        f"trainee-ingest:{key}:{r.sha256[:16]}",
+                        TRAINEE_INGEST,
+                        tags,
                     )
                 )
             continue
         selection = TRAINEE_SCORING if ingested else TRAINEE_INGEST + TRAINEE_SCORING
-        runs.append(
-            RunRequest(
-                run_key=f"trainee:{key}:{r.sha256[:16]}:{_digest(golds + [adapter_version])}",
-                job_name=trainee_job.name,
-                partition_key=key,
-                asset_selection=[AssetKey(a) for a in selection],
-                tags=tags,
-            )
-        )
+        run_key = f"trainee:{key}:{r.sha256[:16]}:{_digest(golds + [adapter_version])}"
+        runs.append(_trainee_run(trainee_job.name, key, run_key, selection, tags))
     return runs, partition_requests
 
 
