@@ -1,12 +1,17 @@
 """One-shot processing: the watch sensor's and the adapter schedule's work, run to completion.
 
-Runs go through the configured Dagster instance (they show in the UI like any other),
-are tagged with the sensor's run keys, and a run key that already succeeded is not
-run again, so ``process`` is idempotent across invocations.
+Runs go through the configured Dagster instance (they show in the UI like any other).
+The sensor asks for one run per video; ``process`` batches those requests into runs
+over contiguous partition ranges (``MAX_PARTITIONS_PER_RUN`` each), the same shape a
+backfill from the UI takes, because Dagster's cost is per run. Each request's run key
+is recorded in the instance's key-value store once its partition materialised, and a
+run key done before (by ``process`` or by a sensor run) is not run again, so
+``process`` is idempotent across invocations.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -21,13 +26,24 @@ from dagster import (
     build_sensor_context,
     materialize,
 )
-from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    RUN_KEY_TAG,
+    SENSOR_NAME_TAG,
+)
 
 from sopilot_pipeline.defs import build_definitions
 from sopilot_pipeline.defs.adapter import adapter_training_due, feature_adapter
+from sopilot_pipeline.defs.batch import MAX_PARTITIONS_PER_RUN
 from sopilot_pipeline.defs.ingest import rejected_rows
 from sopilot_pipeline.defs.resources import SopilotSettings
-from sopilot_pipeline.defs.sensors import WATCH_SENSOR_NAME, watch_folder_sensor
+from sopilot_pipeline.defs.sensors import (
+    PARTITIONS_OF_JOB,
+    WATCH_SENSOR_NAME,
+    gold_job,
+    watch_folder_sensor,
+)
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -40,7 +56,14 @@ class ProcessOutcome:
     skipped_run_keys: set[str] = field(default_factory=set)
 
 
+def _ledger_key(run_key: str) -> str:
+    return f"sopilot/process/{hashlib.sha1(run_key.encode()).hexdigest()}"
+
+
 def _already_succeeded(instance: DagsterInstance, run_key: str) -> bool:
+    """Done by an earlier batch of ``process`` or by a run the sensor launched."""
+    if instance.run_storage.get_cursor_values({_ledger_key(run_key)}):
+        return True
     runs = instance.get_runs(
         RunsFilter(
             tags={RUN_KEY_TAG: run_key, SENSOR_NAME_TAG: WATCH_SENSOR_NAME},
@@ -51,27 +74,86 @@ def _already_succeeded(instance: DagsterInstance, run_key: str) -> bool:
     return bool(runs)
 
 
+def plan_batches(
+    instance: DagsterInstance, requests: list[RunRequest], max_partitions: int
+) -> list[list[RunRequest]]:
+    """Requests grouped into runs over contiguous partition ranges of one job and selection.
+
+    A run covers a range of keys in the partitions' order, so keys that are not asked for
+    split a group; each batch holds at most ``max_partitions`` keys.
+    """
+    groups: dict[tuple, list[RunRequest]] = {}
+    for r in requests:
+        selection = tuple(sorted(a.to_user_string() for a in r.asset_selection or []))
+        groups.setdefault((r.job_name, selection), []).append(r)
+    batches: list[list[RunRequest]] = []
+    for (job_name, _), members in groups.items():
+        order = {
+            k: i for i, k in enumerate(instance.get_dynamic_partitions(PARTITIONS_OF_JOB[job_name]))
+        }
+        members.sort(key=lambda r: order[r.partition_key])
+        current: list[RunRequest] = []
+        for r in members:
+            contiguous = current and order[r.partition_key] == order[current[-1].partition_key] + 1
+            if current and (not contiguous or len(current) >= max_partitions):
+                batches.append(current)
+                current = []
+            current.append(r)
+        if current:
+            batches.append(current)
+    return batches
+
+
 def _execute(
-    defs: Definitions, instance: DagsterInstance, request: RunRequest, outcome: ProcessOutcome
+    defs: Definitions, instance: DagsterInstance, batch: list[RunRequest], outcome: ProcessOutcome
 ) -> None:
-    job = defs.resolve_job_def(request.job_name)
-    tags = {**request.tags, SENSOR_NAME_TAG: WATCH_SENSOR_NAME, "sopilot/launched_by": "process"}
-    if request.run_key:
-        tags[RUN_KEY_TAG] = request.run_key
+    first, last = batch[0], batch[-1]
+    job = defs.resolve_job_def(first.job_name)
+    tags = {
+        SENSOR_NAME_TAG: WATCH_SENSOR_NAME,
+        "sopilot/launched_by": "process",
+        "sopilot/videos": str(len(batch)),
+    }
+    if len(batch) == 1:
+        tags.update(first.tags)
+        if first.run_key:
+            tags[RUN_KEY_TAG] = first.run_key
+        partition = {"partition_key": first.partition_key}
+    else:
+        tags[ASSET_PARTITION_RANGE_START_TAG] = first.partition_key
+        tags[ASSET_PARTITION_RANGE_END_TAG] = last.partition_key
+        partition = {}
     result = job.execute_in_process(
         instance=instance,
-        partition_key=request.partition_key,
         tags=tags,
-        asset_selection=request.asset_selection,
+        asset_selection=first.asset_selection,
         raise_on_error=False,
         run_config=QUIET,
+        **partition,
     )
+    # a partition is done when the last asset its request selected materialised it
+    final = first.asset_selection[-1] if first.asset_selection else None
+    materialized = {
+        e.partition
+        for e in result.get_asset_materialization_events()
+        if final is None or e.asset_key == final
+    }
+    done = {
+        _ledger_key(r.run_key): result.run_id
+        for r in batch
+        if r.run_key and r.partition_key in materialized
+    }
+    if done:
+        instance.run_storage.set_cursor_values(done)
     if result.success:
         outcome.succeeded_runs += 1
     else:
-        outcome.failed_runs.append(
-            f"{request.job_name}[{request.partition_key}] run {result.run_id}"
+        keys = (
+            first.partition_key
+            if len(batch) == 1
+            else f"{first.partition_key}...{last.partition_key}"
         )
+        outcome.failed_runs.append(f"{first.job_name}[{keys}] run {result.run_id}")
 
 
 def _tick(
@@ -92,6 +174,7 @@ def process_watch_folder(
     max_ticks: int = 50,
     settings: SopilotSettings | None = None,
     instance: DagsterInstance | None = None,
+    max_partitions: int = MAX_PARTITIONS_PER_RUN,
 ) -> ProcessOutcome:
     settings = settings or SopilotSettings.from_env()
     settings.layout.ensure()
@@ -111,8 +194,11 @@ def process_watch_folder(
                 outcome.skipped_run_keys.add(r.run_key)
             else:
                 runs.append(r)
-        for request in sorted(runs, key=lambda r: r.job_name != "ingest_gold_video"):
-            _execute(defs, instance, request, outcome)
+        for batch in sorted(
+            plan_batches(instance, runs, max_partitions),
+            key=lambda b: b[0].job_name != gold_job.name,
+        ):
+            _execute(defs, instance, batch, outcome)
         due, why = adapter_training_due(
             settings.layout, settings.embedder.name, settings.training_min_new_videos
         )

@@ -11,7 +11,7 @@ from sopilot_pipeline.core.atomic import atomic_write_bytes
 from sopilot_pipeline.core.demo import Variant, make_task, render_variant
 from sopilot_pipeline.core.dtw import cosine_cost, dtw_align, dtw_from_cost, subsequence_match
 from sopilot_pipeline.core.keys import is_video_file_name, video_partition_key
-from sopilot_pipeline.core.video import VideoDecodeError, decode_video
+from sopilot_pipeline.core.video import VideoDecodeError, decode_video, probe_video
 
 
 def _reference_dtw(cost: np.ndarray) -> float:
@@ -77,6 +77,10 @@ def test_decode_counts_frames_and_samples_by_timestamp(tmp_path: Path) -> None:
     assert (video.probe.width, video.probe.height, video.probe.codec) == (64, 48, "h264")
     assert video.frames.shape[1:] == (32, 32, 3)
     assert np.allclose(np.diff(video.times), 0.3, atol=0.11)  # 4 fps from a 10 fps stream
+    header = probe_video(path)  # header + first frame only: agrees with the full decode
+    assert (header.width, header.height, header.codec) == (64, 48, "h264")
+    assert header.fps == pytest.approx(10.0)
+    assert header.duration_sec == pytest.approx(video.probe.duration_sec, abs=0.11)
 
 
 @pytest.mark.parametrize(
@@ -88,6 +92,8 @@ def test_bad_files_raise_a_clear_error(tmp_path: Path, content: bytes, reason: s
     path.write_bytes(content)
     with pytest.raises(VideoDecodeError, match=reason):
         decode_video(path)
+    with pytest.raises(VideoDecodeError, match=reason):
+        probe_video(path)
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from sopilot_pipeline.core.dtw import cosine_cost
 from sopilot_pipeline.core.step_alignment import (
     Edit,
     SequenceAlignment,
+    align_step_sequence,
     explain_trainee,
 )
 from sopilot_pipeline.core.steps import Step
@@ -156,6 +157,36 @@ class TraineeAlignment:
         return float(self.cost[path[:, 0], path[:, 1]].mean())
 
 
+def _cost_in_contrast_units(
+    gold: ClipSeries, steps: tuple[Step, ...], trainee: ClipSeries
+) -> tuple[np.ndarray, float]:
+    if len(gold.vectors) == 0 or len(trainee.vectors) == 0:
+        raise ValueError("cannot align a video with no clips")
+    if not steps:
+        raise ValueError("the gold video has no steps")
+    contrast = step_contrast(gold.vectors, steps)
+    return cosine_cost(gold.vectors, trainee.vectors) / contrast, contrast
+
+
+def replay_alignment(
+    gold: ClipSeries,
+    steps: tuple[Step, ...],
+    trainee: ClipSeries,
+    order: tuple[int, ...],
+    edits: tuple[Edit, ...],
+    config: ScoringConfig | None = None,
+) -> TraineeAlignment:
+    """An alignment saved as its step order and edits, rebuilt with one DP.
+
+    The greedy edit search is the expensive part of ``align_to_gold``; its result is
+    fully determined by the final order, so a later step need not search again.
+    """
+    config = config or ScoringConfig()
+    cost, contrast = _cost_in_contrast_units(gold, steps, trainee)
+    sequence = align_step_sequence(cost, steps, tuple(order), config.extra_cost)
+    return TraineeAlignment(cost, contrast, sequence, tuple(edits))
+
+
 def align_to_gold(
     gold: ClipSeries,
     steps: tuple[Step, ...],
@@ -164,12 +195,7 @@ def align_to_gold(
 ) -> TraineeAlignment:
     """Explain the trainee against one gold (both in the same adapted feature space)."""
     config = config or ScoringConfig()
-    if len(gold.vectors) == 0 or len(trainee.vectors) == 0:
-        raise ValueError("cannot align a video with no clips")
-    if not steps:
-        raise ValueError("the gold video has no steps")
-    contrast = step_contrast(gold.vectors, steps)
-    cost = cosine_cost(gold.vectors, trainee.vectors) / contrast
+    cost, contrast = _cost_in_contrast_units(gold, steps, trainee)
     sequence, edits = explain_trainee(
         cost,
         steps,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from sopilot_pipeline.core.adapter import FeatureAdapter, fit_feature_adapter, load_feature_adapter
@@ -9,6 +11,7 @@ from sopilot_pipeline.core.atomic import atomic_write_with
 from sopilot_pipeline.core.embed import ClipEmbeddings, feature_groups
 from sopilot_pipeline.core.layout import DataLayout, read_json, write_json
 from sopilot_pipeline.core.scoring import ClipSeries
+from sopilot_pipeline.core.step_alignment import Edit
 from sopilot_pipeline.core.steps import Step
 from sopilot_pipeline.core.tables import read_table
 
@@ -92,3 +95,64 @@ def task_fallback_adapter(golds: list[np.ndarray], embedder: str) -> FeatureAdap
     return fit_feature_adapter(
         golds, version="task-golds", embedder=embedder, groups=feature_groups(embedder)
     )
+
+
+@dataclass(frozen=True)
+class SavedAlignment:
+    """What ``trainee_alignment`` decided: the gold that explains the trainee best, the
+    step order and edits of that explanation, and the adapter it was computed in."""
+
+    gold_key: str
+    order: tuple[int, ...]
+    edits: tuple[Edit, ...]
+    adapter: FeatureAdapter
+    path: np.ndarray
+    mean_cost: float
+
+
+def save_trainee_alignment(layout: DataLayout, key: str, saved: SavedAlignment) -> None:
+    edit_steps = np.full((len(saved.edits), 2), -1, dtype=np.int32)
+    for i, e in enumerate(saved.edits):
+        edit_steps[i, : len(e.steps)] = e.steps
+    atomic_write_with(
+        layout.alignment(key),
+        lambda tmp: np.savez(
+            tmp.open("wb"),
+            path=saved.path,
+            order=np.array(saved.order, dtype=np.int32),
+            edit_kinds=np.array([e.kind for e in saved.edits], dtype="U8"),
+            edit_steps=edit_steps,
+            edit_savings=np.array([e.saving for e in saved.edits], dtype=np.float64),
+            gold_key=np.array(saved.gold_key),
+            mean_cost=np.array(saved.mean_cost),
+            adapter_version=np.array(saved.adapter.version),
+            adapter_mean=saved.adapter.mean,
+            adapter_std=saved.adapter.std,
+        ),
+    )
+
+
+def load_trainee_alignment(layout: DataLayout, key: str, embedder: str) -> SavedAlignment:
+    with np.load(layout.alignment(key), allow_pickle=False) as f:
+        edits = tuple(
+            Edit(str(kind), tuple(int(s) for s in steps if s >= 0), float(saving))
+            for kind, steps, saving in zip(
+                f["edit_kinds"], f["edit_steps"], f["edit_savings"], strict=True
+            )
+        )
+        adapter = FeatureAdapter(
+            mean=f["adapter_mean"],
+            std=f["adapter_std"],
+            version=str(f["adapter_version"]),
+            embedder=embedder,
+            num_videos=0,
+            num_clips=0,
+        )
+        return SavedAlignment(
+            gold_key=str(f["gold_key"]),
+            order=tuple(int(s) for s in f["order"]),
+            edits=edits,
+            adapter=adapter,
+            path=f["path"],
+            mean_cost=float(f["mean_cost"]),
+        )

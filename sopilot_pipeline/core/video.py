@@ -1,7 +1,9 @@
 """Video decoding and frame sampling with PyAV.
 
-One pass over the stream both probes the file (fps, frames actually decoded, duration,
-resolution, codec) and, when asked, samples frames at a target rate. Only sampled frames
+``probe_video`` reads the container header and decodes only the first frame: cheap enough
+to run on every file the sensor sees. ``decode_video`` makes the one full pass: it counts
+the frames actually decoded (header counts can be wrong) and samples frames at a target
+rate. Only sampled frames
 are colour-converted and scaled, which is where most decode time would otherwise go.
 Timestamps come from the stream (pts), not ``i / fps``, so variable frame rates stay exact.
 """
@@ -49,6 +51,76 @@ def _stream_rate(stream: av.video.stream.VideoStream) -> float | None:
     return None
 
 
+def _open(path: Path) -> av.container.InputContainer:
+    try:
+        size_bytes = path.stat().st_size
+    except OSError as exc:
+        raise VideoDecodeError(f"cannot read file: {exc.strerror or exc}") from exc
+    if size_bytes == 0:
+        raise VideoDecodeError("empty file (0 bytes)")
+    try:
+        return av.open(str(path), mode="r", metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError, OSError) as exc:
+        why = getattr(exc, "strerror", None) or type(exc).__name__
+        raise VideoDecodeError(f"not a readable video container ({why})") from exc
+
+
+def _header_duration(container: av.container.InputContainer, stream) -> float | None:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / av.time_base
+    return None
+
+
+def probe_video(path: str | Path, max_packets: int = 300) -> VideoProbe:
+    """Header facts plus one decoded frame: proves the file is a playable video.
+
+    ``frame_count`` and ``duration_sec`` are what the container claims; the full decode in
+    :func:`decode_video` measures them. Raises :class:`VideoDecodeError` with a reason.
+    """
+    with _open(Path(path)) as container:
+        if not container.streams.video:
+            raise VideoDecodeError("no video stream in file")
+        stream = container.streams.video[0]
+        codec = stream.codec_context.name if stream.codec_context else "unknown"
+        rate = _stream_rate(stream)
+        errors = 0
+        frame = None
+        packets = container.demux(stream)
+        for _ in range(max_packets):
+            try:
+                packet = next(packets)
+                decoded = packet.decode() if packet.size else []
+            except (StopIteration, av.error.EOFError):
+                break
+            except av.error.FFmpegError:
+                errors += 1
+                continue
+            if decoded:
+                frame = decoded[0]
+                break
+        if frame is None:
+            raise VideoDecodeError(
+                "no decodable video frames" + (f" ({errors} corrupt packets)" if errors else "")
+            )
+        duration = _header_duration(container, stream)
+        if rate is None and not duration:
+            raise VideoDecodeError("frame rate unknown: no usable fps metadata or timestamps")
+        frames = int(stream.frames or 0)
+        if not frames and rate and duration:
+            frames = round(duration * rate)
+        return VideoProbe(
+            fps=round(rate, 6) if rate else 0.0,
+            frame_count=frames,
+            duration_sec=round(duration, 6) if duration else round(frames / rate, 6),
+            width=frame.width,
+            height=frame.height,
+            codec=codec,
+            decode_errors=errors,
+        )
+
+
 def decode_video(
     path: str | Path,
     target_fps: float | None = None,
@@ -59,18 +131,7 @@ def decode_video(
     ``size`` is (width, height) of sampled frames. Corrupt packets are skipped and counted,
     so a file with garbage mid-stream still yields the frames around it.
     """
-    path = Path(path)
-    try:
-        size_bytes = path.stat().st_size
-    except OSError as exc:
-        raise VideoDecodeError(f"cannot read file: {exc.strerror or exc}") from exc
-    if size_bytes == 0:
-        raise VideoDecodeError("empty file (0 bytes)")
-    try:
-        container = av.open(str(path), mode="r", metadata_errors="ignore")
-    except (av.error.FFmpegError, UnicodeDecodeError, OSError) as exc:
-        why = getattr(exc, "strerror", None) or type(exc).__name__
-        raise VideoDecodeError(f"not a readable video container ({why})") from exc
+    container = _open(Path(path))
     with container:
         if not container.streams.video:
             raise VideoDecodeError("no video stream in file")

@@ -1,12 +1,69 @@
-"""Asset checks that guard what analysts read."""
+"""Asset checks that guard what analysts read.
+
+A check runs in the same run as its asset, over the same partitions: one key, or a
+backfill range whose partitions all materialised (see ``defs/batch.py``). Over a range
+it passes only if every partition passes, and lists the ones that do not.
+"""
+
+from collections.abc import Callable
 
 import numpy as np
-from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
 
+from sopilot_pipeline.core.layout import DataLayout
 from sopilot_pipeline.core.store import load_clip_series
 from sopilot_pipeline.core.tables import read_table
 from sopilot_pipeline.defs.partitions import trainee_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
+
+COUNTED = {
+    "missing_step": "num_missing",
+    "swapped_step": "num_swapped",
+    "over_time": "num_over_time",
+    "extra_step": "num_extra",
+}
+
+
+def _check_partitions(
+    context: AssetCheckExecutionContext, problem: Callable[[str], str | None]
+) -> AssetCheckResult:
+    keys = list(context.op_execution_context.partition_keys)
+    problems = {k: p for k in keys if (p := problem(k)) is not None}
+    metadata: dict = {"partitions_checked": len(keys)}
+    if len(keys) == 1:
+        metadata["partition"] = keys[0]
+    if problems:
+        metadata["problems"] = MetadataValue.md(
+            "\n".join(f"- `{k}`: {p}" for k, p in problems.items())
+        )
+    return AssetCheckResult(passed=not problems, metadata=metadata)
+
+
+def embeddings_problem(layout: DataLayout, key: str) -> str | None:
+    series, _ = load_clip_series(layout, "trainee", key)
+    if len(series.vectors) == 0:
+        return "no clips"
+    if not np.isfinite(series.vectors).all():
+        return "non-finite values in the vectors"
+    if len(series.vectors) != len(series.start_sec):
+        return f"{len(series.vectors)} vectors but {len(series.start_sec)} clip times"
+    return None
+
+
+def score_problem(layout: DataLayout, key: str) -> str | None:
+    _, meta = load_clip_series(layout, "trainee", key)
+    score = read_table(layout.table_file("scores", meta["task_id"], key)).to_pylist()
+    devs = read_table(layout.table_file("deviations", meta["task_id"], key)).to_pylist()
+    if len(score) != 1:
+        return f"{len(score)} score rows, expected 1"
+    row = score[0]
+    if not 0.0 <= row["score"] <= 100.0:
+        return f"score {row['score']} outside 0-100"
+    for kind, column in COUNTED.items():
+        rows = sum(d["type"] == kind for d in devs)
+        if row[column] != rows:
+            return f"{column}={row[column]} but {rows} {kind} deviation rows"
+    return None
 
 
 @asset_check(
@@ -17,13 +74,7 @@ from sopilot_pipeline.defs.resources import SopilotSettings
 def trainee_embeddings_are_finite(
     context: AssetCheckExecutionContext, settings: SopilotSettings
 ) -> AssetCheckResult:
-    series, meta = load_clip_series(settings.layout, "trainee", context.partition_key)
-    ok = (
-        len(series.vectors) > 0
-        and bool(np.isfinite(series.vectors).all())
-        and len(series.vectors) == len(series.start_sec)
-    )
-    return AssetCheckResult(passed=ok, metadata={"num_clips": len(series.vectors)})
+    return _check_partitions(context, lambda k: embeddings_problem(settings.layout, k))
 
 
 @asset_check(
@@ -34,25 +85,4 @@ def trainee_embeddings_are_finite(
 def trainee_score_is_consistent(
     context: AssetCheckExecutionContext, settings: SopilotSettings
 ) -> AssetCheckResult:
-    layout = settings.layout
-    key = context.partition_key
-    _, meta = load_clip_series(layout, "trainee", key)
-    score = read_table(layout.table_file("scores", meta["task_id"], key)).to_pylist()
-    devs = read_table(layout.table_file("deviations", meta["task_id"], key)).to_pylist()
-    if len(score) != 1:
-        return AssetCheckResult(passed=False, metadata={"score_rows": len(score)})
-    row = score[0]
-    counted = {
-        t: sum(d["type"] == t for d in devs)
-        for t in ("missing_step", "swapped_step", "over_time", "extra_step")
-    }
-    ok = (
-        0.0 <= row["score"] <= 100.0
-        and row["num_missing"] == counted["missing_step"]
-        and row["num_swapped"] == counted["swapped_step"]
-        and row["num_over_time"] == counted["over_time"]
-        and row["num_extra"] == counted["extra_step"]
-    )
-    return AssetCheckResult(
-        passed=ok, metadata={"score": row["score"], "deviation_rows": len(devs)}
-    )
+    return _check_partitions(context, lambda k: score_problem(settings.layout, k))

@@ -1,15 +1,17 @@
 """Per-video assets: registration (probe, hash, content-addressed copy) and clip embeddings.
 
 Built once per role so gold and trainee videos share one implementation but live in
-their own partition sets. A bad file is rejected: the reason goes to the
-``rejected_videos`` table and the asset's event log, the step succeeds without
-materialising, and everything downstream of that one video is skipped.
+their own partition sets. Registration is cheap (hash, header, first frame); the
+embedding step makes the one full decode. A bad file is rejected at whichever step finds
+it: the reason goes to the ``rejected_videos`` table and the asset's event log, the
+partition is not materialised, and nothing downstream of that one video runs.
 """
 
 import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from dagster import (
     AssetExecutionContext,
@@ -17,7 +19,6 @@ from dagster import (
     AssetObservation,
     AssetsDefinition,
     Backoff,
-    MaterializeResult,
     MetadataValue,
     RetryPolicy,
     asset,
@@ -28,19 +29,17 @@ from sopilot_pipeline.core.atomic import atomic_write_with
 from sopilot_pipeline.core.layout import DataLayout, read_json, write_json
 from sopilot_pipeline.core.store import save_clip_embeddings
 from sopilot_pipeline.core.tables import REJECTED_SCHEMA, read_table, write_table
-from sopilot_pipeline.core.video import VideoDecodeError, decode_video
+from sopilot_pipeline.core.video import VideoDecodeError, decode_video, probe_video
 from sopilot_pipeline.core.watch import WatchedFile, scan_watch_folder, sha256_file
+from sopilot_pipeline.defs.batch import BATCHED, PartitionBatch, Skip
 from sopilot_pipeline.defs.partitions import PARTITIONS_BY_ROLE
 from sopilot_pipeline.defs.resources import SopilotSettings
 
 IO_RETRY = RetryPolicy(max_retries=2, delay=2, backoff=Backoff.EXPONENTIAL)
 
 
-def find_watch_file(layout: DataLayout, role: str, partition_key: str) -> WatchedFile | None:
-    for f in scan_watch_folder(layout.watch):
-        if f.role == role and f.partition_key == partition_key:
-            return f
-    return None
+def watch_files_by_key(layout: DataLayout, role: str) -> dict[str, WatchedFile]:
+    return {f.partition_key: f for f in scan_watch_folder(layout.watch) if f.role == role}
 
 
 def record_rejection(
@@ -93,132 +92,154 @@ def build_video_assets(role: str) -> list[AssetsDefinition]:
         group_name=f"{role}_videos",
         output_required=False,
         retry_policy=IO_RETRY,
+        backfill_policy=BATCHED,
         kinds={"video"},
-        description=f"A {role} video from the watch folder: decoded once to probe it "
-        "(fps, frames actually decoded, duration, size, codec), hashed, and copied "
-        "content-addressed into raw/. Unusable files are rejected with a reason.",
+        description=f"A {role} video from the watch folder: header probed and first frame "
+        "decoded (fps, duration, size, codec), hashed, and copied content-addressed into "
+        "raw/. Unusable files are rejected with a reason.",
     )
     def registered_video(context: AssetExecutionContext, settings: SopilotSettings):
-        key = context.partition_key
         layout = settings.layout
-        source = find_watch_file(layout, role, key)
-        if source is None:
-            record_rejection(
-                context,
-                layout,
-                role,
-                key,
-                _task_from_key(layout, role, key),
-                key,
-                "file no longer in the watch folder",
+        watched = watch_files_by_key(layout, role)
+
+        def register(key: str) -> dict[str, Any]:
+            source = watched.get(key)
+            if source is None:
+                task = _task_from_key(layout, role, key)
+                reason = "file no longer in the watch folder"
+                record_rejection(context, layout, role, key, task, key, reason)
+                raise Skip(reason)
+            started = time.perf_counter()
+            try:
+                sha = sha256_file(source.path)
+                probe = probe_video(source.path)
+            except VideoDecodeError as exc:
+                reason = str(exc)
+            except OSError as exc:
+                reason = f"cannot read file: {exc.strerror or exc}"
+            else:
+                reason = None
+            if reason is not None:
+                record_rejection(
+                    context, layout, role, key, source.task_id, source.file_name, reason
+                )
+                raise Skip(reason)
+            raw = layout.raw_video(sha, source.path.suffix)
+            if not raw.exists():
+                atomic_write_with(raw, lambda tmp: shutil.copyfile(source.path, tmp))
+            write_json(
+                layout.registration(role, key),
+                {
+                    "role": role,
+                    "task_id": source.task_id,
+                    "file_name": source.file_name,
+                    "partition_key": key,
+                    "sha256": sha,
+                    "raw_path": str(raw.relative_to(layout.root)),
+                    "fps": probe.fps,
+                    "frame_count": probe.frame_count,
+                    "duration_sec": probe.duration_sec,
+                    "width": probe.width,
+                    "height": probe.height,
+                    "codec": probe.codec,
+                    "registered_at": datetime.now(UTC).isoformat(),
+                    "pipeline_version": __version__,
+                },
             )
-            return
-        started = time.perf_counter()
-        try:
-            sha = sha256_file(source.path)
-            probe = decode_video(source.path).probe
-        except VideoDecodeError as exc:
-            record_rejection(context, layout, role, key, source.task_id, source.file_name, str(exc))
-            return
-        except OSError as exc:
-            record_rejection(
-                context,
-                layout,
-                role,
-                key,
-                source.task_id,
-                source.file_name,
-                f"cannot read file: {exc.strerror or exc}",
-            )
-            return
-        raw = layout.raw_video(sha, source.path.suffix)
-        if not raw.exists():
-            atomic_write_with(raw, lambda tmp: shutil.copyfile(source.path, tmp))
-        record = {
-            "role": role,
-            "task_id": source.task_id,
-            "file_name": source.file_name,
-            "partition_key": key,
-            "sha256": sha,
-            "raw_path": str(raw.relative_to(layout.root)),
-            "fps": probe.fps,
-            "frame_count": probe.frame_count,
-            "duration_sec": probe.duration_sec,
-            "width": probe.width,
-            "height": probe.height,
-            "codec": probe.codec,
-            "decode_errors": probe.decode_errors,
-            "registered_at": datetime.now(UTC).isoformat(),
-            "pipeline_version": __version__,
-        }
-        write_json(layout.registration(role, key), record)
-        layout.table_file("rejected_videos", source.task_id, key).unlink(missing_ok=True)
-        yield MaterializeResult(
-            metadata={
+            layout.table_file("rejected_videos", source.task_id, key).unlink(missing_ok=True)
+            return {
                 "task_id": source.task_id,
                 "video": source.file_name,
                 "sha256": sha,
                 "fps": probe.fps,
-                "frames_decoded": probe.frame_count,
+                "header_frames": probe.frame_count,
                 "duration_sec": probe.duration_sec,
                 "resolution": f"{probe.width}x{probe.height}",
                 "codec": probe.codec,
-                "corrupt_packets": probe.decode_errors,
                 "probe_seconds": round(time.perf_counter() - started, 3),
                 "raw_copy": MetadataValue.path(str(raw)),
-            },
-        )
+            }
+
+        batch = PartitionBatch(context)
+        batch.run(register)
+        yield from batch.results()
 
     @asset(
         name=f"{role}_clip_embeddings",
         partitions_def=partitions,
         group_name=f"{role}_videos",
         deps=[registered_video],
+        output_required=False,
         retry_policy=IO_RETRY,
+        backfill_policy=BATCHED,
         kinds={"numpy"},
-        description="Frames sampled at SOPILOT_TARGET_FPS with stream timestamps, grouped "
-        "into clips and embedded; raw vectors (.npy) plus clip times (.json).",
+        description="The one full decode of the video: frames actually decoded and corrupt "
+        "packets counted, frames sampled at SOPILOT_TARGET_FPS with stream timestamps, "
+        "grouped into clips and embedded; raw vectors (.npy) plus clip times (.json).",
     )
-    def clip_embeddings(
-        context: AssetExecutionContext, settings: SopilotSettings
-    ) -> MaterializeResult:
-        key = context.partition_key
+    def clip_embeddings(context: AssetExecutionContext, settings: SopilotSettings):
         layout = settings.layout
-        record = read_json(layout.registration(role, key))
         embedder = settings.embedder
-        t0 = time.perf_counter()
-        sampled = decode_video(
-            layout.root / record["raw_path"], settings.target_fps, embedder.frame_size
-        )
-        t1 = time.perf_counter()
-        emb = embedder.embed(sampled.frames, sampled.times, settings.target_fps)
-        t2 = time.perf_counter()
-        save_clip_embeddings(
-            layout,
-            role,
-            key,
-            emb,
-            {
-                "task_id": record["task_id"],
-                "video": record["file_name"],
-                "sha256": record["sha256"],
-                "duration_sec": record["duration_sec"],
-                "target_fps": settings.target_fps,
-                "partition_key": key,
-            },
-        )
-        realtime = record["duration_sec"] / max(t2 - t0, 1e-9)
-        return MaterializeResult(
-            metadata={
+        timings = {"decode": 0.0, "embed": 0.0, "video": 0.0}
+
+        def embed(key: str) -> dict[str, Any]:
+            record = read_json(layout.registration(role, key))
+            t0 = time.perf_counter()
+            try:
+                sampled = decode_video(
+                    layout.root / record["raw_path"], settings.target_fps, embedder.frame_size
+                )
+            except VideoDecodeError as exc:
+                record_rejection(
+                    context, layout, role, key, record["task_id"], record["file_name"], str(exc)
+                )
+                raise Skip(str(exc)) from exc
+            t1 = time.perf_counter()
+            emb = embedder.embed(sampled.frames, sampled.times, settings.target_fps)
+            t2 = time.perf_counter()
+            probe = sampled.probe
+            save_clip_embeddings(
+                layout,
+                role,
+                key,
+                emb,
+                {
+                    "task_id": record["task_id"],
+                    "video": record["file_name"],
+                    "sha256": record["sha256"],
+                    "duration_sec": probe.duration_sec,
+                    "frames_decoded": probe.frame_count,
+                    "corrupt_packets": probe.decode_errors,
+                    "target_fps": settings.target_fps,
+                    "partition_key": key,
+                },
+            )
+            timings["decode"] += t1 - t0
+            timings["embed"] += t2 - t1
+            timings["video"] += probe.duration_sec
+            return {
                 "task_id": record["task_id"],
                 "embedder": emb.embedder,
                 "num_clips": len(emb.vectors),
                 "dim": int(emb.vectors.shape[1]),
+                "frames_decoded": probe.frame_count,
+                "corrupt_packets": probe.decode_errors,
+                "duration_sec": probe.duration_sec,
                 "frames_sampled": len(sampled.frames),
                 "decode_seconds": round(t1 - t0, 3),
                 "embed_seconds": round(t2 - t1, 3),
-                "x_realtime": round(realtime, 1),
+                "x_realtime": round(probe.duration_sec / max(t2 - t0, 1e-9), 1),
                 "vectors": MetadataValue.path(str(layout.clip_vectors(role, key))),
+            }
+
+        batch = PartitionBatch(context)
+        batch.run(embed)
+        busy = timings["decode"] + timings["embed"]
+        yield from batch.results(
+            {
+                "decode_seconds": round(timings["decode"], 3),
+                "embed_seconds": round(timings["embed"], 3),
+                "x_realtime": round(timings["video"] / max(busy, 1e-9), 1),
             }
         )
 

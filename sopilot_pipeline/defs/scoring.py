@@ -1,11 +1,13 @@
 """Gold steps, trainee alignment and trainee score: the per-task comparison assets.
 
 Pairwise assets are partitioned by trainee (a score belongs to a trainee video) and
-read their task's gold artefacts from the data layout.
+read their task's gold artefacts from the data layout. ``trainee_alignment`` runs the
+expensive edit search once; ``trainee_score`` replays the saved result with one DP.
 """
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from dagster import (
@@ -15,27 +17,34 @@ from dagster import (
     AssetKey,
     AssetSelection,
     AutomationCondition,
-    MaterializeResult,
     MetadataValue,
     asset,
 )
 
 from sopilot_pipeline import __version__
 from sopilot_pipeline.core.adapter import FeatureAdapter
-from sopilot_pipeline.core.atomic import atomic_write_with
 from sopilot_pipeline.core.embed import feature_groups
 from sopilot_pipeline.core.layout import DataLayout
 from sopilot_pipeline.core.report import ReportContext, write_score_report
-from sopilot_pipeline.core.scoring import ClipSeries, ScoreResult, evaluate_trainee
+from sopilot_pipeline.core.scoring import (
+    ClipSeries,
+    ScoreResult,
+    evaluate_trainee,
+    replay_alignment,
+)
 from sopilot_pipeline.core.steps import detect_gold_steps
 from sopilot_pipeline.core.store import (
+    SavedAlignment,
     current_adapter,
     gold_keys_for_task,
     load_clip_series,
     load_steps,
+    load_trainee_alignment,
+    save_trainee_alignment,
     task_fallback_adapter,
 )
 from sopilot_pipeline.core.tables import DEVIATIONS_SCHEMA, SCORES_SCHEMA, STEPS_SCHEMA, write_table
+from sopilot_pipeline.defs.batch import BATCHED, PartitionBatch, Skip
 from sopilot_pipeline.defs.partitions import gold_videos, trainee_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
 
@@ -50,44 +59,49 @@ GOLD_INPUTS = [
     partitions_def=gold_videos,
     group_name="gold_videos",
     deps=["gold_clip_embeddings"],
+    output_required=False,
+    backfill_policy=BATCHED,
     automation_condition=AutomationCondition.eager(),
     kinds={"parquet"},
     description="Step boundaries of a gold video (kernel change points with a minimum "
     "step length), written to tables/steps.",
 )
-def gold_steps(context: AssetExecutionContext, settings: SopilotSettings) -> MaterializeResult:
+def gold_steps(context: AssetExecutionContext, settings: SopilotSettings):
     layout = settings.layout
-    key = context.partition_key
-    series, meta = load_clip_series(layout, "gold", key)
-    steps = detect_gold_steps(
-        series.vectors,
-        series.start_sec,
-        series.end_sec,
-        feature_groups(meta["embedder"]),
-        settings.step_detection,
-    )
-    rows = [
-        {
-            "task_id": meta["task_id"],
-            "gold_video": meta["video"],
-            "step": s.index,
-            "start_sec": s.start_sec,
-            "end_sec": s.end_sec,
-        }
-        for s in steps
-    ]
-    write_table(layout.table_file("steps", meta["task_id"], key), rows, STEPS_SCHEMA)
-    table = "| step | start (s) | end (s) |\n|---|---|---|\n" + "\n".join(
-        f"| {s.index + 1} | {s.start_sec:.1f} | {s.end_sec:.1f} |" for s in steps
-    )
-    return MaterializeResult(
-        metadata={
+
+    def detect(key: str) -> dict[str, Any]:
+        series, meta = load_clip_series(layout, "gold", key)
+        steps = detect_gold_steps(
+            series.vectors,
+            series.start_sec,
+            series.end_sec,
+            feature_groups(meta["embedder"]),
+            settings.step_detection,
+        )
+        rows = [
+            {
+                "task_id": meta["task_id"],
+                "gold_video": meta["video"],
+                "step": s.index,
+                "start_sec": s.start_sec,
+                "end_sec": s.end_sec,
+            }
+            for s in steps
+        ]
+        write_table(layout.table_file("steps", meta["task_id"], key), rows, STEPS_SCHEMA)
+        table = "| step | start (s) | end (s) |\n|---|---|---|\n" + "\n".join(
+            f"| {s.index + 1} | {s.start_sec:.1f} | {s.end_sec:.1f} |" for s in steps
+        )
+        return {
             "task_id": meta["task_id"],
             "num_steps": len(steps),
             "steps": MetadataValue.md(table),
             "dagster/row_count": len(rows),
         }
-    )
+
+    batch = PartitionBatch(context)
+    batch.run(detect)
+    yield from batch.results()
 
 
 def _adapter_for(layout: DataLayout, embedder: str, golds: list[np.ndarray]) -> FeatureAdapter:
@@ -104,6 +118,7 @@ def _adapter_for(layout: DataLayout, embedder: str, golds: list[np.ndarray]) -> 
         "feature_adapter",
     ],
     output_required=False,
+    backfill_policy=BATCHED,
     automation_condition=AutomationCondition.eager().ignore(AssetSelection.assets(*GOLD_INPUTS)),
     kinds={"numpy"},
     description="The trainee explained against each gold video of its task (DTW over an "
@@ -112,41 +127,41 @@ def _adapter_for(layout: DataLayout, embedder: str, golds: list[np.ndarray]) -> 
 )
 def trainee_alignment(context: AssetExecutionContext, settings: SopilotSettings):
     layout = settings.layout
-    key = context.partition_key
-    trainee, meta = load_clip_series(layout, "trainee", key)
-    embedder = meta["embedder"]
-    gold_keys = gold_keys_for_task(layout, meta["task_id"], embedder)
-    if not gold_keys:
-        context.log.warning(f"task {meta['task_id']!r} has no gold video yet; not scored")
-        return
-    golds = {g: load_clip_series(layout, "gold", g)[0] for g in gold_keys}
-    adapter = _adapter_for(layout, embedder, [g.vectors for g in golds.values()])
-    t0 = time.perf_counter()
-    adapted_trainee = ClipSeries(adapter.apply(trainee.vectors), trainee.start_sec, trainee.end_sec)
-    candidates: dict[str, ScoreResult] = {}
-    for g, series in golds.items():
-        adapted = ClipSeries(adapter.apply(series.vectors), series.start_sec, series.end_sec)
-        steps = load_steps(layout, meta["task_id"], g)
-        candidates[g] = evaluate_trainee(adapted, steps, adapted_trainee, settings.scoring)
-    # the gold the trainee is closest to is the one that explains them best
-    best = max(candidates, key=lambda g: (candidates[g].score, -candidates[g].mean_cost))
-    result = candidates[best]
-    elapsed = time.perf_counter() - t0
-    atomic_write_with(
-        layout.alignment(key),
-        lambda tmp: np.savez(
-            tmp.open("wb"),
-            path=result.alignment.path,
-            order=np.array(result.alignment.order),
-            gold_key=np.array(best),
-            mean_cost=np.array(result.mean_cost),
-            adapter_version=np.array(adapter.version),
-            adapter_mean=adapter.mean,
-            adapter_std=adapter.std,
-        ),
-    )
-    yield MaterializeResult(
-        metadata={
+    task_golds = TaskGolds(layout)
+
+    def align(key: str) -> dict[str, Any]:
+        trainee, meta = load_clip_series(layout, "trainee", key)
+        embedder = meta["embedder"]
+        golds = task_golds.get(meta["task_id"], embedder)
+        if golds is None:
+            context.log.warning(f"task {meta['task_id']!r} has no gold video yet; not scored")
+            raise Skip("task has no gold video with steps yet")
+        adapter, adapted_golds = golds
+        t0 = time.perf_counter()
+        adapted_trainee = ClipSeries(
+            adapter.apply(trainee.vectors), trainee.start_sec, trainee.end_sec
+        )
+        candidates: dict[str, ScoreResult] = {
+            g: evaluate_trainee(series, steps, adapted_trainee, settings.scoring)
+            for g, (series, steps) in adapted_golds.items()
+        }
+        # the gold the trainee is closest to is the one that explains them best
+        best = max(candidates, key=lambda g: (candidates[g].score, -candidates[g].mean_cost))
+        result = candidates[best]
+        elapsed = time.perf_counter() - t0
+        save_trainee_alignment(
+            layout,
+            key,
+            SavedAlignment(
+                gold_key=best,
+                order=result.alignment.order,
+                edits=result.edits,
+                adapter=adapter,
+                path=result.alignment.path,
+                mean_cost=result.mean_cost,
+            ),
+        )
+        return {
             "task_id": meta["task_id"],
             "gold_video": best,
             "golds_compared": len(candidates),
@@ -155,40 +170,76 @@ def trainee_alignment(context: AssetExecutionContext, settings: SopilotSettings)
             "adapter_version": adapter.version,
             "dtw_seconds": round(elapsed, 4),
         }
-    )
+
+    batch = PartitionBatch(context)
+    batch.run(align)
+    yield from batch.results()
+
+
+class TaskGolds:
+    """Each task's golds (adapted, with steps) loaded once per step, not once per trainee."""
+
+    def __init__(self, layout: DataLayout) -> None:
+        self.layout = layout
+        self.cache: dict[tuple[str, str], tuple[FeatureAdapter, dict] | None] = {}
+
+    def get(self, task_id: str, embedder: str) -> tuple[FeatureAdapter, dict] | None:
+        if (task_id, embedder) not in self.cache:
+            self.cache[task_id, embedder] = self._load(task_id, embedder)
+        return self.cache[task_id, embedder]
+
+    def _load(self, task_id: str, embedder: str) -> tuple[FeatureAdapter, dict] | None:
+        gold_keys = gold_keys_for_task(self.layout, task_id, embedder)
+        if not gold_keys:
+            return None
+        golds = {g: load_clip_series(self.layout, "gold", g)[0] for g in gold_keys}
+        adapter = _adapter_for(self.layout, embedder, [g.vectors for g in golds.values()])
+        adapted = {
+            g: (
+                ClipSeries(adapter.apply(series.vectors), series.start_sec, series.end_sec),
+                load_steps(self.layout, task_id, g),
+            )
+            for g, series in golds.items()
+        }
+        return adapter, adapted
 
 
 @asset(
     partitions_def=trainee_videos,
     group_name="trainee_videos",
     deps=[trainee_alignment],
+    output_required=False,
+    backfill_policy=BATCHED,
     automation_condition=AutomationCondition.eager(),
     kinds={"parquet", "pdf"},
     description="Deviations and the 0-100 score of a trainee video; rows in "
     "tables/scores and tables/deviations, and a PDF report.",
 )
-def trainee_score(context: AssetExecutionContext, settings: SopilotSettings) -> MaterializeResult:
+def trainee_score(context: AssetExecutionContext, settings: SopilotSettings):
     layout = settings.layout
-    key = context.partition_key
+
+    def score(key: str) -> dict[str, Any]:
+        return _score_one(layout, key, settings)
+
+    batch = PartitionBatch(context)
+    batch.run(score)
+    yield from batch.results()
+
+
+def _score_one(layout: DataLayout, key: str, settings: SopilotSettings) -> dict[str, Any]:
     trainee, meta = load_clip_series(layout, "trainee", key)
-    with np.load(layout.alignment(key), allow_pickle=False) as saved:
-        gold_key = str(saved["gold_key"])
-        adapter = FeatureAdapter(
-            mean=saved["adapter_mean"],
-            std=saved["adapter_std"],
-            version=str(saved["adapter_version"]),
-            embedder=meta["embedder"],
-            num_videos=0,
-            num_clips=0,
-        )
-    gold, gold_meta = load_clip_series(layout, "gold", gold_key)
+    saved = load_trainee_alignment(layout, key, meta["embedder"])
+    adapter = saved.adapter
+    gold, gold_meta = load_clip_series(layout, "gold", saved.gold_key)
     task_id = meta["task_id"]
-    steps = load_steps(layout, task_id, gold_key)
+    steps = load_steps(layout, task_id, saved.gold_key)
+    adapted_gold = ClipSeries(adapter.apply(gold.vectors), gold.start_sec, gold.end_sec)
+    adapted_trainee = ClipSeries(adapter.apply(trainee.vectors), trainee.start_sec, trainee.end_sec)
+    alignment = replay_alignment(
+        adapted_gold, steps, adapted_trainee, saved.order, saved.edits, settings.scoring
+    )
     result = evaluate_trainee(
-        ClipSeries(adapter.apply(gold.vectors), gold.start_sec, gold.end_sec),
-        steps,
-        ClipSeries(adapter.apply(trainee.vectors), trainee.start_sec, trainee.end_sec),
-        settings.scoring,
+        adapted_gold, steps, adapted_trainee, settings.scoring, alignment=alignment
     )
     scored_at = datetime.now(UTC)
     c = result.counts
@@ -259,13 +310,11 @@ def trainee_score(context: AssetExecutionContext, settings: SopilotSettings) -> 
             or ["- no deviations"]
         )
     )
-    return MaterializeResult(
-        metadata={
-            "task_id": task_id,
-            "score": result.score,
-            "num_deviations": len(result.deviations),
-            **{f"num_{k}": v for k, v in c.items()},
-            "summary": MetadataValue.md(summary),
-            "report": MetadataValue.path(str(report)),
-        }
-    )
+    return {
+        "task_id": task_id,
+        "score": result.score,
+        "num_deviations": len(result.deviations),
+        **{f"num_{k}": v for k, v in c.items()},
+        "summary": MetadataValue.md(summary),
+        "report": MetadataValue.path(str(report)),
+    }

@@ -4,7 +4,9 @@ Run keys carry content hashes, so a run is requested once per content: a re-drop
 identical file does nothing, a changed file is processed again. Trainee videos are
 scored once their task has a gold video with detected steps; the key also names the
 task's golds and the adapter version, so a new gold or adapter re-scores the task's
-trainees. Errors on one file are logged and never fail the tick.
+trainees. While a task's first gold is on its way its trainees wait, so each is
+ingested and scored in one run rather than two. Errors on one file are logged and
+never fail the tick.
 """
 
 import hashlib
@@ -21,7 +23,7 @@ from dagster import (
     sensor,
 )
 
-from sopilot_pipeline.core.layout import read_json
+from sopilot_pipeline.core.layout import DataLayout, read_json
 from sopilot_pipeline.core.watch import ReadyFile, advance_watch_state, scan_watch_folder
 from sopilot_pipeline.defs.partitions import gold_videos, trainee_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
@@ -42,6 +44,7 @@ trainee_job = define_asset_job(
 )
 
 WATCH_SENSOR_NAME = "watch_folder_sensor"
+PARTITIONS_OF_JOB = {gold_job.name: gold_videos.name, trainee_job.name: trainee_videos.name}
 
 
 def _trainee_run(
@@ -58,6 +61,12 @@ def _trainee_run(
 
 def _digest(parts: list[str]) -> str:
     return hashlib.sha1("\n".join(sorted(parts)).encode()).hexdigest()[:12]
+
+
+def _rejected(layout: DataLayout, r: ReadyFile) -> bool:
+    """Rejected already; a changed file (newer mtime) is tried again."""
+    rejection = layout.table_file("rejected_videos", r.file.task_id, r.file.partition_key)
+    return rejection.exists() and rejection.stat().st_mtime_ns > r.file.mtime_ns
 
 
 def plan_run_requests(
@@ -77,9 +86,14 @@ def plan_run_requests(
     adapter = layout.latest_adapter(settings.embedder.name)
     adapter_version = adapter.stem if adapter else "none"
     task_golds: dict[str, list[str]] = {}
+    golds_pending: set[str] = set()  # tasks with a gold on its way: wait, then score at once
     for r in ready:
-        if r.file.role == "gold" and r.file.partition_key in golds_done:
+        if r.file.role != "gold":
+            continue
+        if r.file.partition_key in golds_done:
             task_golds.setdefault(r.file.task_id, []).append(f"{r.file.partition_key}:{r.sha256}")
+        elif not _rejected(layout, r):
+            golds_pending.add(r.file.task_id)
 
     runs: list[RunRequest] = []
     for r in ready:
@@ -95,9 +109,8 @@ def plan_run_requests(
                 )
             )
             continue
-        rejection = layout.table_file("rejected_videos", r.file.task_id, key)
-        if rejection.exists() and rejection.stat().st_mtime_ns > r.file.mtime_ns:
-            continue  # already rejected; a changed file (newer mtime) is tried again
+        if _rejected(layout, r):
+            continue
         golds = task_golds.get(r.file.task_id)
         registered = layout.registration("trainee", key)
         ingested = (
@@ -107,7 +120,7 @@ def plan_run_requests(
         )
 
         if not golds:
-            if not ingested:
+            if not ingested and r.file.task_id not in golds_pending:
                 runs.append(
                     _trainee_run(
                         trainee_job.name,
