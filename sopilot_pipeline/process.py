@@ -60,18 +60,22 @@ def _ledger_key(run_key: str) -> str:
     return f"sopilot/process/{hashlib.sha1(run_key.encode()).hexdigest()}"
 
 
-def _already_succeeded(instance: DagsterInstance, run_key: str) -> bool:
-    """Done by an earlier batch of ``process`` or by a run the sensor launched."""
-    if instance.run_storage.get_cursor_values({_ledger_key(run_key)}):
-        return True
-    runs = instance.get_runs(
-        RunsFilter(
-            tags={RUN_KEY_TAG: run_key, SENSOR_NAME_TAG: WATCH_SENSOR_NAME},
-            statuses=[DagsterRunStatus.SUCCESS],
-        ),
-        limit=1,
-    )
-    return bool(runs)
+def already_done(instance: DagsterInstance, run_keys: list[str]) -> set[str]:
+    """Run keys done by an earlier batch of ``process`` or by a run the sensor launched."""
+    if not run_keys:
+        return set()
+    by_ledger = {_ledger_key(k): k for k in run_keys}
+    done = {by_ledger[k] for k in instance.run_storage.get_cursor_values(set(by_ledger))}
+    rest = [k for k in run_keys if k not in done]
+    for start in range(0, len(rest), 500):
+        records = instance.get_run_records(
+            RunsFilter(
+                tags={RUN_KEY_TAG: rest[start : start + 500], SENSOR_NAME_TAG: WATCH_SENSOR_NAME},
+                statuses=[DagsterRunStatus.SUCCESS],
+            )
+        )
+        done.update(r.dagster_run.tags[RUN_KEY_TAG] for r in records)
+    return done
 
 
 def plan_batches(
@@ -188,12 +192,10 @@ def process_watch_folder(
         cursor = result.cursor
         for req in result.dynamic_partitions_requests or []:
             instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
-        runs = []
-        for r in result.run_requests or []:
-            if r.run_key and _already_succeeded(instance, r.run_key):
-                outcome.skipped_run_keys.add(r.run_key)
-            else:
-                runs.append(r)
+        requests = result.run_requests or []
+        done = already_done(instance, [r.run_key for r in requests if r.run_key])
+        outcome.skipped_run_keys |= done
+        runs = [r for r in requests if r.run_key not in done]
         for batch in sorted(
             plan_batches(instance, runs, max_partitions),
             key=lambda b: b[0].job_name != gold_job.name,
