@@ -15,10 +15,9 @@ Import-safe without CuPy or CUDA: ``gpu_available()`` says whether it can run, a
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
+from sopilot_pipeline.core.device import dtw_on_gpu
 from sopilot_pipeline.core.dtw import Alignment, _alignment, dtw_align_batch, l2_normalise
 
 _KERNEL_SOURCE = r"""
@@ -67,15 +66,8 @@ void dtw_pairs(const float* sim, const long long* sim_offsets, const int* rows,
 
 
 def gpu_available() -> bool:
-    """True when CuPy imports and sees at least one CUDA device."""
-    if os.environ.get("SOPILOT_DTW_DEVICE", "auto").lower() == "cpu":
-        return False
-    try:
-        import cupy
-
-        return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:  # no CuPy, no driver, no device: all mean "use the CPU"
-        return False
+    """True when CuPy works on a CUDA device and nothing asks for the CPU."""
+    return dtw_on_gpu()
 
 
 _kernel = None

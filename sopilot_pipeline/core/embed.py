@@ -25,7 +25,10 @@ class ClipEmbeddings:
 
 class ClipEmbedder(Protocol):
     name: str
-    frame_size: tuple[int, int]
+
+    def frame_size_for(self, width: int, height: int) -> tuple[int, int]:
+        """(width, height) to decode sampled frames at, for a video of this size."""
+        ...
 
     def embed(self, frames: np.ndarray, times: np.ndarray, fps: float) -> ClipEmbeddings: ...
 
@@ -153,6 +156,9 @@ class HeuristicEmbedder:
     clip_stride: int = 2
     frame_size: tuple[int, int] = (96, 96)
     name: str = "heuristic-v4"
+
+    def frame_size_for(self, width: int, height: int) -> tuple[int, int]:
+        return self.frame_size  # a fixed grid: the aspect ratio does not matter here
 
     @property
     def feature_groups(self) -> tuple[tuple[int, float], ...]:

@@ -14,6 +14,15 @@ from sopilot_pipeline.core.scoring import ClipSeries
 from sopilot_pipeline.core.step_alignment import Edit
 from sopilot_pipeline.core.steps import Step
 from sopilot_pipeline.core.tables import read_table
+from sopilot_pipeline.core.vjepa2 import VJEPA2Embedder, describe
+
+
+def describe_embedder(embedder: object) -> dict[str, str | int]:
+    """What produced a set of embeddings, for their metadata: name, and for a model its
+    source, weights revision, device and clip shape."""
+    if isinstance(embedder, VJEPA2Embedder):
+        return {"name": embedder.name, **describe(embedder)}
+    return {"name": getattr(embedder, "name", type(embedder).__name__)}
 
 
 def save_clip_embeddings(

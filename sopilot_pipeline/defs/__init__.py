@@ -15,6 +15,8 @@ from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.scoring import gold_steps, trainee_alignment, trainee_score
 from sopilot_pipeline.defs.sensors import gold_job, trainee_job, watch_folder_sensor
 
+GPU_POOL = "gpu"  # its limit (1) is set in dagster.yaml: concurrency.pools.default_limit
+
 automation_sensor = AutomationConditionSensorDefinition(
     "sopilot_automation",
     target=AssetSelection.all(),
@@ -25,10 +27,12 @@ automation_sensor = AutomationConditionSensorDefinition(
 
 def build_definitions(settings: SopilotSettings | None = None) -> Definitions:
     """Definitions with settings from the environment unless given (tests pass their own)."""
+    settings = settings or SopilotSettings.from_env()
+    pool = GPU_POOL if settings.uses_gpu_pool else None
     return Definitions(
         assets=[
-            *build_video_assets("gold"),
-            *build_video_assets("trainee"),
+            *build_video_assets("gold", pool),
+            *build_video_assets("trainee", pool),
             gold_steps,
             feature_adapter,
             trainee_alignment,
@@ -38,7 +42,7 @@ def build_definitions(settings: SopilotSettings | None = None) -> Definitions:
         jobs=[gold_job, trainee_job, adapter_job],
         sensors=[watch_folder_sensor, automation_sensor],
         schedules=[nightly_adapter_training],
-        resources={"settings": settings or SopilotSettings.from_env()},
+        resources={"settings": settings},
         executor=in_process_executor,
     )
 

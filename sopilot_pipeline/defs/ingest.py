@@ -27,7 +27,7 @@ from dagster import (
 from sopilot_pipeline import __version__
 from sopilot_pipeline.core.atomic import atomic_write_with
 from sopilot_pipeline.core.layout import DataLayout, read_json, write_json
-from sopilot_pipeline.core.store import save_clip_embeddings
+from sopilot_pipeline.core.store import describe_embedder, save_clip_embeddings
 from sopilot_pipeline.core.tables import REJECTED_SCHEMA, read_table, write_table
 from sopilot_pipeline.core.video import VideoDecodeError, decode_video, probe_video
 from sopilot_pipeline.core.watch import WatchedFile, scan_watch_folder, sha256_file
@@ -83,7 +83,8 @@ def _task_from_key(layout: DataLayout, role: str, key: str) -> str:
     return key.split("__", 1)[0]
 
 
-def build_video_assets(role: str) -> list[AssetsDefinition]:
+def build_video_assets(role: str, pool: str | None = None) -> list[AssetsDefinition]:
+    """``pool``: the concurrency pool of the embedding step (``gpu`` for a GPU model)."""
     partitions = PARTITIONS_BY_ROLE[role]
 
     @asset(
@@ -172,6 +173,7 @@ def build_video_assets(role: str) -> list[AssetsDefinition]:
         output_required=False,
         retry_policy=IO_RETRY,
         backfill_policy=BATCHED,
+        pool=pool,
         kinds={"numpy"},
         description="The one full decode of the video: frames actually decoded and corrupt "
         "packets counted, frames sampled at SOPILOT_TARGET_FPS with stream timestamps, "
@@ -180,15 +182,15 @@ def build_video_assets(role: str) -> list[AssetsDefinition]:
     def clip_embeddings(context: AssetExecutionContext, settings: SopilotSettings):
         layout = settings.layout
         embedder = settings.embedder
+        embedder_details = describe_embedder(embedder)
         timings = {"decode": 0.0, "embed": 0.0, "video": 0.0}
 
         def embed(key: str) -> dict[str, Any]:
             record = read_json(layout.registration(role, key))
             t0 = time.perf_counter()
             try:
-                sampled = decode_video(
-                    layout.root / record["raw_path"], settings.target_fps, embedder.frame_size
-                )
+                size = embedder.frame_size_for(record["width"], record["height"])
+                sampled = decode_video(layout.root / record["raw_path"], settings.target_fps, size)
             except VideoDecodeError as exc:
                 record_rejection(
                     context, layout, role, key, record["task_id"], record["file_name"], str(exc)
@@ -212,6 +214,7 @@ def build_video_assets(role: str) -> list[AssetsDefinition]:
                     "corrupt_packets": probe.decode_errors,
                     "target_fps": settings.target_fps,
                     "partition_key": key,
+                    "embedder_details": embedder_details,
                 },
             )
             timings["decode"] += t1 - t0
@@ -237,6 +240,7 @@ def build_video_assets(role: str) -> list[AssetsDefinition]:
         busy = timings["decode"] + timings["embed"]
         yield from batch.results(
             {
+                **{f"embedder_{k}": v for k, v in describe_embedder(embedder).items()},
                 "decode_seconds": round(timings["decode"], 3),
                 "embed_seconds": round(timings["embed"], 3),
                 "x_realtime": round(timings["video"] / max(busy, 1e-9), 1),

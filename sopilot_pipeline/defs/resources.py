@@ -6,12 +6,20 @@ from dataclasses import fields
 from pathlib import Path
 
 from dagster import ConfigurableResource
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from sopilot_pipeline.core.device import DEVICE_CHOICES
 from sopilot_pipeline.core.embed import HeuristicEmbedder
 from sopilot_pipeline.core.layout import DataLayout
 from sopilot_pipeline.core.scoring import ScoringConfig
 from sopilot_pipeline.core.steps import StepDetectionConfig
+from sopilot_pipeline.core.vjepa2 import VJEPA2Embedder, check_model_source
+
+EMBEDDERS = ("heuristic", "vjepa2")
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
 
 
 class SopilotSettings(ConfigurableResource):
@@ -38,6 +46,19 @@ class SopilotSettings(ConfigurableResource):
         default_factory=dict,
         description="Any other ScoringConfig field (penalty points, prices, thresholds), "
         'e.g. {"miss_penalty": 20}',
+    )
+    embedder_kind: str = Field(
+        default="heuristic", description="heuristic (fast, CPU) or vjepa2 (GPU when there is one)"
+    )
+    vjepa2_model: str = Field(default="", description="V-JEPA2 model directory or hub id")
+    device: str = Field(default="auto", description="auto, cpu or cuda for torch models")
+    vjepa2_batch_size: int = Field(default=32, description="Most clips per V-JEPA2 forward pass")
+    vjepa2_frames_per_clip: int = Field(
+        default=0, description="Sampled frames per V-JEPA2 clip; 0 uses the checkpoint's"
+    )
+    vjepa2_compile: bool = Field(default=False, description="torch.compile the V-JEPA2 model")
+    vjepa2_allow_download: bool = Field(
+        default=False, description="Let a hub id download when it is not in the local cache"
     )
 
     @field_validator("min_step_sec", "step_penalty_per_sec", "extra_cost", "over_time_ratio")
@@ -73,6 +94,33 @@ class SopilotSettings(ConfigurableResource):
             raise ValueError("SOPILOT_TRAINING_MIN_NEW_VIDEOS must be >= 0")
         return value
 
+    @field_validator("embedder_kind")
+    @classmethod
+    def _known_embedder(cls, value: str) -> str:
+        if value not in EMBEDDERS:
+            raise ValueError(f"SOPILOT_EMBEDDER must be one of {EMBEDDERS}, got {value!r}")
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if value not in DEVICE_CHOICES:
+            raise ValueError(f"SOPILOT_DEVICE must be one of {DEVICE_CHOICES}, got {value!r}")
+        return value
+
+    @field_validator("vjepa2_batch_size")
+    @classmethod
+    def _positive_batch(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("SOPILOT_VJEPA2_BATCH must be >= 1")
+        return value
+
+    @model_validator(mode="after")
+    def _model_usable(self) -> "SopilotSettings":
+        if self.embedder_kind == "vjepa2":
+            check_model_source(self.vjepa2_model)  # ModelLoadError is a ValueError
+        return self
+
     @classmethod
     def from_env(cls) -> "SopilotSettings":
         env = os.environ
@@ -89,6 +137,16 @@ class SopilotSettings(ConfigurableResource):
                 env.get("SOPILOT_OVER_TIME_RATIO", ScoringConfig.over_time_ratio)
             ),
             scoring_overrides=json.loads(env.get("SOPILOT_SCORING", "{}")),
+            # a model given and no embedder named means: use the model
+            embedder_kind=env.get(
+                "SOPILOT_EMBEDDER", "vjepa2" if env.get("SOPILOT_VJEPA2_MODEL") else "heuristic"
+            ),
+            vjepa2_model=env.get("SOPILOT_VJEPA2_MODEL", ""),
+            device=env.get("SOPILOT_DEVICE", "auto").strip().lower() or "auto",
+            vjepa2_batch_size=int(env.get("SOPILOT_VJEPA2_BATCH", "32")),
+            vjepa2_frames_per_clip=int(env.get("SOPILOT_VJEPA2_FRAMES", "0")),
+            vjepa2_compile=_flag(env.get("SOPILOT_VJEPA2_COMPILE", "")),
+            vjepa2_allow_download=_flag(env.get("SOPILOT_VJEPA2_ALLOW_DOWNLOAD", "")),
         )
 
     @property
@@ -96,8 +154,22 @@ class SopilotSettings(ConfigurableResource):
         return DataLayout(Path(self.data_dir))
 
     @property
-    def embedder(self) -> HeuristicEmbedder:
+    def embedder(self) -> HeuristicEmbedder | VJEPA2Embedder:
+        if self.embedder_kind == "vjepa2":
+            return VJEPA2Embedder(
+                model=self.vjepa2_model,
+                device=self.device,
+                max_batch=self.vjepa2_batch_size,
+                compile_model=self.vjepa2_compile,
+                allow_download=self.vjepa2_allow_download,
+                frames_per_clip=self.vjepa2_frames_per_clip,
+            )
         return HeuristicEmbedder()
+
+    @property
+    def uses_gpu_pool(self) -> bool:
+        """Embedding steps share the ``gpu`` concurrency pool when a model may use the GPU."""
+        return self.embedder_kind == "vjepa2" and self.device != "cpu"
 
     @property
     def scoring(self) -> ScoringConfig:
