@@ -48,13 +48,35 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings_from_env():  # noqa: ANN202 - SopilotSettings, imported late (slow import)
+    """Settings from the environment, or a one-line reason per bad variable."""
+    from pydantic import ValidationError
+
+    from sopilot_pipeline.defs.resources import SopilotSettings
+
+    try:
+        return SopilotSettings.from_env()
+    except ValidationError as exc:
+        reasons = [e["msg"].removeprefix("Value error, ") for e in exc.errors()]
+    except ValueError as exc:  # e.g. SOPILOT_TARGET_FPS=fast, SOPILOT_SCORING not JSON
+        reasons = [str(exc)]
+    for reason in reasons:
+        print(f"configuration error: {reason}", file=sys.stderr)
+    return None
+
+
 def _cmd_process(args: argparse.Namespace) -> int:
     data_dir = Path(os.environ.get("SOPILOT_DATA_DIR", "data")).absolute()
+    settings = _settings_from_env()
+    if settings is None:
+        return 2
     home = _ensure_dagster_home(data_dir)
     from sopilot_pipeline.process import print_summary, process_watch_folder
 
     print(f"Dagster instance: {home}  data: {data_dir}")
-    outcome = process_watch_folder(settle_seconds=args.settle_seconds, max_ticks=args.max_ticks)
+    outcome = process_watch_folder(
+        settle_seconds=args.settle_seconds, max_ticks=args.max_ticks, settings=settings
+    )
     print_summary(outcome)
     return 1 if outcome.failed_runs else 0
 

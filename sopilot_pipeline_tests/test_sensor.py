@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from dagster import DagsterInstance, SensorResult, build_sensor_context
@@ -92,3 +95,25 @@ def test_sensor_never_raises_on_vanishing_or_broken_files(tmp_path: Path) -> Non
     gone.unlink()
     second = _tick(instance, settings, first.cursor)
     assert [r.partition_key for r in second.run_requests] == [video_partition_key("t", "empty.mp4")]
+
+
+def _validate_code_location(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    repo = Path(__file__).resolve().parents[1]
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("dagster")), "definitions", "validate"]
+        + ["-w", str(repo / "workspace.yaml")],
+        cwd=repo,
+        env={**os.environ, "SOPILOT_DATA_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_code_location_validates_and_refuses_bad_settings(tmp_path: Path) -> None:
+    ok = _validate_code_location(tmp_path)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert "Validation successful" in ok.stderr + ok.stdout
+    bad = _validate_code_location(tmp_path, SOPILOT_TARGET_FPS="500")
+    assert bad.returncode != 0
+    assert "SOPILOT_TARGET_FPS must be within 0.1-60" in bad.stderr + bad.stdout

@@ -219,3 +219,17 @@ def test_gpu_embedding_steps_share_one_gpu_pool(tiny_model: Path, tmp_path: Path
         assert node.pools == ({pool} if pool else set())
     config = yaml.safe_load((REPO / "dagster.yaml").read_text())
     assert config["concurrency"]["pools"]["default_limit"] == 1
+
+
+def test_the_command_refuses_a_missing_model_with_its_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sopilot_pipeline.cli import main
+
+    monkeypatch.setenv("SOPILOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SOPILOT_VJEPA2_MODEL", str(tmp_path / "no-such-model"))
+    assert main(["process"]) == 2
+    err = capsys.readouterr().err
+    assert "configuration error: V-JEPA2 model directory" in err and "does not exist" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "data").exists()  # nothing created before the settings are valid

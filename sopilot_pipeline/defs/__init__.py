@@ -45,6 +45,3 @@ def build_definitions(settings: SopilotSettings | None = None) -> Definitions:
         resources={"settings": settings},
         executor=in_process_executor,
     )
-
-
-defs = build_definitions()
