@@ -102,6 +102,52 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 1 if report.failed_runs else 0
 
 
+def _audit_key() -> bytes | None:
+    key = os.environ.get("SOPILOT_AUDIT_KEY", "")
+    if not key:
+        print("SOPILOT_AUDIT_KEY is not set: it is the HMAC key of audit exports", file=sys.stderr)
+        return None
+    return key.encode()
+
+
+def _cmd_export_audit(args: argparse.Namespace) -> int:
+    from sopilot_pipeline.core.atomic import atomic_write_with
+    from sopilot_pipeline.core.audit import AuditError, export_lines, read_audit_log
+
+    settings = _settings_from_env()
+    key = _audit_key()
+    if settings is None or key is None:
+        return 2
+    try:
+        records = read_audit_log(settings.layout.audit_log)
+        text = "\n".join(export_lines(records, key)) + "\n"
+    except AuditError as exc:
+        print(f"audit log: {exc}", file=sys.stderr)
+        return 1
+    atomic_write_with(Path(args.out), lambda tmp: tmp.write_text(text))
+    print(f"exported {len(records)} signed audit records to {args.out}")
+    return 0
+
+
+def _cmd_verify_audit(args: argparse.Namespace) -> int:
+    from sopilot_pipeline.core.audit import AuditError, verify_export
+
+    key = _audit_key()
+    if key is None:
+        return 2
+    try:
+        lines = Path(args.file).read_text().splitlines()
+        verified = verify_export([ln for ln in lines if ln.strip()], key)
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    except AuditError as exc:
+        print(f"TAMPERED: {args.file}: {exc}")
+        return 1
+    print(f"OK: {verified.records} records, signed {verified.exported_at}, untouched")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sopilot-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -128,6 +174,18 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--workdir", help="empty folder to work in (default: a new temp folder)")
     e.add_argument("--json", help="also write the report as JSON here")
     e.set_defaults(func=_cmd_evaluate)
+    x = sub.add_parser(
+        "export-audit",
+        help="write the audit log of every score, HMAC-signed with SOPILOT_AUDIT_KEY",
+    )
+    x.add_argument("out", help="file to write (JSON lines: header, records, trailer)")
+    x.set_defaults(func=_cmd_export_audit)
+    v = sub.add_parser(
+        "verify-audit",
+        help="check an audit export's signatures with SOPILOT_AUDIT_KEY; exit 1 if tampered",
+    )
+    v.add_argument("file")
+    v.set_defaults(func=_cmd_verify_audit)
     args = parser.parse_args(argv)
     started = time.perf_counter()
     code = args.func(args)

@@ -43,6 +43,11 @@ class DataLayout:
     def tables(self) -> Path:
         return self.root / "tables"
 
+    @property
+    def audit_log(self) -> Path:
+        """Append-only, hash-chained log of every score (``core/audit.py``)."""
+        return self.root / "audit" / "audit_log.jsonl"
+
     def raw_video(self, sha256: str, suffix: str) -> Path:
         return self.raw / f"{sha256}{suffix.lower()}"
 

@@ -5,6 +5,9 @@ read their task's gold artefacts from the data layout. ``trainee_alignment`` run
 expensive edit search once; ``trainee_score`` replays the saved result with one DP.
 """
 
+import getpass
+import os
+import socket
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +26,7 @@ from dagster import (
 
 from sopilot_pipeline import __version__
 from sopilot_pipeline.core.adapter import FeatureAdapter
+from sopilot_pipeline.core.audit import append_audit_record, sha256_file
 from sopilot_pipeline.core.embed import feature_groups
 from sopilot_pipeline.core.layout import DataLayout
 from sopilot_pipeline.core.report import ReportContext, write_score_report
@@ -219,14 +223,23 @@ def trainee_score(context: AssetExecutionContext, settings: SopilotSettings):
     layout = settings.layout
 
     def score(key: str) -> dict[str, Any]:
-        return _score_one(layout, key, settings)
+        return _score_one(layout, key, settings, context.run_id)
 
     batch = PartitionBatch(context)
     batch.run(score)
     yield from batch.results()
 
 
-def _score_one(layout: DataLayout, key: str, settings: SopilotSettings) -> dict[str, Any]:
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container user with no passwd entry
+        return f"uid {os.getuid()}"
+
+
+def _score_one(
+    layout: DataLayout, key: str, settings: SopilotSettings, run_id: str
+) -> dict[str, Any]:
     trainee, meta = load_clip_series(layout, "trainee", key)
     saved = load_trainee_alignment(layout, key, meta["embedder"])
     adapter = saved.adapter
@@ -299,6 +312,37 @@ def _score_one(layout: DataLayout, key: str, settings: SopilotSettings) -> dict[
             adapter_version=adapter.version,
             scored_at=scored_at.isoformat(timespec="seconds"),
         ),
+    )
+    scores_file = layout.table_file("scores", task_id, key)
+    deviations_file = layout.table_file("deviations", task_id, key)
+    append_audit_record(
+        layout.audit_log,
+        {
+            "event": "score",
+            "who": {"user": _user(), "host": socket.gethostname(), "run_id": run_id},
+            "task_id": task_id,
+            "trainee_video": meta["video"],
+            "trainee_key": key,
+            "gold_video": gold_meta["video"],
+            "gold_key": saved.gold_key,
+            "score": result.score,
+            "deviations": dict(c),
+            "embedder": meta["embedder"],
+            "adapter_version": adapter.version,
+            "pipeline_version": __version__,
+            "scored_at": scored_at.isoformat(),
+            "inputs": {
+                "trainee_sha256": meta["sha256"],
+                "gold_sha256": gold_meta["sha256"],
+                "trainee_embeddings_sha256": sha256_file(layout.clip_vectors("trainee", key)),
+                "gold_embeddings_sha256": sha256_file(layout.clip_vectors("gold", saved.gold_key)),
+            },
+            "outputs": {
+                "scores_sha256": sha256_file(scores_file),
+                "deviations_sha256": sha256_file(deviations_file),
+                "report_sha256": sha256_file(report),
+            },
+        },
     )
     summary = "\n".join(
         [f"**Score {result.score:.1f}** for `{meta['video']}` against `{gold_meta['video']}`", ""]
