@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from dagster import (
+    AssetKey,
     DagsterInstance,
     DagsterRunStatus,
     Definitions,
@@ -37,6 +38,7 @@ from sopilot_pipeline.defs import build_definitions
 from sopilot_pipeline.defs.adapter import adapter_training_due, feature_adapter
 from sopilot_pipeline.defs.batch import MAX_PARTITIONS_PER_RUN
 from sopilot_pipeline.defs.ingest import rejected_rows
+from sopilot_pipeline.defs.rejections import REJECTED_ASSET, rejected_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.sensors import (
     PARTITIONS_OF_JOB,
@@ -226,7 +228,27 @@ def process_watch_folder(
             break
         if tick < max_ticks - 1:
             time.sleep(settle_seconds)
+    _summarise_rejections(instance, settings)
     return outcome
+
+
+def _summarise_rejections(instance: DagsterInstance, settings: SopilotSettings) -> None:
+    """Materialise ``rejected_videos`` when its row count changed since the last time."""
+    rows = len(rejected_rows(settings.layout))
+    last = instance.get_latest_materialization_event(AssetKey(REJECTED_ASSET))
+    seen = None
+    if last is not None and last.asset_materialization is not None:
+        entry = last.asset_materialization.metadata.get("dagster/row_count")
+        seen = entry.value if entry is not None else None
+    if rows != (seen if seen is not None else 0):
+        materialize(
+            [rejected_videos],
+            instance=instance,
+            resources={"settings": settings},
+            raise_on_error=False,
+            tags={"sopilot/launched_by": "process"},
+            run_config=QUIET,
+        )
 
 
 def print_summary(outcome: ProcessOutcome) -> None:

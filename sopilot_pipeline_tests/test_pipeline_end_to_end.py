@@ -149,6 +149,14 @@ def test_bad_files_rejected_with_reason_and_nothing_else_lost(pipeline_run: Pipe
     records = pipeline_run.instance.fetch_observations(AssetKey("trainee_video"), limit=50)
     reasons = [r.asset_observation.metadata["reason"].value for r in records.records]
     assert len(reasons) == 2
+    # and on the rejected_videos asset, which process summarised
+    seen = pipeline_run.instance.fetch_observations(AssetKey("rejected_videos"), limit=50)
+    assert sorted(r.asset_observation.metadata["video"].value for r in seen.records) == [
+        "corrupt.mp4",
+        "notes.MP4",
+    ]
+    summary = pipeline_run.instance.get_latest_materialization_event(AssetKey("rejected_videos"))
+    assert summary.asset_materialization.metadata["dagster/row_count"].value == 2
 
 
 def test_process_is_idempotent(pipeline_run: PipelineRun) -> None:

@@ -43,6 +43,7 @@ def test_definitions_load() -> None:
         "trainee_clip_embeddings",
         "trainee_alignment",
         "trainee_score",
+        "rejected_videos",
     }
 
 
@@ -94,7 +95,10 @@ def test_sensor_never_raises_on_vanishing_or_broken_files(tmp_path: Path) -> Non
     first = _tick(instance, settings, None)
     gone.unlink()
     second = _tick(instance, settings, first.cursor)
-    assert [r.partition_key for r in second.run_requests] == [video_partition_key("t", "empty.mp4")]
+    # links out of the watch folder are requested too, to be rejected unread with a reason
+    assert sorted(r.partition_key for r in second.run_requests) == sorted(
+        video_partition_key("t", n) for n in ("empty.mp4", "dangling.mp4", "outside.mp4")
+    )
 
 
 def _validate_code_location(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:

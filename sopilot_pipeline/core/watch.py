@@ -26,6 +26,7 @@ class WatchedFile:
     path: Path
     size: int
     mtime_ns: int
+    outside: bool = False  # a link that leads out of the watch folder: never read
 
     @property
     def partition_key(self) -> str:
@@ -61,8 +62,9 @@ def _inside(path: Path, root: Path) -> bool:
 def scan_watch_folder(watch_dir: Path) -> Iterator[WatchedFile]:
     """Video files under ``watch/<task_id>/{gold,trainee}/``; others are ignored.
 
-    Links that resolve outside the watch folder are skipped, so nothing outside the
-    data root is ever read.
+    Links that resolve outside the watch folder are listed with ``outside=True`` and
+    their own (link) size and time, so they can be rejected with a reason while nothing
+    outside the data root is ever read.
     """
     if not watch_dir.is_dir():
         return
@@ -80,6 +82,10 @@ def scan_watch_folder(watch_dir: Path) -> Iterator[WatchedFile]:
                             continue
                         path = Path(entry.path)
                         if entry.is_symlink() and not _inside(path, watch_dir):
+                            st = path.lstat()
+                            yield WatchedFile(
+                                role, task.name, entry.name, path, st.st_size, st.st_mtime_ns, True
+                            )
                             continue
                         try:
                             st = path.stat()
@@ -109,6 +115,8 @@ def advance_watch_state(
             settling.append(f)
             continue
         sha = before[2]
+        if sha is None and f.outside:
+            sha = "outside:" + hashlib.sha256(f.rel.encode()).hexdigest()  # never read
         if sha is None:
             try:
                 sha = sha256_file(f.path)

@@ -11,6 +11,7 @@ from dagster import (
 from sopilot_pipeline.defs.adapter import adapter_job, feature_adapter, nightly_adapter_training
 from sopilot_pipeline.defs.checks import trainee_embeddings_are_finite, trainee_score_is_consistent
 from sopilot_pipeline.defs.ingest import build_video_assets
+from sopilot_pipeline.defs.rejections import rejected_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.scoring import gold_steps, trainee_alignment, trainee_score
 from sopilot_pipeline.defs.sensors import gold_job, trainee_job, watch_folder_sensor
@@ -37,6 +38,7 @@ def build_definitions(settings: SopilotSettings | None = None) -> Definitions:
             feature_adapter,
             trainee_alignment,
             trainee_score,
+            rejected_videos,
         ],
         asset_checks=[trainee_embeddings_are_finite, trainee_score_is_consistent],
         jobs=[gold_job, trainee_job, adapter_job],

@@ -66,11 +66,14 @@ def record_rejection(
         ],
         REJECTED_SCHEMA,
     )
+    details = {"status": "rejected", "reason": reason, "video": video, "task_id": task_id}
+    context.log_event(
+        AssetObservation(asset_key=AssetKey(f"{role}_video"), partition=key, metadata=details)
+    )
     context.log_event(
         AssetObservation(
-            asset_key=AssetKey(f"{role}_video"),
-            partition=key,
-            metadata={"status": "rejected", "reason": reason, "video": video, "task_id": task_id},
+            asset_key=AssetKey("rejected_videos"),
+            metadata={**details, "role": role, "partition_key": key},
         )
     )
 
@@ -109,6 +112,12 @@ def build_video_assets(role: str, pool: str | None = None) -> list[AssetsDefinit
                 task = _task_from_key(layout, role, key)
                 reason = "file no longer in the watch folder"
                 record_rejection(context, layout, role, key, task, key, reason)
+                raise Skip(reason)
+            if source.outside:
+                reason = "symbolic link that leads outside the watch folder, or nowhere (not read)"
+                record_rejection(
+                    context, layout, role, key, source.task_id, source.file_name, reason
+                )
                 raise Skip(reason)
             started = time.perf_counter()
             try:
