@@ -18,6 +18,7 @@ import av
 import numpy as np
 
 MAX_PLAUSIBLE_FPS = 1000.0
+MIN_PLAUSIBLE_FPS = 0.1  # one frame every 10 s: slower is a broken header, not a time-lapse
 
 
 class VideoDecodeError(ValueError):
@@ -46,7 +47,7 @@ def _stream_rate(stream: av.video.stream.VideoStream) -> float | None:
     for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
         if rate:
             value = float(rate)
-            if 0.0 < value <= MAX_PLAUSIBLE_FPS:
+            if MIN_PLAUSIBLE_FPS <= value <= MAX_PLAUSIBLE_FPS:
                 return value
     return None
 
@@ -91,7 +92,7 @@ def probe_video(path: str | Path, max_packets: int = 300) -> VideoProbe:
         for _ in range(max_packets):
             try:
                 packet = next(packets)
-                decoded = packet.decode() if packet.size else []
+                decoded = packet.decode()  # the last, empty packet flushes the decoder
             except (StopIteration, av.error.EOFError):
                 break
             except av.error.FFmpegError:
@@ -108,6 +109,8 @@ def probe_video(path: str | Path, max_packets: int = 300) -> VideoProbe:
         if rate is None and not duration:
             raise VideoDecodeError("frame rate unknown: no usable fps metadata or timestamps")
         frames = int(stream.frames or 0)
+        if rate is None and frames > 1:
+            _check_timing(frames, duration)
         if not frames and rate and duration:
             frames = round(duration * rate)
         return VideoProbe(
@@ -118,6 +121,15 @@ def probe_video(path: str | Path, max_packets: int = 300) -> VideoProbe:
             height=frame.height,
             codec=codec,
             decode_errors=errors,
+        )
+
+
+def _check_timing(frames: int, seconds: float) -> None:
+    rate = frames / seconds if seconds > 0 else float("inf")
+    if not MIN_PLAUSIBLE_FPS <= rate <= MAX_PLAUSIBLE_FPS:
+        raise VideoDecodeError(
+            f"implausible frame timing: {frames} frames in {seconds:.4g} s ({rate:.4g} fps); "
+            "the file's fps metadata and timestamps are broken"
         )
 
 
@@ -199,6 +211,7 @@ def decode_video(
     if rate is None:
         if count < 2 or last_time <= 0:
             raise VideoDecodeError("frame rate unknown: no usable fps metadata or timestamps")
+        _check_timing(count - 1, last_time)
         rate = (count - 1) / last_time
     duration = last_time + 1.0 / rate
     probe = VideoProbe(
