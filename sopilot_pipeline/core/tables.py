@@ -70,11 +70,23 @@ REJECTED_SCHEMA = pa.schema(
     ]
 )
 
+FAILED_RUNS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("job", pa.string()),
+        ("partition_key", pa.string()),
+        ("failed_steps", pa.string()),
+        ("error", pa.string()),
+        ("failed_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "scores": SCORES_SCHEMA,
     "deviations": DEVIATIONS_SCHEMA,
     "steps": STEPS_SCHEMA,
     "rejected_videos": REJECTED_SCHEMA,
+    "failed_runs": FAILED_RUNS_SCHEMA,
 }
 
 

@@ -10,6 +10,7 @@ from dagster import (
 
 from sopilot_pipeline.defs.adapter import adapter_job, feature_adapter, nightly_adapter_training
 from sopilot_pipeline.defs.checks import trainee_embeddings_are_finite, trainee_score_is_consistent
+from sopilot_pipeline.defs.failures import record_failed_runs
 from sopilot_pipeline.defs.ingest import build_video_assets
 from sopilot_pipeline.defs.rejections import rejected_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
@@ -42,7 +43,7 @@ def build_definitions(settings: SopilotSettings | None = None) -> Definitions:
         ],
         asset_checks=[trainee_embeddings_are_finite, trainee_score_is_consistent],
         jobs=[gold_job, trainee_job, adapter_job],
-        sensors=[watch_folder_sensor, automation_sensor],
+        sensors=[watch_folder_sensor, automation_sensor, record_failed_runs],
         schedules=[nightly_adapter_training],
         resources={"settings": settings},
         executor=in_process_executor,
