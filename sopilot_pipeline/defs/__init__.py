@@ -14,6 +14,7 @@ from sopilot_pipeline.defs.failures import record_failed_runs
 from sopilot_pipeline.defs.ingest import build_video_assets
 from sopilot_pipeline.defs.rejections import rejected_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
+from sopilot_pipeline.defs.retention import apply_retention_policy, retention_schedule
 from sopilot_pipeline.defs.scoring import gold_steps, trainee_alignment, trainee_score
 from sopilot_pipeline.defs.sensors import gold_job, trainee_job, watch_folder_sensor
 
@@ -42,9 +43,9 @@ def build_definitions(settings: SopilotSettings | None = None) -> Definitions:
             rejected_videos,
         ],
         asset_checks=[trainee_embeddings_are_finite, trainee_score_is_consistent],
-        jobs=[gold_job, trainee_job, adapter_job],
+        jobs=[gold_job, trainee_job, adapter_job, apply_retention_policy],
         sensors=[watch_folder_sensor, automation_sensor, record_failed_runs],
-        schedules=[nightly_adapter_training],
+        schedules=[nightly_adapter_training, retention_schedule],
         resources={"settings": settings},
         executor=in_process_executor,
     )

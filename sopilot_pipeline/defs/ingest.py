@@ -196,10 +196,17 @@ def build_video_assets(role: str, pool: str | None = None) -> list[AssetsDefinit
 
         def embed(key: str) -> dict[str, Any]:
             record = read_json(layout.registration(role, key))
+            raw = layout.root / record["raw_path"]
+            if not raw.exists():
+                reason = "raw copy deleted by the retention policy"
+                record_rejection(
+                    context, layout, role, key, record["task_id"], record["file_name"], reason
+                )
+                raise Skip(reason)
             t0 = time.perf_counter()
             try:
                 size = embedder.frame_size_for(record["width"], record["height"])
-                sampled = decode_video(layout.root / record["raw_path"], settings.target_fps, size)
+                sampled = decode_video(raw, settings.target_fps, size)
             except VideoDecodeError as exc:
                 record_rejection(
                     context, layout, role, key, record["task_id"], record["file_name"], str(exc)

@@ -47,6 +47,9 @@ class SopilotSettings(ConfigurableResource):
         description="Any other ScoringConfig field (penalty points, prices, thresholds), "
         'e.g. {"miss_penalty": 20}',
     )
+    retention_days: int = Field(
+        default=0, description="Raw videos older than this many days are deleted; 0 keeps all"
+    )
     embedder_kind: str = Field(
         default="heuristic", description="heuristic (fast, CPU) or vjepa2 (GPU when there is one)"
     )
@@ -87,11 +90,13 @@ class SopilotSettings(ConfigurableResource):
             raise ValueError(f"SOPILOT_TARGET_FPS must be within 0.1-60, got {value}")
         return value
 
-    @field_validator("training_min_new_videos")
+    @field_validator("training_min_new_videos", "retention_days")
     @classmethod
     def _non_negative(cls, value: int) -> int:
         if value < 0:
-            raise ValueError("SOPILOT_TRAINING_MIN_NEW_VIDEOS must be >= 0")
+            raise ValueError(
+                "must be >= 0 (SOPILOT_TRAINING_MIN_NEW_VIDEOS, SOPILOT_RETENTION_DAYS)"
+            )
         return value
 
     @field_validator("embedder_kind")
@@ -142,6 +147,7 @@ class SopilotSettings(ConfigurableResource):
                 "SOPILOT_EMBEDDER", "vjepa2" if env.get("SOPILOT_VJEPA2_MODEL") else "heuristic"
             ),
             vjepa2_model=env.get("SOPILOT_VJEPA2_MODEL", ""),
+            retention_days=int(env.get("SOPILOT_RETENTION_DAYS", "0")),
             device=env.get("SOPILOT_DEVICE", "auto").strip().lower() or "auto",
             vjepa2_batch_size=int(env.get("SOPILOT_VJEPA2_BATCH", "32")),
             vjepa2_frames_per_clip=int(env.get("SOPILOT_VJEPA2_FRAMES", "0")),
