@@ -56,6 +56,7 @@ class ProcessOutcome:
     succeeded_runs: int = 0
     failed_runs: list[str] = field(default_factory=list)
     skipped_run_keys: set[str] = field(default_factory=set)
+    failed_keys: set[str] = field(default_factory=set)
 
 
 def _ledger_key(run_key: str) -> str:
@@ -154,6 +155,9 @@ def _execute(
     if result.success:
         outcome.succeeded_runs += 1
     else:
+        outcome.failed_keys |= {
+            r.run_key for r in batch if r.run_key and r.partition_key not in materialized
+        }
         keys = (
             first.partition_key
             if len(batch) == 1
@@ -197,7 +201,11 @@ def process_watch_folder(
         requests = result.run_requests or []
         done = already_done(instance, [r.run_key for r in requests if r.run_key])
         outcome.skipped_run_keys |= done
-        runs = [r for r in requests if r.run_key not in done]
+        # a request whose run failed in this pass is not retried by the next tick: run
+        # retries (dagster.yaml) and the next `process` are where failures are retried
+        runs = [
+            r for r in requests if r.run_key not in done and r.run_key not in outcome.failed_keys
+        ]
         for batch in sorted(
             plan_batches(instance, runs, max_partitions),
             key=lambda b: b[0].job_name != gold_job.name,

@@ -1,7 +1,8 @@
 """Atomic file writes: write a sibling temp file, fsync, then rename over the target.
 
 A reader never sees a half-written artefact, and a run killed mid-write leaves at most
-a ``.tmp-*`` file that no reader looks at.
+a hidden ``.<name>.<random>.partial`` file, which matches no reader's glob
+(``**/*.parquet`` in polars or DuckDB, ``*.npy``, ``*.json``) and no watch-folder scan.
 """
 
 from __future__ import annotations
@@ -15,11 +16,16 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def atomic_write_with(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp_path)`` then move the temp file to ``path``."""
+def atomic_write_with(path: Path, write: Callable[[Path], None], keep_suffix: bool = False) -> Path:
+    """Call ``write(tmp_path)`` then move the temp file to ``path``.
+
+    ``keep_suffix`` ends the temp name with ``path``'s suffix, for writers that choose a
+    format by extension (PyAV); the name still starts with a dot.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    suffix = path.suffix if keep_suffix else ".partial"
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:

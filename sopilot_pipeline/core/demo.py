@@ -192,7 +192,7 @@ def render_variant(
             for packet in stream.encode():
                 out.mux(packet)
 
-    atomic_write_with(path, write)
+    atomic_write_with(path, write, keep_suffix=True)
     t0 = 0.0
     for step_index, _, dur in segments:
         frames_truth.append({"gold_step": step_index, "start_sec": t0, "end_sec": t0 + dur})

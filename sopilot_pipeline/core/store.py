@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -28,7 +29,11 @@ def describe_embedder(embedder: object) -> dict[str, str | int]:
 def save_clip_embeddings(
     layout: DataLayout, role: str, key: str, emb: ClipEmbeddings, meta: dict
 ) -> None:
-    atomic_write_with(layout.clip_vectors(role, key), lambda tmp: np.save(tmp, emb.vectors))
+    def write_vectors(tmp: Path) -> None:
+        with tmp.open("wb") as f:  # a handle: np.save would add ".npy" to a path
+            np.save(f, emb.vectors)
+
+    atomic_write_with(layout.clip_vectors(role, key), write_vectors)
     write_json(
         layout.clip_meta(role, key),
         {
@@ -125,8 +130,8 @@ def save_trainee_alignment(layout: DataLayout, key: str, saved: SavedAlignment) 
         edit_steps[i, : len(e.steps)] = e.steps
     atomic_write_with(
         layout.alignment(key),
-        lambda tmp: np.savez(
-            tmp.open("wb"),
+        lambda tmp: _savez(
+            tmp,
             path=saved.path,
             order=np.array(saved.order, dtype=np.int32),
             edit_kinds=np.array([e.kind for e in saved.edits], dtype="U8"),
@@ -165,3 +170,8 @@ def load_trainee_alignment(layout: DataLayout, key: str, embedder: str) -> Saved
             path=f["path"],
             mean_cost=float(f["mean_cost"]),
         )
+
+
+def _savez(target: Path, /, **arrays: np.ndarray) -> None:
+    with target.open("wb") as f:  # a handle: np.savez would add ".npz" to a path
+        np.savez(f, **arrays)
