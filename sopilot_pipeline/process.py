@@ -169,6 +169,13 @@ def _execute(
 def _tick(
     defs: Definitions, instance: DagsterInstance, settings: SopilotSettings, cursor: str | None
 ) -> SensorResult:
+    if cursor:
+        # process tracks what is done itself (the ledger), and re-runs what a partial
+        # batch left over, so it asks the sensor for every outstanding request each tick
+        state = json.loads(cursor)
+        for entry in state["files"].values():
+            entry[3:] = [None]
+        cursor = json.dumps(state)
     context = build_sensor_context(
         instance=instance,
         cursor=cursor,

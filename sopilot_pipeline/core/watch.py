@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,29 +100,42 @@ def scan_watch_folder(watch_dir: Path) -> Iterator[WatchedFile]:
 
 
 def advance_watch_state(
-    previous: dict[str, list], files: list[WatchedFile]
+    previous: dict[str, list], files: list[WatchedFile], hash_budget_sec: float | None = None
 ) -> tuple[dict[str, list], list[ReadyFile], list[WatchedFile]]:
-    """One scan step. ``previous`` maps rel path -> [size, mtime_ns, sha256 | None].
+    """One scan step. ``previous`` maps rel path -> [size, mtime_ns, sha256 | None, mark].
 
-    Returns the new state, the ready files, and files still settling.
+    ``mark`` belongs to the caller (the sensor keeps the last run key it requested for
+    the file there); it is kept while the file is unchanged. Hashing stops once
+    ``hash_budget_sec`` is spent: the rest are hashed on later ticks, so a thousand files
+    dropped at once never push a tick past the sensor's time limit.
+    Returns the new state, the ready files, and files still settling or not yet hashed.
     """
+    started = time.perf_counter()
+    hashed = 0
     state: dict[str, list] = {}
     ready: list[ReadyFile] = []
     settling: list[WatchedFile] = []
     for f in files:
         before = previous.get(f.rel)
         if before is None or before[0] != f.size or before[1] != f.mtime_ns:
-            state[f.rel] = [f.size, f.mtime_ns, None]
+            state[f.rel] = [f.size, f.mtime_ns, None, None]
             settling.append(f)
             continue
         sha = before[2]
         if sha is None and f.outside:
             sha = "outside:" + hashlib.sha256(f.rel.encode()).hexdigest()  # never read
         if sha is None:
+            spent = time.perf_counter() - started
+            if hash_budget_sec is not None and hashed and spent > hash_budget_sec:
+                state[f.rel] = [f.size, f.mtime_ns, None, None]
+                settling.append(f)
+                continue
             try:
                 sha = sha256_file(f.path)
             except OSError:
                 continue  # deleted between listing and hashing: forget it
-        state[f.rel] = [f.size, f.mtime_ns, sha]
+            hashed += 1
+        mark = before[3] if len(before) > 3 else None
+        state[f.rel] = [f.size, f.mtime_ns, sha, mark]
         ready.append(ReadyFile(f, sha))
     return state, ready, settling

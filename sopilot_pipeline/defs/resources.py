@@ -47,6 +47,12 @@ class SopilotSettings(ConfigurableResource):
         description="Any other ScoringConfig field (penalty points, prices, thresholds), "
         'e.g. {"miss_penalty": 20}',
     )
+    sensor_max_requests: int = Field(
+        default=200, description="Most new run requests per watch-sensor tick"
+    )
+    sensor_hash_seconds: float = Field(
+        default=20.0, description="Time a watch-sensor tick may spend hashing new files"
+    )
     retention_days: int = Field(
         default=0, description="Raw videos older than this many days are deleted; 0 keeps all"
     )
@@ -113,11 +119,11 @@ class SopilotSettings(ConfigurableResource):
             raise ValueError(f"SOPILOT_DEVICE must be one of {DEVICE_CHOICES}, got {value!r}")
         return value
 
-    @field_validator("vjepa2_batch_size")
+    @field_validator("vjepa2_batch_size", "sensor_max_requests")
     @classmethod
     def _positive_batch(cls, value: int) -> int:
         if value < 1:
-            raise ValueError("SOPILOT_VJEPA2_BATCH must be >= 1")
+            raise ValueError("must be >= 1 (SOPILOT_VJEPA2_BATCH, SOPILOT_SENSOR_MAX_REQUESTS)")
         return value
 
     @model_validator(mode="after")
@@ -148,6 +154,8 @@ class SopilotSettings(ConfigurableResource):
             ),
             vjepa2_model=env.get("SOPILOT_VJEPA2_MODEL", ""),
             retention_days=int(env.get("SOPILOT_RETENTION_DAYS", "0")),
+            sensor_max_requests=int(env.get("SOPILOT_SENSOR_MAX_REQUESTS", "200")),
+            sensor_hash_seconds=float(env.get("SOPILOT_SENSOR_HASH_SECONDS", "20")),
             device=env.get("SOPILOT_DEVICE", "auto").strip().lower() or "auto",
             vjepa2_batch_size=int(env.get("SOPILOT_VJEPA2_BATCH", "32")),
             vjepa2_frames_per_clip=int(env.get("SOPILOT_VJEPA2_FRAMES", "0")),

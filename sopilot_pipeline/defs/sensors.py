@@ -148,12 +148,40 @@ def plan_run_requests(
 def watch_folder_sensor(context: SensorEvaluationContext, settings: SopilotSettings):
     cursor = json.loads(context.cursor) if context.cursor else {}
     files = list(scan_watch_folder(settings.layout.watch))
-    state, ready, settling = advance_watch_state(cursor.get("files", {}), files)
+    state, ready, settling = advance_watch_state(
+        cursor.get("files", {}), files, settings.sensor_hash_seconds
+    )
     if settling:
         context.log.info(f"{len(settling)} file(s) still settling, e.g. {settling[0].rel!r}")
     runs, partition_requests = plan_run_requests(context, settings, ready)
+    runs = _new_requests(state, ready, runs, settings.sensor_max_requests)
     return SensorResult(
         run_requests=runs,
         dynamic_partitions_requests=partition_requests,
         cursor=json.dumps({"files": state}),
     )
+
+
+def _new_requests(
+    state: dict[str, list], ready: list[ReadyFile], runs: list[RunRequest], limit: int
+) -> list[RunRequest]:
+    """Requests not made on an earlier tick, at most ``limit``; marks them in ``state``.
+
+    The daemon would dedupe repeated run keys anyway, but re-sending thousands every
+    tick costs it a lookup each. The rest of a large drop goes out on the next ticks.
+    """
+    rel_of = {(_job_of(r.file.role), r.file.partition_key): r.file.rel for r in ready}
+    fresh = []
+    for run in runs:
+        rel = rel_of[(run.job_name, run.partition_key)]
+        if state[rel][3] == run.run_key:
+            continue
+        if len(fresh) >= limit:
+            break
+        state[rel][3] = run.run_key
+        fresh.append(run)
+    return fresh
+
+
+def _job_of(role: str) -> str:
+    return gold_job.name if role == "gold" else trainee_job.name
