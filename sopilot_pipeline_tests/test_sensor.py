@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dagster import DagsterInstance, SensorResult, build_sensor_context
+from dagster import AssetMaterialization, DagsterInstance, SensorResult, build_sensor_context
 
 from sopilot_pipeline.core.keys import video_partition_key
 from sopilot_pipeline.defs import build_definitions
@@ -120,3 +120,24 @@ def test_code_location_validates_and_refuses_bad_settings(tmp_path: Path) -> Non
     bad = _validate_code_location(tmp_path, SOPILOT_TARGET_FPS="500")
     assert bad.returncode != 0
     assert "SOPILOT_TARGET_FPS must be within 0.1-60" in bad.stderr + bad.stdout
+
+
+def test_one_unplannable_file_does_not_fail_the_tick(tmp_path: Path, demo_watch: Path) -> None:
+    settings = SopilotSettings(data_dir=str(tmp_path))
+    trainee = tmp_path / "watch" / "t" / "trainee"
+    trainee.mkdir(parents=True)
+    for name in ("a.mp4", "b.mp4"):
+        shutil.copy(demo_watch / "assemble_valve" / "trainee" / "clean_1.mp4", trainee / name)
+    instance = DagsterInstance.ephemeral()
+    bad_key = video_partition_key("t", "a.mp4")
+    instance.add_dynamic_partitions("trainee_videos", [bad_key])
+    # a registration record that cannot be parsed (written by hand, not by the pipeline)
+    registration = settings.layout.registration("trainee", bad_key)
+    registration.parent.mkdir(parents=True)
+    registration.write_text("{ not json")
+    instance.report_runless_asset_event(
+        AssetMaterialization("trainee_clip_embeddings", partition=bad_key)
+    )
+    first = _tick(instance, settings, None)
+    second = _tick(instance, settings, first.cursor)
+    assert [r.partition_key for r in second.run_requests] == [video_partition_key("t", "b.mp4")]

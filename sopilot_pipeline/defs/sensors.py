@@ -97,44 +97,51 @@ def plan_run_requests(
 
     runs: list[RunRequest] = []
     for r in ready:
-        key = r.file.partition_key
-        tags = {"sopilot/task_id": r.file.task_id[:200], "sopilot/video": r.file.file_name[:200]}
-        if r.file.role == "gold":
-            runs.append(
-                RunRequest(
-                    run_key=f"gold:{key}:{r.sha256[:16]}",
-                    job_name=gold_job.name,
-                    partition_key=key,
-                    tags=tags,
-                )
-            )
+        try:
+            run = _plan_one(r, layout, embedded, task_golds, golds_pending, adapter_version)
+        except Exception as exc:  # noqa: BLE001 - one bad file must never fail the tick
+            context.log.exception(f"cannot plan {r.file.rel!r}: {exc}; trying again next tick")
             continue
-        if _rejected(layout, r):
-            continue
-        golds = task_golds.get(r.file.task_id)
-        registered = layout.registration("trainee", key)
-        ingested = (
-            key in embedded
-            and registered.exists()
-            and (read_json(registered).get("sha256") == r.sha256)
-        )
-
-        if not golds:
-            if not ingested and r.file.task_id not in golds_pending:
-                runs.append(
-                    _trainee_run(
-                        trainee_job.name,
-                        key,
-                        f"trainee-ingest:{key}:{r.sha256[:16]}",
-                        TRAINEE_INGEST,
-                        tags,
-                    )
-                )
-            continue
-        selection = TRAINEE_SCORING if ingested else TRAINEE_INGEST + TRAINEE_SCORING
-        run_key = f"trainee:{key}:{r.sha256[:16]}:{_digest(golds + [adapter_version])}"
-        runs.append(_trainee_run(trainee_job.name, key, run_key, selection, tags))
+        if run is not None:
+            runs.append(run)
     return runs, partition_requests
+
+
+def _plan_one(
+    r: ReadyFile,
+    layout: DataLayout,
+    embedded: set[str],
+    task_golds: dict[str, list[str]],
+    golds_pending: set[str],
+    adapter_version: str,
+) -> RunRequest | None:
+    """The run this file needs now, if any."""
+    key = r.file.partition_key
+    tags = {"sopilot/task_id": r.file.task_id[:200], "sopilot/video": r.file.file_name[:200]}
+    if r.file.role == "gold":
+        return RunRequest(
+            run_key=f"gold:{key}:{r.sha256[:16]}",
+            job_name=gold_job.name,
+            partition_key=key,
+            tags=tags,
+        )
+    if _rejected(layout, r):
+        return None
+    golds = task_golds.get(r.file.task_id)
+    registered = layout.registration("trainee", key)
+    ingested = (
+        key in embedded
+        and registered.exists()
+        and (read_json(registered).get("sha256") == r.sha256)
+    )
+    if not golds:
+        if ingested or r.file.task_id in golds_pending:
+            return None
+        run_key = f"trainee-ingest:{key}:{r.sha256[:16]}"
+        return _trainee_run(trainee_job.name, key, run_key, TRAINEE_INGEST, tags)
+    selection = TRAINEE_SCORING if ingested else TRAINEE_INGEST + TRAINEE_SCORING
+    run_key = f"trainee:{key}:{r.sha256[:16]}:{_digest(golds + [adapter_version])}"
+    return _trainee_run(trainee_job.name, key, run_key, selection, tags)
 
 
 @sensor(
