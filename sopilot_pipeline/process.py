@@ -46,6 +46,7 @@ from sopilot_pipeline.defs.sensors import (
     gold_job,
     watch_folder_sensor,
 )
+from sopilot_pipeline.defs.summary import task_summary
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -244,6 +245,15 @@ def process_watch_folder(
         if tick < max_ticks - 1:
             time.sleep(settle_seconds)
     _summarise_rejections(instance, settings)
+    if outcome.succeeded_runs:
+        materialize(
+            [task_summary],
+            instance=instance,
+            resources={"settings": settings},
+            raise_on_error=False,
+            tags={"sopilot/launched_by": "process"},
+            run_config=QUIET,
+        )
     return outcome
 
 

@@ -178,3 +178,38 @@ def test_duckdb_reads_tables(pipeline_run: PipelineRun, table: str) -> None:
     glob = str(pipeline_run.data / "tables" / table / "**" / "*.parquet")
     n = duckdb.sql(f"select count(*) from read_parquet('{glob}', hive_partitioning=true)")
     assert n.fetchall()[0][0] > 0
+
+
+def test_task_summary_matches_the_tables(pipeline_run: PipelineRun) -> None:
+    summary = pl.read_parquet(pipeline_run.data / "tables/task_summary/task_summary.parquet")
+    scores = _scores(pipeline_run)
+    assert sorted(summary["task_id"]) == sorted(pipeline_run.truth)
+    for row in summary.iter_rows(named=True):
+        task = scores.filter(pl.col("task_id") == row["task_id"])
+        assert row["trainees"] == len(task) == 5
+        assert row["mean_score"] == pytest.approx(task["score"].mean())
+        assert sum(row[f"scores_{b}_{b + 20}"] for b in range(0, 100, 20)) == len(task)
+        assert "missing_step step" in row["top_deviations"]
+    event = pipeline_run.instance.get_latest_materialization_event(AssetKey("task_summary"))
+    assert "| task | trainees |" in event.asset_materialization.metadata["summary"].value
+
+
+def test_table_schemas_are_declared_for_the_ui(pipeline_run: PipelineRun) -> None:
+    from sopilot_pipeline.defs import build_definitions
+
+    graph = build_definitions(pipeline_run.settings).resolve_asset_graph()
+    schema = graph.get(AssetKey("trainee_score")).metadata["dagster/column_schema"]
+    assert [c.name for c in schema.columns][:4] == [
+        "task_id",
+        "trainee_video",
+        "gold_video",
+        "score",
+    ]
+    steps = graph.get(AssetKey("gold_steps")).metadata["dagster/column_schema"]
+    assert [c.name for c in steps.columns] == [
+        "task_id",
+        "gold_video",
+        "step",
+        "start_sec",
+        "end_sec",
+    ]

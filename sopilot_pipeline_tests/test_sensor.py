@@ -44,6 +44,7 @@ def test_definitions_load() -> None:
         "trainee_alignment",
         "trainee_score",
         "rejected_videos",
+        "task_summary",
     }
 
 

@@ -17,6 +17,7 @@ from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.retention import apply_retention_policy, retention_schedule
 from sopilot_pipeline.defs.scoring import gold_steps, trainee_alignment, trainee_score
 from sopilot_pipeline.defs.sensors import gold_job, trainee_job, watch_folder_sensor
+from sopilot_pipeline.defs.summary import task_summary
 
 GPU_POOL = "gpu"  # its limit (1) is set in dagster.yaml: concurrency.pools.default_limit
 
@@ -41,6 +42,7 @@ def build_definitions(settings: SopilotSettings | None = None) -> Definitions:
             trainee_alignment,
             trainee_score,
             rejected_videos,
+            task_summary,
         ],
         asset_checks=[trainee_embeddings_are_finite, trainee_score_is_consistent],
         jobs=[gold_job, trainee_job, adapter_job, apply_retention_policy],

@@ -12,6 +12,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 
 from sopilot_pipeline.defs.ingest import rejected_rows
 from sopilot_pipeline.defs.resources import SopilotSettings
+from sopilot_pipeline.defs.schemas import column_schema_metadata
 
 REJECTED_ASSET = "rejected_videos"
 
@@ -20,6 +21,7 @@ REJECTED_ASSET = "rejected_videos"
     name=REJECTED_ASSET,
     group_name="operations",
     kinds={"parquet"},
+    metadata=column_schema_metadata("rejected_videos"),
     description="Videos refused by the pipeline with the reason (tables/rejected_videos). "
     "Each rejection is observed here when it happens; materialise for a summary.",
 )

@@ -51,6 +51,7 @@ from sopilot_pipeline.core.tables import DEVIATIONS_SCHEMA, SCORES_SCHEMA, STEPS
 from sopilot_pipeline.defs.batch import BATCHED, PartitionBatch, Skip
 from sopilot_pipeline.defs.partitions import gold_videos, trainee_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
+from sopilot_pipeline.defs.schemas import column_schema_metadata
 
 GOLD_INPUTS = [
     AssetKey("gold_clip_embeddings"),
@@ -67,6 +68,7 @@ GOLD_INPUTS = [
     backfill_policy=BATCHED,
     automation_condition=AutomationCondition.eager(),
     kinds={"parquet"},
+    metadata=column_schema_metadata("steps"),
     description="Step boundaries of a gold video (kernel change points with a minimum "
     "step length), written to tables/steps.",
 )
@@ -216,6 +218,7 @@ class TaskGolds:
     backfill_policy=BATCHED,
     automation_condition=AutomationCondition.eager(),
     kinds={"parquet", "pdf"},
+    metadata=column_schema_metadata("scores", "deviations"),
     description="Deviations and the 0-100 score of a trainee video; rows in "
     "tables/scores and tables/deviations, and a PDF report.",
 )
@@ -358,6 +361,8 @@ def _score_one(
         "task_id": task_id,
         "score": result.score,
         "num_deviations": len(result.deviations),
+        "dagster/row_count": 1,
+        "deviation_rows": len(result.deviations),
         **{f"num_{k}": v for k, v in c.items()},
         "summary": MetadataValue.md(summary),
         "report": MetadataValue.path(str(report)),
