@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
+import numpy as np
 import polars as pl
 import pytest
 from dagster import AssetKey, DagsterRunStatus, RunsFilter
@@ -124,6 +128,29 @@ def test_clean_trainees_outscore_every_deviated_one(pipeline_run: PipelineRun) -
         deviated = s.filter(~pl.col("trainee_video").str.starts_with("clean"))["score"]
         assert len(clean) == 2 and len(deviated) == 3
         assert clean.min() > deviated.max(), s
+
+
+def test_report_pages_render_with_keyframe_images(
+    pipeline_run: PipelineRun, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    pdf = next((pipeline_run.data / "reports").rglob("*missing_step*.pdf"))
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True)
+    pages = sorted(tmp_path.glob("page-*.png"))
+    assert len(pages) == len(SECTIONS)
+    keyframes_page = PdfReader(pdf).pages[SECTIONS.index("Keyframes")]
+    steps = len(
+        _steps(pipeline_run)
+        .filter(pl.col("gold_video") == "gold.mp4")
+        .filter(pl.col("task_id") == pdf.parent.name)
+    )
+    images = keyframes_page.images
+    # a gold frame per step, a trainee frame per step performed (one step is missing)
+    assert len(images) == 2 * steps - 1
+    rendered = np.asarray(Image.open(pages[SECTIONS.index("Keyframes")]).convert("L"))
+    assert rendered.std() > 20  # real pictures on the page, not a blank one
+    assert "not performed" in keyframes_page.extract_text()
 
 
 def test_reports_are_pdfs_with_a_page_per_section(pipeline_run: PipelineRun) -> None:

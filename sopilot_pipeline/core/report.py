@@ -1,21 +1,33 @@
-"""PDF score report (reportlab): summary, step timeline, deviations — one page each."""
+"""PDF score report (reportlab): summary with the penalties behind the score, step
+timeline, gold-vs-trainee keyframes per step, deviations; one page each."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+from PIL import Image as PILImage
 from reportlab.graphics.shapes import Drawing, Line, Rect, String
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    Image,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from sopilot_pipeline.core.atomic import atomic_write_with
 from sopilot_pipeline.core.scoring import ScoreResult
 
-SECTIONS = ("Summary", "Step timeline", "Deviations")
+SECTIONS = ("Summary", "Step timeline", "Keyframes", "Deviations")
 _DEVIATION_COLOURS = {
     "missing_step": colors.HexColor("#d62728"),
     "swapped_step": colors.HexColor("#9467bd"),
@@ -35,6 +47,8 @@ class ReportContext:
     embedder: str
     adapter_version: str
     scored_at: str
+    # per gold step: (step index, gold frame, trainee frame or None when not performed)
+    keyframes: tuple[tuple[int, np.ndarray, np.ndarray | None], ...] = ()
 
 
 def verdict(score: float) -> str:
@@ -105,6 +119,38 @@ def _timeline(result: ScoreResult, ctx: ReportContext, width: float) -> Drawing:
         d.add(String(legend_x + 4 * mm, height - 5.5 * mm, name, fontSize=7))
         legend_x += 30 * mm
     return d
+
+
+def _image(frame: np.ndarray, height: float) -> Image:
+    buf = io.BytesIO()
+    PILImage.fromarray(frame).save(buf, format="PNG")
+    buf.seek(0)
+    h, w = frame.shape[:2]
+    return Image(buf, width=height * w / h, height=height)
+
+
+def _keyframes(ctx: ReportContext, body, grid: TableStyle) -> list:
+    if not ctx.keyframes:
+        return [Paragraph("Keyframes are not available (the videos are no longer stored).", body)]
+    row_height = min(32 * mm, 215 * mm / len(ctx.keyframes))
+    rows = [["Step", "Gold", "Trainee"]]
+    for step, gold, trainee in ctx.keyframes:
+        rows.append(
+            [
+                str(step + 1),
+                _image(gold, row_height),
+                _image(trainee, row_height) if trainee is not None else "not performed",
+            ]
+        )
+    return [
+        Paragraph(
+            "The middle frame of each gold step, and of the same step in the trainee "
+            "video where it was performed.",
+            body,
+        ),
+        Spacer(1, 3 * mm),
+        Table(rows, style=grid),
+    ]
 
 
 def write_score_report(path: Path, result: ScoreResult, ctx: ReportContext) -> Path:
@@ -179,6 +225,9 @@ def write_score_report(path: Path, result: ScoreResult, ctx: ReportContext) -> P
         ),
         PageBreak(),
         Paragraph(SECTIONS[2], styles["Heading2"]),
+        *_keyframes(ctx, body, grid),
+        PageBreak(),
+        Paragraph(SECTIONS[3], styles["Heading2"]),
     ]
     if result.deviations:
         story.append(

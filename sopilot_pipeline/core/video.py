@@ -11,6 +11,7 @@ Timestamps come from the stream (pts), not ``i / fps``, so variable frame rates 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -225,3 +226,46 @@ def decode_video(
     )
     sampled = np.stack(frames) if frames else np.zeros((0, size[1], size[0], 3), np.uint8)
     return SampledVideo(probe=probe, frames=sampled, times=np.asarray(times, dtype=np.float64))
+
+
+def frames_at(path: str | Path, times: list[float], size: tuple[int, int]) -> list[np.ndarray]:
+    """The decoded frames nearest to each of ``times`` (seconds from the first frame), as
+    (h, w, 3) uint8 RGB at ``size``, in one pass. Raises ``VideoDecodeError``."""
+    if not times:
+        return []
+    wanted = np.asarray(times, dtype=np.float64)
+    best_gap = np.full(len(wanted), np.inf)
+    best: list[np.ndarray | None] = [None] * len(wanted)
+    container = _open(Path(path))
+    with container:
+        if not container.streams.video:
+            raise VideoDecodeError("no video stream in file")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        time_base = float(stream.time_base) if stream.time_base else None
+        first: float | None = None
+        for n, frame in enumerate(_frames(container, stream)):
+            t = frame.pts * time_base if frame.pts is not None and time_base else n / 30.0
+            first = t if first is None else first
+            gap = np.abs(wanted - (t - first))
+            closer = gap < best_gap
+            if closer.any():
+                rgb = frame.reformat(
+                    width=size[0], height=size[1], format="rgb24", interpolation="AREA"
+                ).to_ndarray()
+                for i in np.flatnonzero(closer):
+                    best[i], best_gap[i] = rgb, gap[i]
+            elif (t - first) > wanted.max() + 1.0:
+                break  # past the last time asked for
+    if any(b is None for b in best):
+        raise VideoDecodeError("no decodable video frames")
+    return [b for b in best if b is not None]
+
+
+def _frames(container: av.container.InputContainer, stream) -> Iterator[av.VideoFrame]:
+    """Decoded frames, skipping corrupt packets."""
+    for packet in container.demux(stream):
+        try:
+            yield from packet.decode()
+        except av.error.FFmpegError:
+            continue

@@ -28,7 +28,7 @@ from sopilot_pipeline import __version__
 from sopilot_pipeline.core.adapter import FeatureAdapter
 from sopilot_pipeline.core.audit import append_audit_record, sha256_file
 from sopilot_pipeline.core.embed import feature_groups
-from sopilot_pipeline.core.layout import DataLayout
+from sopilot_pipeline.core.layout import DataLayout, read_json
 from sopilot_pipeline.core.report import ReportContext, write_score_report
 from sopilot_pipeline.core.scoring import (
     ClipSeries,
@@ -48,10 +48,13 @@ from sopilot_pipeline.core.store import (
     task_fallback_adapter,
 )
 from sopilot_pipeline.core.tables import DEVIATIONS_SCHEMA, SCORES_SCHEMA, STEPS_SCHEMA, write_table
+from sopilot_pipeline.core.video import VideoDecodeError, frames_at
 from sopilot_pipeline.defs.batch import BATCHED, PartitionBatch, Skip
 from sopilot_pipeline.defs.partitions import gold_videos, trainee_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.schemas import column_schema_metadata
+
+KEYFRAME_WIDTH = 160
 
 GOLD_INPUTS = [
     AssetKey("gold_clip_embeddings"),
@@ -233,6 +236,34 @@ def trainee_score(context: AssetExecutionContext, settings: SopilotSettings):
     yield from batch.results()
 
 
+def step_keyframes(
+    layout: DataLayout, trainee_key: str, gold_key: str, result: ScoreResult
+) -> tuple[tuple[int, np.ndarray, np.ndarray | None], ...]:
+    """Middle frames of each gold step and of its trainee span; () if a video is gone."""
+    try:
+        gold_record = read_json(layout.registration("gold", gold_key))
+        gold_raw = layout.root / gold_record["raw_path"]
+        trainee_raw = (
+            layout.root / read_json(layout.registration("trainee", trainee_key))["raw_path"]
+        )
+        width, height = gold_record["width"], gold_record["height"]
+        size = (KEYFRAME_WIDTH, max(2, round(KEYFRAME_WIDTH * height / max(width, 1) / 2) * 2))
+        matches = result.step_matches
+        gold = frames_at(gold_raw, [(m.step.start_sec + m.step.end_sec) / 2 for m in matches], size)
+        found = [m for m in matches if m.found]
+        trainee = frames_at(
+            trainee_raw,
+            [(m.trainee_start_sec + m.trainee_end_sec) / 2 for m in found],
+            size,
+        )
+    except (OSError, KeyError, VideoDecodeError):
+        return ()
+    by_step = {m.step.index: f for m, f in zip(found, trainee, strict=True)}
+    return tuple(
+        (m.step.index, g, by_step.get(m.step.index)) for m, g in zip(matches, gold, strict=True)
+    )
+
+
 def _user() -> str:
     try:
         return getpass.getuser()
@@ -314,6 +345,7 @@ def _score_one(
             embedder=meta["embedder"],
             adapter_version=adapter.version,
             scored_at=scored_at.isoformat(timespec="seconds"),
+            keyframes=step_keyframes(layout, key, saved.gold_key, result),
         ),
     )
     scores_file = layout.table_file("scores", task_id, key)
