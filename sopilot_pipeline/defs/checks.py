@@ -10,8 +10,9 @@ from collections.abc import Callable
 import numpy as np
 from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
 
+from sopilot_pipeline.core.embed import feature_groups
 from sopilot_pipeline.core.layout import DataLayout
-from sopilot_pipeline.core.store import load_clip_series
+from sopilot_pipeline.core.store import load_clip_series, load_steps, load_trainee_alignment
 from sopilot_pipeline.core.tables import read_table
 from sopilot_pipeline.defs.partitions import trainee_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
@@ -40,13 +41,49 @@ def _check_partitions(
 
 
 def embeddings_problem(layout: DataLayout, key: str) -> str | None:
-    series, _ = load_clip_series(layout, "trainee", key)
+    series, meta = load_clip_series(layout, "trainee", key)
     if len(series.vectors) == 0:
         return "no clips"
     if not np.isfinite(series.vectors).all():
         return "non-finite values in the vectors"
     if len(series.vectors) != len(series.start_sec):
         return f"{len(series.vectors)} vectors but {len(series.start_sec)} clip times"
+    expected = expected_dim(meta["embedder"], meta)
+    if series.vectors.shape[1] != expected:
+        return f"{series.vectors.shape[1]} dims, expected {expected} for {meta['embedder']}"
+    # clips every half clip over the whole video: fewer means frames went missing
+    clip_sec = float(np.median(series.end_sec - series.start_sec))
+    needed = max(1, int((meta["duration_sec"] - clip_sec) / (clip_sec / 2)) - 1)
+    if len(series.vectors) < needed:
+        return f"{len(series.vectors)} clips for {meta['duration_sec']:.1f} s, expected {needed}+"
+    return None
+
+
+def expected_dim(embedder: str, meta: dict) -> int:
+    groups = feature_groups(embedder)
+    if groups:
+        return sum(size for size, _ in groups)
+    return int(meta.get("embedder_details", {}).get("hidden_size", meta["dim"]))
+
+
+def alignment_problem(layout: DataLayout, key: str) -> str | None:
+    trainee, meta = load_clip_series(layout, "trainee", key)
+    saved = load_trainee_alignment(layout, key, meta["embedder"])
+    gold, _ = load_clip_series(layout, "gold", saved.gold_key)
+    path = saved.path
+    if len(path) == 0:
+        return "empty path"
+    if (np.diff(path[:, 1]) < 0).any():
+        return "path goes back in trainee time"
+    if path[:, 0].min() < 0 or path[:, 0].max() >= len(gold.vectors):
+        return "path leaves the gold video"
+    if path[:, 1].min() < 0 or path[:, 1].max() >= len(trainee.vectors):
+        return "path leaves the trainee video"
+    steps = load_steps(layout, meta["task_id"], saved.gold_key)
+    for step in saved.order:  # every step kept in the explanation has clips on the path
+        rows = path[:, 0]
+        if not ((rows >= steps[step].start_clip) & (rows < steps[step].end_clip)).any():
+            return f"gold step {step + 1} is in the order but not on the path"
     return None
 
 
@@ -69,7 +106,8 @@ def score_problem(layout: DataLayout, key: str) -> str | None:
 @asset_check(
     asset="trainee_clip_embeddings",
     partitions_def=trainee_videos,
-    description="Vectors are finite, non-empty and match their clip times.",
+    description="Vectors are finite, have the embedder's dimension, match their clip "
+    "times, and there are enough clips for the video's duration.",
 )
 def trainee_embeddings_are_finite(
     context: AssetCheckExecutionContext, settings: SopilotSettings
@@ -86,3 +124,15 @@ def trainee_score_is_consistent(
     context: AssetCheckExecutionContext, settings: SopilotSettings
 ) -> AssetCheckResult:
     return _check_partitions(context, lambda k: score_problem(settings.layout, k))
+
+
+@asset_check(
+    asset="trainee_alignment",
+    partitions_def=trainee_videos,
+    description="The path moves forward in trainee time, stays inside both videos and "
+    "visits every gold step of the explanation.",
+)
+def trainee_alignment_is_a_valid_path(
+    context: AssetCheckExecutionContext, settings: SopilotSettings
+) -> AssetCheckResult:
+    return _check_partitions(context, lambda k: alignment_problem(settings.layout, k))

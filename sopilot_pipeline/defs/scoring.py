@@ -27,8 +27,10 @@ from dagster import (
 from sopilot_pipeline import __version__
 from sopilot_pipeline.core.adapter import FeatureAdapter
 from sopilot_pipeline.core.audit import append_audit_record, sha256_file
+from sopilot_pipeline.core.dtw import cosine_cost
 from sopilot_pipeline.core.embed import feature_groups
 from sopilot_pipeline.core.layout import DataLayout, read_json
+from sopilot_pipeline.core.preview import alignment_png, markdown_image
 from sopilot_pipeline.core.report import ReportContext, write_score_report
 from sopilot_pipeline.core.scoring import (
     ClipSeries,
@@ -170,7 +172,12 @@ def trainee_alignment(context: AssetExecutionContext, settings: SopilotSettings)
                 mean_cost=result.mean_cost,
             ),
         )
+        gold_series = adapted_golds[best][0]
+        preview = alignment_png(
+            cosine_cost(gold_series.vectors, adapted_trainee.vectors), result.alignment.path
+        )
         return {
+            "preview": MetadataValue.md(markdown_image(preview, "alignment path")),
             "task_id": meta["task_id"],
             "gold_video": best,
             "golds_compared": len(candidates),

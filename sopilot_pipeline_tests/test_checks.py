@@ -1,0 +1,73 @@
+"""Asset checks: they pass on a real run and catch what they are for."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+from dagster import DagsterEventType
+
+from sopilot_pipeline.core.layout import DataLayout
+from sopilot_pipeline.core.store import load_trainee_alignment, save_trainee_alignment
+from sopilot_pipeline.defs.checks import alignment_problem, embeddings_problem, score_problem
+from sopilot_pipeline_tests.conftest import PipelineRun
+
+CHECKS = {
+    "trainee_embeddings_are_finite",
+    "trainee_alignment_is_a_valid_path",
+    "trainee_score_is_consistent",
+}
+
+
+def test_every_check_ran_and_passed(pipeline_run: PipelineRun) -> None:
+    instance = pipeline_run.instance
+    evaluations = [
+        e.dagster_event.event_specific_data
+        for run in instance.get_runs()
+        for e in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+    ]
+    assert {ev.check_name for ev in evaluations} == CHECKS
+    assert all(ev.passed for ev in evaluations), [
+        (ev.check_name, ev.metadata) for ev in evaluations if not ev.passed
+    ]
+
+
+def test_checks_catch_broken_artefacts(pipeline_run: PipelineRun, tmp_path: Path) -> None:
+    shutil.copytree(pipeline_run.data, tmp_path / "data", symlinks=True)
+    layout = DataLayout(tmp_path / "data")
+    key = sorted(p.stem for p in (layout.embeddings / "trainee").glob("*.npy"))[0]
+    assert embeddings_problem(layout, key) is None
+    assert alignment_problem(layout, key) is None
+    assert score_problem(layout, key) is None
+
+    vectors = np.load(layout.clip_vectors("trainee", key))
+    np.save(layout.clip_vectors("trainee", key), vectors[:, :-3])
+    assert "dims, expected" in embeddings_problem(layout, key)
+    np.save(layout.clip_vectors("trainee", key), vectors[:1])
+    assert "1 vectors but" in embeddings_problem(layout, key)
+
+    embedder = "heuristic-v4"
+    saved = load_trainee_alignment(layout, key, embedder)
+    backwards = saved.path[::-1].copy()
+    save_trainee_alignment(layout, key, saved.__class__(**{**saved.__dict__, "path": backwards}))
+    assert "back in trainee time" in alignment_problem(layout, key)
+
+
+def test_alignment_preview_is_a_png_of_the_path() -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    from sopilot_pipeline.core.preview import alignment_png, markdown_image
+
+    cost = np.ones((50, 80))
+    path = np.array([(i * 49 // 79, i) for i in range(80)])
+    png = alignment_png(cost, path)
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    assert image.shape == (50, 80, 3)
+    red = (image[..., 0] > 150) & (image[..., 1] < 100)
+    assert red[0, :3].any() and red[-1, -3:].any()  # the path runs corner to corner
+    assert markdown_image(png, "x").startswith("![x](data:image/png;base64,")
+    assert base64.b64decode(markdown_image(png, "x")[27:-1]) == png
