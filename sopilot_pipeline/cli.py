@@ -148,6 +148,45 @@ def _cmd_verify_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_search(args: argparse.Namespace) -> int:
+    from sopilot_pipeline.core.search import load_clip_index, query_from_span, search
+    from sopilot_pipeline.core.store import gold_keys_for_task, load_steps
+
+    settings = _settings_from_env()
+    if settings is None:
+        return 2
+    layout = settings.layout
+    try:
+        index = load_clip_index(layout.index, settings.embedder.name)
+    except FileNotFoundError:
+        print("no clip index yet: run `sopilot-pipeline process` first", file=sys.stderr)
+        return 2
+    golds = gold_keys_for_task(layout, args.task, settings.embedder.name)
+    if not golds:
+        print(f"task {args.task!r} has no gold video with steps", file=sys.stderr)
+        return 2
+    gold = golds[0]
+    steps = load_steps(layout, args.task, gold)
+    if not 1 <= args.step <= len(steps):
+        print(f"task {args.task!r} has steps 1-{len(steps)}", file=sys.stderr)
+        return 2
+    step = steps[args.step - 1]
+    query = query_from_span(index, gold, step.start_sec, step.end_sec)
+    started = time.perf_counter()
+    hits = search(index, query, k=args.k, exclude_key=gold)
+    elapsed_ms = (time.perf_counter() - started) * 1e3
+    print(
+        f"step {args.step} of {args.task!r} ({step.start_sec:.1f}-{step.end_sec:.1f} s of the "
+        f"gold video): {len(hits)} nearest of {len(index.vectors)} clips in {elapsed_ms:.1f} ms"
+    )
+    for hit in hits:
+        print(
+            f"  {hit.score:6.3f}  {hit.task_id} / {hit.role} / {hit.video}  "
+            f"{hit.start_sec:.1f}-{hit.end_sec:.1f} s"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sopilot-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -186,6 +225,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     v.add_argument("file")
     v.set_defaults(func=_cmd_verify_audit)
+    q = sub.add_parser(
+        "search", help="where in which video does a gold step happen? (the clip index)"
+    )
+    q.add_argument("--task", required=True, help="task id")
+    q.add_argument("--step", type=int, required=True, help="gold step, 1-based")
+    q.add_argument("-k", type=int, default=10, help="how many videos to return")
+    q.set_defaults(func=_cmd_search)
     args = parser.parse_args(argv)
     started = time.perf_counter()
     code = args.func(args)

@@ -40,6 +40,7 @@ from sopilot_pipeline.defs.batch import MAX_PARTITIONS_PER_RUN
 from sopilot_pipeline.defs.ingest import rejected_rows
 from sopilot_pipeline.defs.rejections import REJECTED_ASSET, rejected_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
+from sopilot_pipeline.defs.search import clip_index
 from sopilot_pipeline.defs.sensors import (
     PARTITIONS_OF_JOB,
     WATCH_SENSOR_NAME,
@@ -247,7 +248,7 @@ def process_watch_folder(
     _summarise_rejections(instance, settings)
     if outcome.succeeded_runs:
         materialize(
-            [task_summary],
+            [task_summary, clip_index],
             instance=instance,
             resources={"settings": settings},
             raise_on_error=False,

@@ -45,6 +45,7 @@ def test_definitions_load() -> None:
         "trainee_score",
         "rejected_videos",
         "task_summary",
+        "clip_index",
     }
 
 

@@ -44,6 +44,11 @@ class DataLayout:
         return self.root / "tables"
 
     @property
+    def index(self) -> Path:
+        """Clip similarity indexes, one per embedder (``core/search.py``)."""
+        return self.root / "index"
+
+    @property
     def audit_log(self) -> Path:
         """Append-only, hash-chained log of every score (``core/audit.py``)."""
         return self.root / "audit" / "audit_log.jsonl"

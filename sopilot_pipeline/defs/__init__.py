@@ -20,6 +20,7 @@ from sopilot_pipeline.defs.rejections import rejected_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.retention import apply_retention_policy, retention_schedule
 from sopilot_pipeline.defs.scoring import gold_steps, trainee_alignment, trainee_score
+from sopilot_pipeline.defs.search import clip_index
 from sopilot_pipeline.defs.sensors import gold_job, trainee_job, watch_folder_sensor
 from sopilot_pipeline.defs.summary import task_summary
 
@@ -47,6 +48,7 @@ def build_definitions(settings: SopilotSettings | None = None) -> Definitions:
             trainee_score,
             rejected_videos,
             task_summary,
+            clip_index,
         ],
         asset_checks=[
             trainee_embeddings_are_finite,
