@@ -240,3 +240,32 @@ def test_table_schemas_are_declared_for_the_ui(pipeline_run: PipelineRun) -> Non
         "start_sec",
         "end_sec",
     ]
+
+
+def test_deviation_clips_are_cut_and_linked(pipeline_run: PipelineRun) -> None:
+    from sopilot_pipeline.core.clips import MAX_SEC, PAD_SEC
+    from sopilot_pipeline.core.video import decode_video
+
+    devs = _deviations(pipeline_run)
+    assert len(devs) > 0
+    for d in devs.iter_rows(named=True):
+        if d["type"] == "missing_step":  # not performed: only the gold step to show
+            assert d["trainee_clip"] is None and d["gold_clip"]
+        for side in ("trainee", "gold"):
+            path, start = d[f"{side}_clip"], d[f"{side}_start_sec"]
+            if start is None:
+                assert path is None
+                continue
+            video = decode_video(pipeline_run.data / path).probe
+            span = d[f"{side}_end_sec"] - start
+            # the deviation itself, plus up to a second either side (less at the ends)
+            longest = min(span + 2 * PAD_SEC, MAX_SEC)
+            assert min(span, MAX_SEC) - 0.2 <= video.duration_sec <= longest + 0.2, (path, span)
+    pdf = next((pipeline_run.data / "reports").rglob("*missing_step*.pdf"))
+    page = PdfReader(pdf).pages[SECTIONS.index("Deviations")]
+    uris = [a.get_object()["/A"]["/URI"] for a in page.get("/Annots", [])]
+    assert uris and all(
+        u.startswith("../../clips/") and u.endswith("_gold.mp4") or u.endswith("_trainee.mp4")
+        for u in uris
+    )
+    assert all((pdf.parent / u).exists() for u in uris)

@@ -74,6 +74,10 @@ class DataLayout:
     def table_glob(self, table: str) -> str:
         return str(self.tables / table / "**" / "*.parquet")
 
+    def deviation_clips(self, task_id: str, trainee_key: str) -> Path:
+        """Folder of the deviation clips of one trainee video."""
+        return self.root / "clips" / safe_dir_name(task_id) / trainee_key
+
     def report(self, task_id: str, trainee_key: str) -> Path:
         return self.reports / safe_dir_name(task_id) / f"{trainee_key}.pdf"
 

@@ -49,6 +49,8 @@ class ReportContext:
     scored_at: str
     # per gold step: (step index, gold frame, trainee frame or None when not performed)
     keyframes: tuple[tuple[int, np.ndarray, np.ndarray | None], ...] = ()
+    # per deviation: (trainee clip, gold clip) paths relative to the report, or None
+    deviation_clips: tuple[tuple[str | None, str | None], ...] = ()
 
 
 def verdict(score: float) -> str:
@@ -119,6 +121,17 @@ def _timeline(result: ScoreResult, ctx: ReportContext, width: float) -> Drawing:
         d.add(String(legend_x + 4 * mm, height - 5.5 * mm, name, fontSize=7))
         legend_x += 30 * mm
     return d
+
+
+def _clip_links(ctx: ReportContext, i: int) -> str:
+    if i >= len(ctx.deviation_clips):
+        return "-"
+    links = [
+        f'<link href="{_esc(path)}" color="blue">{label}</link>'
+        for label, path in zip(("trainee", "gold"), ctx.deviation_clips[i], strict=True)
+        if path
+    ]
+    return "<br/>".join(links) or "-"
 
 
 def _image(frame: np.ndarray, height: float) -> Image:
@@ -232,7 +245,7 @@ def write_score_report(path: Path, result: ScoreResult, ctx: ReportContext) -> P
     if result.deviations:
         story.append(
             Table(
-                [["Type", "Gold step", "Trainee (s)", "Severity", "Detail"]]
+                [["Type", "Gold step", "Trainee (s)", "Severity", "Detail", "Clips"]]
                 + [
                     [
                         d.type,
@@ -242,10 +255,11 @@ def write_score_report(path: Path, result: ScoreResult, ctx: ReportContext) -> P
                         else f"{d.trainee_start_sec:.1f}-{d.trainee_end_sec:.1f}",
                         f"{d.severity:.2f}",
                         Paragraph(_esc(d.detail), body),
+                        Paragraph(_clip_links(ctx, i), body),
                     ]
-                    for d in result.deviations
+                    for i, d in enumerate(result.deviations)
                 ],
-                colWidths=[25 * mm, 17 * mm, 22 * mm, 16 * mm, 85 * mm],
+                colWidths=[23 * mm, 14 * mm, 20 * mm, 14 * mm, 80 * mm, 19 * mm],
                 style=grid,
             )
         )

@@ -46,6 +46,9 @@ DEVIATIONS_SCHEMA = pa.schema(
         ("trainee_end_sec", pa.float64()),
         ("severity", pa.float64()),
         ("detail", pa.string()),
+        # short MP4s cut around the deviation, relative to the data root (null if none)
+        ("trainee_clip", pa.string()),
+        ("gold_clip", pa.string()),
     ]
 )
 

@@ -7,6 +7,7 @@ expensive edit search once; ``trainee_score`` replays the saved result with one 
 
 import getpass
 import os
+import shutil
 import socket
 import time
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from dagster import (
 from sopilot_pipeline import __version__
 from sopilot_pipeline.core.adapter import FeatureAdapter
 from sopilot_pipeline.core.audit import append_audit_record, sha256_file
+from sopilot_pipeline.core.clips import cut_clip
 from sopilot_pipeline.core.dtw import cosine_cost
 from sopilot_pipeline.core.embed import feature_groups
 from sopilot_pipeline.core.layout import DataLayout, read_json
@@ -243,6 +245,41 @@ def trainee_score(context: AssetExecutionContext, settings: SopilotSettings):
     yield from batch.results()
 
 
+def cut_deviation_clips(
+    layout: DataLayout, trainee_key: str, gold_key: str, task_id: str, result: ScoreResult
+) -> list[tuple[str | None, str | None]]:
+    """(trainee clip, gold clip) per deviation, relative to the data root; None where the
+    deviation has no span in that video or the video is no longer stored."""
+    folder = layout.deviation_clips(task_id, trainee_key)
+    shutil.rmtree(folder, ignore_errors=True)  # clips of an earlier score
+    sources = {}
+    for role, key in (("trainee", trainee_key), ("gold", gold_key)):
+        try:
+            sources[role] = layout.root / read_json(layout.registration(role, key))["raw_path"]
+        except (OSError, KeyError):
+            sources[role] = None
+    out: list[tuple[str | None, str | None]] = []
+    for i, d in enumerate(result.deviations):
+        pair: list[str | None] = []
+        for role, start, end in (
+            ("trainee", d.trainee_start_sec, d.trainee_end_sec),
+            ("gold", d.gold_start_sec, d.gold_end_sec),
+        ):
+            source = sources[role]
+            if start is None or end is None or source is None or not source.exists():
+                pair.append(None)
+                continue
+            target = folder / f"{i + 1:02d}_{d.type}_{role}.mp4"
+            try:
+                cut_clip(source, target, start, end)
+            except (VideoDecodeError, OSError):
+                pair.append(None)
+                continue
+            pair.append(str(target.relative_to(layout.root)))
+        out.append((pair[0], pair[1]))
+    return out
+
+
 def step_keyframes(
     layout: DataLayout, trainee_key: str, gold_key: str, result: ScoreResult
 ) -> tuple[tuple[int, np.ndarray, np.ndarray | None], ...]:
@@ -320,6 +357,7 @@ def _score_one(
         ],
         SCORES_SCHEMA,
     )
+    clips = cut_deviation_clips(layout, key, saved.gold_key, task_id, result)
     write_table(
         layout.table_file("deviations", task_id, key),
         [
@@ -335,8 +373,10 @@ def _score_one(
                 "trainee_end_sec": d.trainee_end_sec,
                 "severity": d.severity,
                 "detail": d.detail,
+                "trainee_clip": trainee_clip,
+                "gold_clip": gold_clip,
             }
-            for d in result.deviations
+            for d, (trainee_clip, gold_clip) in zip(result.deviations, clips, strict=True)
         ],
         DEVIATIONS_SCHEMA,
     )
@@ -353,6 +393,15 @@ def _score_one(
             adapter_version=adapter.version,
             scored_at=scored_at.isoformat(timespec="seconds"),
             keyframes=step_keyframes(layout, key, saved.gold_key, result),
+            deviation_clips=tuple(
+                tuple(
+                    os.path.relpath(layout.root / c, layout.report(task_id, key).parent)
+                    if c
+                    else None
+                    for c in pair
+                )
+                for pair in clips
+            ),
         ),
     )
     scores_file = layout.table_file("scores", task_id, key)

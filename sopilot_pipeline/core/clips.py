@@ -1,0 +1,70 @@
+"""Deviation clips: a short MP4 cut around a deviation, so a reviewer can watch it.
+
+Re-encoded (H.264, at most 480 px wide) rather than stream-copied: a cut must start on
+the deviation, not on the previous keyframe, and a small file opens anywhere.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from sopilot_pipeline.core.atomic import atomic_write_with
+from sopilot_pipeline.core.video import VideoDecodeError, _open
+
+PAD_SEC = 1.0
+MAX_SEC = 20.0
+MAX_WIDTH = 480
+
+
+def cut_clip(source: Path, target: Path, start_sec: float, end_sec: float) -> Path:
+    """Write ``source`` between ``start_sec - PAD_SEC`` and ``end_sec + PAD_SEC`` (at most
+    ``MAX_SEC``; times from the first frame) to ``target`` atomically."""
+    start = max(0.0, start_sec - PAD_SEC)
+    end = min(max(end_sec, start_sec) + PAD_SEC, start + MAX_SEC)
+
+    def write(tmp: Path) -> None:
+        with _open(Path(source)) as src:
+            if not src.streams.video:
+                raise VideoDecodeError("no video stream in file")
+            stream = src.streams.video[0]
+            stream.thread_type = "AUTO"
+            tb = float(stream.time_base)
+            rate = stream.average_rate or Fraction(25)
+            with av.open(str(tmp), "w", format="mp4") as out:
+                width = min(MAX_WIDTH, stream.width) // 2 * 2
+                height = max(2, round(stream.height * width / stream.width / 2) * 2)
+                enc = out.add_stream("libx264", rate=rate)
+                enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
+                enc.options = {"preset": "veryfast", "crf": "26"}
+                first_pts: float | None = None
+                written = 0
+                for packet in src.demux(stream):
+                    try:
+                        frames = packet.decode()
+                    except av.error.FFmpegError:
+                        continue
+                    for frame in frames:
+                        t = frame.pts * tb if frame.pts is not None else 0.0
+                        first_pts = t if first_pts is None else first_pts
+                        t -= first_pts
+                        if t < start:
+                            continue
+                        if t > end:
+                            break
+                        scaled = frame.reformat(width=width, height=height, format="yuv420p")
+                        scaled.pts, scaled.time_base = written, Fraction(1) / rate
+                        for p in enc.encode(scaled):
+                            out.mux(p)
+                        written += 1
+                    else:
+                        continue
+                    break
+                for p in enc.encode():
+                    out.mux(p)
+                if not written:
+                    raise VideoDecodeError(f"no frames between {start:.1f} and {end:.1f} s")
+
+    return atomic_write_with(target, write)
