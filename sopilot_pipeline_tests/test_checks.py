@@ -46,12 +46,16 @@ def test_checks_catch_broken_artefacts(pipeline_run: PipelineRun, tmp_path: Path
     assert "dims, expected" in embeddings_problem(layout, key)
     np.save(layout.clip_vectors("trainee", key), vectors[:1])
     assert "1 vectors but" in embeddings_problem(layout, key)
+    np.save(layout.clip_vectors("trainee", key), vectors)  # whole again for what follows
 
     embedder = "heuristic-v4"
     saved = load_trainee_alignment(layout, key, embedder)
     backwards = saved.path[::-1].copy()
     save_trainee_alignment(layout, key, saved.__class__(**{**saved.__dict__, "path": backwards}))
     assert "back in trainee time" in alignment_problem(layout, key)
+    cut = saved.path[:-3].copy()  # stops short of the last explained step's end
+    save_trainee_alignment(layout, key, saved.__class__(**{**saved.__dict__, "path": cut}))
+    assert "does not run from the first to the last" in alignment_problem(layout, key)
 
 
 def test_alignment_preview_is_a_png_of_the_path() -> None:
@@ -71,3 +75,21 @@ def test_alignment_preview_is_a_png_of_the_path() -> None:
     assert red[0, :3].any() and red[-1, -3:].any()  # the path runs corner to corner
     assert markdown_image(png, "x").startswith("![x](data:image/png;base64,")
     assert base64.b64decode(markdown_image(png, "x")[27:-1]) == png
+
+
+def test_timeline_preview_draws_both_rows() -> None:
+    import io
+
+    from PIL import Image
+
+    from sopilot_pipeline.core.preview import timeline_png
+
+    png = timeline_png(
+        [(0, 0.0, 5.0), (1, 5.0, 10.0)], [(0, 0.0, 6.0)], [("missing_step", 5.0, 10.0, False)]
+    )
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    assert image.shape == (70, 480, 3)
+    gold_row, trainee_row = image[15], image[45]
+    assert (np.abs(gold_row - 255).sum(axis=1) > 60).sum() > 400  # both gold steps drawn
+    assert 250 < (np.abs(trainee_row - 255).sum(axis=1) > 60).sum() < 320  # 6 of 10 s
+    assert (image[28:33, 300:400] == (214, 39, 40)).all(axis=2).any()  # the missing mark

@@ -30,3 +30,45 @@ def alignment_png(cost: np.ndarray, path: np.ndarray, max_side: int = 240) -> by
 def markdown_image(png: bytes, alt: str) -> str:
     """Markdown that the Dagster UI shows as an inline picture."""
     return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
+
+
+STEP_COLOURS = [(31, 119, 180), (44, 160, 44), (23, 190, 207), (188, 189, 34), (227, 119, 194)]
+DEVIATION_COLOURS = {
+    "missing_step": (214, 39, 40),
+    "swapped_step": (148, 103, 189),
+    "over_time": (255, 127, 14),
+    "extra_step": (140, 86, 75),
+    "temporal_warp": (127, 127, 127),
+}
+
+
+def timeline_png(
+    gold_steps: list[tuple[int, float, float]],
+    trainee_steps: list[tuple[int, float, float]],
+    deviations: list[tuple[str, float, float, bool]],
+    width: int = 480,
+) -> bytes:
+    """Gold steps (top row) against the trainee's (bottom row), deviations as red-ish
+    marks under the row they belong to. Steps are (index, start, end) in seconds;
+    deviations (type, start, end, on_trainee_row)."""
+    ends = [e for _, _, e in gold_steps + trainee_steps] + [e for _, _, e, _ in deviations]
+    span = max(ends + [1e-6])
+    scale = (width - 20) / span
+    image = Image.new("RGB", (width, 70), "white")
+    draw = ImageDraw.Draw(image)
+    rows = {False: 8, True: 38}
+    for row, steps in ((False, gold_steps), (True, trainee_steps)):
+        for index, start, end in steps:
+            x0, x1 = 10 + start * scale, 10 + max(end * scale, start * scale + 1)
+            colour = STEP_COLOURS[index % len(STEP_COLOURS)]
+            draw.rectangle([x0, rows[row], x1, rows[row] + 18], fill=colour, outline="white")
+            draw.text((x0 + 2, rows[row] + 3), str(index + 1), fill="white")
+    for kind, start, end, on_trainee in deviations:
+        y = rows[on_trainee] + 20
+        draw.rectangle(
+            [10 + start * scale, y, 10 + max(end, start) * scale + 2, y + 4],
+            fill=DEVIATION_COLOURS.get(kind, (0, 0, 0)),
+        )
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()

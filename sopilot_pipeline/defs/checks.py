@@ -80,6 +80,9 @@ def alignment_problem(layout: DataLayout, key: str) -> str | None:
     if path[:, 1].min() < 0 or path[:, 1].max() >= len(trainee.vectors):
         return "path leaves the trainee video"
     steps = load_steps(layout, meta["task_id"], saved.gold_key)
+    first, last = steps[saved.order[0]], steps[saved.order[-1]]
+    if path[0, 0] != first.start_clip or path[-1, 0] != last.end_clip - 1:
+        return "path does not run from the first to the last clip of the explained steps"
     for step in saved.order:  # every step kept in the explanation has clips on the path
         rows = path[:, 0]
         if not ((rows >= steps[step].start_clip) & (rows < steps[step].end_clip)).any():
@@ -129,8 +132,8 @@ def trainee_score_is_consistent(
 @asset_check(
     asset="trainee_alignment",
     partitions_def=trainee_videos,
-    description="The path moves forward in trainee time, stays inside both videos and "
-    "visits every gold step of the explanation.",
+    description="The path moves forward in trainee time, stays inside both videos, runs "
+    "from the first to the last clip of the explained gold steps and visits every one.",
 )
 def trainee_alignment_is_a_valid_path(
     context: AssetCheckExecutionContext, settings: SopilotSettings

@@ -32,7 +32,7 @@ from sopilot_pipeline.core.clips import cut_clip
 from sopilot_pipeline.core.dtw import cosine_cost
 from sopilot_pipeline.core.embed import feature_groups
 from sopilot_pipeline.core.layout import DataLayout, read_json
-from sopilot_pipeline.core.preview import alignment_png, markdown_image
+from sopilot_pipeline.core.preview import alignment_png, markdown_image, timeline_png
 from sopilot_pipeline.core.report import ReportContext, write_score_report
 from sopilot_pipeline.core.scoring import (
     ClipSeries,
@@ -445,7 +445,23 @@ def _score_one(
             or ["- no deviations"]
         )
     )
+    timeline = timeline_png(
+        [(m.step.index, m.step.start_sec, m.step.end_sec) for m in result.step_matches],
+        [
+            (m.step.index, m.trainee_start_sec, m.trainee_end_sec)
+            for m in result.step_matches
+            if m.found
+        ],
+        [
+            (d.type, d.trainee_start_sec, d.trainee_end_sec, True)
+            if d.trainee_start_sec is not None
+            else (d.type, d.gold_start_sec, d.gold_end_sec, False)
+            for d in result.deviations
+            if d.trainee_start_sec is not None or d.gold_start_sec is not None
+        ],
+    )
     return {
+        "timeline": MetadataValue.md(markdown_image(timeline, "gold vs trainee steps")),
         "task_id": task_id,
         "score": result.score,
         "num_deviations": len(result.deviations),
