@@ -1,7 +1,9 @@
 """The feature adapter: trained from all gold embeddings, nightly when enough are new."""
 
+import time
 from datetime import UTC, datetime
 
+import numpy as np
 from dagster import (
     AssetExecutionContext,
     MaterializeResult,
@@ -53,6 +55,7 @@ def feature_adapter(context: AssetExecutionContext, settings: SopilotSettings) -
     golds = all_gold_embeddings(layout, embedder)
     if not golds:
         raise ValueError(f"no gold embeddings for embedder {embedder!r} to train an adapter on")
+    started = time.perf_counter()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     version = f"{embedder}_{stamp}"
     adapter = fit_feature_adapter(
@@ -68,6 +71,12 @@ def feature_adapter(context: AssetExecutionContext, settings: SopilotSettings) -
             "gold_videos": adapter.num_videos,
             "clips": adapter.num_clips,
             "dim": adapter.dim,
+            "fit_seconds": round(time.perf_counter() - started, 3),
+            "summary": MetadataValue.md(
+                f"z-score adapter **{version}** for `{embedder}`: mean and spread of "
+                f"{adapter.num_clips} clips from {adapter.num_videos} gold videos, "
+                f"{adapter.dim} dimensions; median spread {float(np.median(adapter.std)):.4f}"
+            ),
             "path": MetadataValue.path(str(path)),
         }
     )
