@@ -59,6 +59,7 @@ class ProcessOutcome:
     failed_runs: list[str] = field(default_factory=list)
     skipped_run_keys: set[str] = field(default_factory=set)
     failed_keys: set[str] = field(default_factory=set)
+    done_keys: set[str] = field(default_factory=set)  # run keys completed in this pass
 
 
 def _ledger_key(run_key: str) -> str:
@@ -154,6 +155,7 @@ def _execute(
     }
     if done:
         instance.run_storage.set_cursor_values(done)
+    outcome.done_keys |= {r.run_key for r in batch if r.run_key and r.partition_key in materialized}
     if result.success:
         outcome.succeeded_runs += 1
     else:
@@ -209,7 +211,7 @@ def process_watch_folder(
             instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
         requests = result.run_requests or []
         done = already_done(instance, [r.run_key for r in requests if r.run_key])
-        outcome.skipped_run_keys |= done
+        outcome.skipped_run_keys |= done - outcome.done_keys  # done before this pass
         # a request whose run failed in this pass is not retried by the next tick: run
         # retries (dagster.yaml) and the next `process` are where failures are retried
         runs = [
