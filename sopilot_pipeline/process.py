@@ -21,6 +21,7 @@ from dagster import (
     DagsterInstance,
     DagsterRunStatus,
     Definitions,
+    ExecuteInProcessResult,
     RunRequest,
     RunsFilter,
     SensorResult,
@@ -227,14 +228,7 @@ def process_watch_folder(
         )
         if due:
             print(f"training feature adapter: {why}")
-            res = materialize(
-                [feature_adapter],
-                instance=instance,
-                resources={"settings": settings},
-                raise_on_error=False,
-                tags={"sopilot/launched_by": "process"},
-                run_config=QUIET,
-            )
+            res = _materialize([feature_adapter], instance, settings)
             if not res.success:
                 outcome.failed_runs.append(f"feature_adapter run {res.run_id}")
             continue
@@ -249,15 +243,22 @@ def process_watch_folder(
             time.sleep(settle_seconds)
     _summarise_rejections(instance, settings)
     if outcome.succeeded_runs:
-        materialize(
-            [task_summary, clip_index],
-            instance=instance,
-            resources={"settings": settings},
-            raise_on_error=False,
-            tags={"sopilot/launched_by": "process"},
-            run_config=QUIET,
-        )
+        _materialize([task_summary, clip_index], instance, settings)
     return outcome
+
+
+def _materialize(
+    assets: list, instance: DagsterInstance, settings: SopilotSettings
+) -> ExecuteInProcessResult:
+    """An unpartitioned asset run of ``process``'s own (adapter, summaries, index)."""
+    return materialize(
+        assets,
+        instance=instance,
+        resources={"settings": settings},
+        raise_on_error=False,
+        tags={"sopilot/launched_by": "process"},
+        run_config=QUIET,
+    )
 
 
 def _summarise_rejections(instance: DagsterInstance, settings: SopilotSettings) -> None:
@@ -269,14 +270,7 @@ def _summarise_rejections(instance: DagsterInstance, settings: SopilotSettings) 
         entry = last.asset_materialization.metadata.get("dagster/row_count")
         seen = entry.value if entry is not None else None
     if rows != (seen if seen is not None else 0):
-        materialize(
-            [rejected_videos],
-            instance=instance,
-            resources={"settings": settings},
-            raise_on_error=False,
-            tags={"sopilot/launched_by": "process"},
-            run_config=QUIET,
-        )
+        _materialize([rejected_videos], instance, settings)
 
 
 def print_summary(outcome: ProcessOutcome) -> None:
