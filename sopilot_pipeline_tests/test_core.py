@@ -135,3 +135,17 @@ def test_fast_dtw_paths_match_the_cost_matrix_dtw() -> None:
         single = dtw_align(gold, trainee)
         assert np.array_equal(fast.path, slow.path) and np.array_equal(single.path, slow.path)
         assert fast.total_cost == pytest.approx(slow.total_cost, rel=1e-5)
+
+
+def test_frames_at_returns_the_nearest_frame_for_each_time(tmp_path: Path) -> None:
+    from sopilot_pipeline.core.video import frames_at
+
+    task = make_task("t", 3, seed=4, step_sec=1.0)
+    path = tmp_path / "v.mp4"
+    render_variant(task, Variant("v", ((0, 1.0), (1, 1.0), (2, 1.0))), path, fps=10, size=(64, 48))
+    every = decode_video(path, target_fps=10.0, size=(32, 24))
+    wanted = [2.04, 0.0, 0.96, 99.0]  # unsorted, and one past the end
+    frames = frames_at(path, wanted, (32, 24))
+    for t, frame in zip(wanted, frames, strict=True):
+        nearest = int(np.argmin(np.abs(every.times - t)))
+        assert np.array_equal(frame, every.frames[nearest]), t

@@ -230,12 +230,22 @@ def decode_video(
 
 def frames_at(path: str | Path, times: list[float], size: tuple[int, int]) -> list[np.ndarray]:
     """The decoded frames nearest to each of ``times`` (seconds from the first frame), as
-    (h, w, 3) uint8 RGB at ``size``, in one pass. Raises ``VideoDecodeError``."""
+    (h, w, 3) uint8 RGB at ``size``, in one pass that stops after the last time asked
+    for. Only the frames kept are colour-converted. Raises ``VideoDecodeError``."""
     if not times:
         return []
-    wanted = np.asarray(times, dtype=np.float64)
-    best_gap = np.full(len(wanted), np.inf)
-    best: list[np.ndarray | None] = [None] * len(wanted)
+    order = sorted(range(len(times)), key=lambda i: times[i])
+    out: list[np.ndarray | None] = [None] * len(times)
+    last: list = [None, None]  # the frame converted last, and its pixels
+
+    def rgb(frame: av.VideoFrame) -> np.ndarray:
+        if last[0] is not frame:  # holding the frame keeps the identity test sound
+            last[0] = frame
+            last[1] = frame.reformat(
+                width=size[0], height=size[1], format="rgb24", interpolation="AREA"
+            ).to_ndarray()
+        return last[1]
+
     container = _open(Path(path))
     with container:
         if not container.streams.video:
@@ -244,22 +254,28 @@ def frames_at(path: str | Path, times: list[float], size: tuple[int, int]) -> li
         stream.thread_type = "AUTO"
         time_base = float(stream.time_base) if stream.time_base else None
         first: float | None = None
+        previous: tuple[float, av.VideoFrame] | None = None
+        k = 0
         for n, frame in enumerate(_frames(container, stream)):
             t = frame.pts * time_base if frame.pts is not None and time_base else n / 30.0
             first = t if first is None else first
-            gap = np.abs(wanted - (t - first))
-            closer = gap < best_gap
-            if closer.any():
-                rgb = frame.reformat(
-                    width=size[0], height=size[1], format="rgb24", interpolation="AREA"
-                ).to_ndarray()
-                for i in np.flatnonzero(closer):
-                    best[i], best_gap[i] = rgb, gap[i]
-            elif (t - first) > wanted.max() + 1.0:
-                break  # past the last time asked for
-    if any(b is None for b in best):
+            t -= first
+            while k < len(order) and t >= times[order[k]]:
+                target = times[order[k]]
+                if previous is not None and target - previous[0] < t - target:
+                    out[order[k]] = rgb(previous[1])
+                else:
+                    out[order[k]] = rgb(frame)
+                k += 1
+            if k == len(order):
+                break
+            previous = (t, frame)
+        while k < len(order) and previous is not None:  # times past the end: the last frame
+            out[order[k]] = rgb(previous[1])
+            k += 1
+    if any(o is None for o in out):
         raise VideoDecodeError("no decodable video frames")
-    return [b for b in best if b is not None]
+    return [o for o in out if o is not None]
 
 
 def _frames(container: av.container.InputContainer, stream) -> Iterator[av.VideoFrame]:
