@@ -149,3 +149,17 @@ def test_frames_at_returns_the_nearest_frame_for_each_time(tmp_path: Path) -> No
     for t, frame in zip(wanted, frames, strict=True):
         nearest = int(np.argmin(np.abs(every.times - t)))
         assert np.array_equal(frame, every.frames[nearest]), t
+
+
+def test_frames_at_seeks_over_long_gaps_and_stays_exact(tmp_path: Path) -> None:
+    from sopilot_pipeline.core.video import SEEK_AHEAD_SEC, frames_at
+
+    task = make_task("t", 2, seed=5, step_sec=36.0)  # 72 s: two gaps longer than a seek
+    path = tmp_path / "long.mp4"
+    render_variant(task, Variant("v", ((0, 1.0), (1, 1.0))), path, fps=5, size=(64, 48))
+    every = decode_video(path, target_fps=5.0, size=(32, 24))
+    wanted = [1.0, 1.0 + SEEK_AHEAD_SEC + 5, 2 * SEEK_AHEAD_SEC + 10.2]
+    frames = frames_at(path, wanted, (32, 24))
+    for t, frame in zip(wanted, frames, strict=True):
+        nearest = int(np.argmin(np.abs(every.times - t)))
+        assert np.array_equal(frame, every.frames[nearest]), t

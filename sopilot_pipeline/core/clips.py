@@ -12,7 +12,12 @@ from pathlib import Path
 import av
 
 from sopilot_pipeline.core.atomic import atomic_write_with
-from sopilot_pipeline.core.video import VideoDecodeError, _open
+from sopilot_pipeline.core.video import (
+    VideoDecodeError,
+    _open,
+    first_frame_time,
+    frames_from,
+)
 
 PAD_SEC = 1.0
 MAX_SEC = 20.0
@@ -31,7 +36,6 @@ def cut_clip(source: Path, target: Path, start_sec: float, end_sec: float) -> Pa
                 raise VideoDecodeError("no video stream in file")
             stream = src.streams.video[0]
             stream.thread_type = "AUTO"
-            tb = float(stream.time_base)
             rate = stream.average_rate or Fraction(25)
             with av.open(str(tmp), "w", format="mp4") as out:
                 width = min(MAX_WIDTH, stream.width) // 2 * 2
@@ -39,29 +43,18 @@ def cut_clip(source: Path, target: Path, start_sec: float, end_sec: float) -> Pa
                 enc = out.add_stream("libx264", rate=rate)
                 enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
                 enc.options = {"preset": "veryfast", "crf": "26"}
-                first_pts: float | None = None
                 written = 0
-                for packet in src.demux(stream):
-                    try:
-                        frames = packet.decode()
-                    except av.error.FFmpegError:
+                origin = first_frame_time(src, stream)
+                for t, frame in frames_from(src, stream, origin, start):
+                    if t < start:
                         continue
-                    for frame in frames:
-                        t = frame.pts * tb if frame.pts is not None else 0.0
-                        first_pts = t if first_pts is None else first_pts
-                        t -= first_pts
-                        if t < start:
-                            continue
-                        if t > end:
-                            break
-                        scaled = frame.reformat(width=width, height=height, format="yuv420p")
-                        scaled.pts, scaled.time_base = written, Fraction(1) / rate
-                        for p in enc.encode(scaled):
-                            out.mux(p)
-                        written += 1
-                    else:
-                        continue
-                    break
+                    if t > end:
+                        break
+                    scaled = frame.reformat(width=width, height=height, format="yuv420p")
+                    scaled.pts, scaled.time_base = written, Fraction(1) / rate
+                    for p in enc.encode(scaled):
+                        out.mux(p)
+                    written += 1
                 for p in enc.encode():
                     out.mux(p)
                 if not written:

@@ -228,10 +228,13 @@ def decode_video(
     return SampledVideo(probe=probe, frames=sampled, times=np.asarray(times, dtype=np.float64))
 
 
+SEEK_AHEAD_SEC = 30.0  # farther than this, seeking (to a keyframe) beats decoding on
+
+
 def frames_at(path: str | Path, times: list[float], size: tuple[int, int]) -> list[np.ndarray]:
     """The decoded frames nearest to each of ``times`` (seconds from the first frame), as
-    (h, w, 3) uint8 RGB at ``size``, in one pass that stops after the last time asked
-    for. Only the frames kept are colour-converted. Raises ``VideoDecodeError``."""
+    (h, w, 3) uint8 RGB at ``size``. Decodes forward, seeking over long gaps; only the
+    frames kept are colour-converted. Raises ``VideoDecodeError``."""
     if not times:
         return []
     order = sorted(range(len(times)), key=lambda i: times[i])
@@ -246,36 +249,56 @@ def frames_at(path: str | Path, times: list[float], size: tuple[int, int]) -> li
             ).to_ndarray()
         return last[1]
 
-    container = _open(Path(path))
-    with container:
+    with _open(Path(path)) as container:
         if not container.streams.video:
             raise VideoDecodeError("no video stream in file")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        time_base = float(stream.time_base) if stream.time_base else None
-        first: float | None = None
+        origin = first_frame_time(container, stream)
+        frames = frames_from(container, stream, origin, times[order[0]])
         previous: tuple[float, av.VideoFrame] | None = None
-        k = 0
-        for n, frame in enumerate(_frames(container, stream)):
-            t = frame.pts * time_base if frame.pts is not None and time_base else n / 30.0
-            first = t if first is None else first
-            t -= first
-            while k < len(order) and t >= times[order[k]]:
-                target = times[order[k]]
-                if previous is not None and target - previous[0] < t - target:
-                    out[order[k]] = rgb(previous[1])
-                else:
-                    out[order[k]] = rgb(frame)
-                k += 1
-            if k == len(order):
-                break
-            previous = (t, frame)
-        while k < len(order) and previous is not None:  # times past the end: the last frame
-            out[order[k]] = rgb(previous[1])
-            k += 1
-    if any(o is None for o in out):
-        raise VideoDecodeError("no decodable video frames")
+        current: tuple[float, av.VideoFrame] | None = None
+        for k in order:
+            target = times[k]
+            here = (current or previous or (0.0, None))[0]
+            if target - here > SEEK_AHEAD_SEC:
+                frames = frames_from(container, stream, origin, target)
+                previous = current = None
+            while current is None or current[0] < target:
+                if current is not None:
+                    previous = current
+                current = next(frames, None)
+                if current is None:
+                    break
+            if current is None:
+                chosen = previous
+            elif previous is None or current[0] - target <= target - previous[0]:
+                chosen = current
+            else:
+                chosen = previous
+            if chosen is None:
+                raise VideoDecodeError("no decodable video frames")
+            out[k] = rgb(chosen[1])
     return [o for o in out if o is not None]
+
+
+def first_frame_time(container: av.container.InputContainer, stream) -> float:
+    """Stream time of the first decodable frame: the origin of all our timestamps."""
+    for frame in _frames(container, stream):
+        return frame.pts * float(stream.time_base) if frame.pts is not None else 0.0
+    raise VideoDecodeError("no decodable video frames")
+
+
+def frames_from(
+    container: av.container.InputContainer, stream, origin: float, start: float
+) -> Iterator[tuple[float, av.VideoFrame]]:
+    """(seconds from the first frame, frame) from shortly before ``start`` on: a seek to
+    the keyframe before it, then decoding forward."""
+    time_base = float(stream.time_base)
+    container.seek(max(0, int((origin + start - 1.0) / time_base)), stream=stream)
+    for n, frame in enumerate(_frames(container, stream)):
+        t = frame.pts * time_base - origin if frame.pts is not None else n / 30.0
+        yield t, frame
 
 
 def _frames(container: av.container.InputContainer, stream) -> Iterator[av.VideoFrame]:

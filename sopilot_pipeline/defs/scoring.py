@@ -5,12 +5,14 @@ read their task's gold artefacts from the data layout. ``trainee_alignment`` run
 expensive edit search once; ``trainee_score`` replays the saved result with one DP.
 """
 
+import functools
 import getpass
 import os
 import shutil
 import socket
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -280,6 +282,14 @@ def cut_deviation_clips(
     return out
 
 
+@functools.lru_cache(maxsize=16)
+def _gold_frames(
+    path: str, mtime_ns: int, times: tuple[float, ...], size: tuple[int, int]
+) -> tuple[np.ndarray, ...]:
+    """A task's gold keyframes, decoded once per process for all its trainees."""
+    return tuple(frames_at(Path(path), list(times), size))
+
+
 def step_keyframes(
     layout: DataLayout, trainee_key: str, gold_key: str, result: ScoreResult
 ) -> tuple[tuple[int, np.ndarray, np.ndarray | None], ...]:
@@ -293,7 +303,12 @@ def step_keyframes(
         width, height = gold_record["width"], gold_record["height"]
         size = (KEYFRAME_WIDTH, max(2, round(KEYFRAME_WIDTH * height / max(width, 1) / 2) * 2))
         matches = result.step_matches
-        gold = frames_at(gold_raw, [(m.step.start_sec + m.step.end_sec) / 2 for m in matches], size)
+        gold = _gold_frames(
+            str(gold_raw),
+            gold_raw.stat().st_mtime_ns,
+            tuple((m.step.start_sec + m.step.end_sec) / 2 for m in matches),
+            size,
+        )
         found = [m for m in matches if m.found]
         trainee = frames_at(
             trainee_raw,
