@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 _DEFAULT_INSTANCE_YAML = """\
@@ -187,7 +188,17 @@ def _cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet_dagster_warnings() -> None:
+    """Dagster's beta/preview notices (backfill policies, partitioned checks) are for the
+    people who wrote the definitions, not for someone running the command."""
+    from dagster import BetaWarning, PreviewWarning
+
+    warnings.filterwarnings("ignore", category=BetaWarning)
+    warnings.filterwarnings("ignore", category=PreviewWarning)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _quiet_dagster_warnings()
     parser = argparse.ArgumentParser(prog="sopilot-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("process", help="register, embed and score everything in the watch folder")

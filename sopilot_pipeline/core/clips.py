@@ -14,9 +14,9 @@ import av
 from sopilot_pipeline.core.atomic import atomic_write_with
 from sopilot_pipeline.core.video import (
     VideoDecodeError,
-    _open,
     first_frame_time,
     frames_from,
+    open_video,
 )
 
 PAD_SEC = 1.0
@@ -31,7 +31,7 @@ def cut_clip(source: Path, target: Path, start_sec: float, end_sec: float) -> Pa
     end = min(max(end_sec, start_sec) + PAD_SEC, start + MAX_SEC)
 
     def write(tmp: Path) -> None:
-        with _open(Path(source)) as src:
+        with open_video(Path(source)) as src:
             if not src.streams.video:
                 raise VideoDecodeError("no video stream in file")
             stream = src.streams.video[0]

@@ -53,7 +53,7 @@ def _stream_rate(stream: av.video.stream.VideoStream) -> float | None:
     return None
 
 
-def _open(path: Path) -> av.container.InputContainer:
+def open_video(path: Path) -> av.container.InputContainer:
     try:
         size_bytes = path.stat().st_size
     except OSError as exc:
@@ -81,7 +81,7 @@ def probe_video(path: str | Path, max_packets: int = 300) -> VideoProbe:
     ``frame_count`` and ``duration_sec`` are what the container claims; the full decode in
     :func:`decode_video` measures them. Raises :class:`VideoDecodeError` with a reason.
     """
-    with _open(Path(path)) as container:
+    with open_video(Path(path)) as container:
         if not container.streams.video:
             raise VideoDecodeError("no video stream in file")
         stream = container.streams.video[0]
@@ -144,7 +144,7 @@ def decode_video(
     ``size`` is (width, height) of sampled frames. Corrupt packets are skipped and counted,
     so a file with garbage mid-stream still yields the frames around it.
     """
-    container = _open(Path(path))
+    container = open_video(Path(path))
     with container:
         if not container.streams.video:
             raise VideoDecodeError("no video stream in file")
@@ -249,7 +249,7 @@ def frames_at(path: str | Path, times: list[float], size: tuple[int, int]) -> li
             ).to_ndarray()
         return last[1]
 
-    with _open(Path(path)) as container:
+    with open_video(Path(path)) as container:
         if not container.streams.video:
             raise VideoDecodeError("no video stream in file")
         stream = container.streams.video[0]
