@@ -153,9 +153,20 @@ def test_a_hub_id_is_never_downloaded_unless_allowed(
 ) -> None:
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # and no network either way
-    embedder = VJEPA2Embedder(model="facebook/vjepa2-vitl-fpc64-256")
+    hub_id = "facebook/vjepa2-vitl-fpc64-256"
+    embedder = VJEPA2Embedder(model=hub_id)
     with pytest.raises(ModelLoadError, match="not in the local Hugging Face cache"):
         _ = embedder.name
+    # and the settings refuse it at start-up, unless downloading is allowed
+    with pytest.raises(ValidationError, match="not in the local Hugging Face cache"):
+        SopilotSettings(data_dir=str(tmp_path), embedder_kind="vjepa2", vjepa2_model=hub_id)
+    allowed = SopilotSettings(
+        data_dir=str(tmp_path),
+        embedder_kind="vjepa2",
+        vjepa2_model=hub_id,
+        vjepa2_allow_download=True,
+    )
+    assert allowed.vjepa2_allow_download
 
 
 def test_out_of_memory_halves_the_batch_and_retries(tiny_model: Path) -> None:

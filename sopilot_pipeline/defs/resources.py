@@ -13,7 +13,7 @@ from sopilot_pipeline.core.embed import HeuristicEmbedder
 from sopilot_pipeline.core.layout import DataLayout
 from sopilot_pipeline.core.scoring import ScoringConfig
 from sopilot_pipeline.core.steps import StepDetectionConfig
-from sopilot_pipeline.core.vjepa2 import VJEPA2Embedder, check_model_source
+from sopilot_pipeline.core.vjepa2 import VJEPA2Embedder, check_model_source, model_revision
 
 EMBEDDERS = ("heuristic", "vjepa2")
 
@@ -130,6 +130,8 @@ class SopilotSettings(ConfigurableResource):
     def _model_usable(self) -> "SopilotSettings":
         if self.embedder_kind == "vjepa2":
             check_model_source(self.vjepa2_model)  # ModelLoadError is a ValueError
+            if not self.vjepa2_allow_download:
+                model_revision(self.vjepa2_model)  # a hub id must already be cached
         return self
 
     @classmethod
