@@ -36,6 +36,7 @@ from dagster._core.storage.tags import (
     SENSOR_NAME_TAG,
 )
 
+from sopilot_pipeline.core.store import scan_table
 from sopilot_pipeline.defs import build_definitions
 from sopilot_pipeline.defs.adapter import adapter_training_due, feature_adapter
 from sopilot_pipeline.defs.batch import MAX_PARTITIONS_PER_RUN
@@ -151,20 +152,14 @@ def _execute(
         for e in result.get_asset_materialization_events()
         if final is None or e.asset_key == final
     }
-    done = {
-        _ledger_key(r.run_key): result.run_id
-        for r in batch
-        if r.run_key and r.partition_key in materialized
-    }
-    if done:
-        instance.run_storage.set_cursor_values(done)
-    outcome.done_keys |= {r.run_key for r in batch if r.run_key and r.partition_key in materialized}
+    completed = {r.run_key for r in batch if r.run_key and r.partition_key in materialized}
+    if completed:
+        instance.run_storage.set_cursor_values({_ledger_key(k): result.run_id for k in completed})
+    outcome.done_keys |= completed
     if result.success:
         outcome.succeeded_runs += 1
     else:
-        outcome.failed_keys |= {
-            r.run_key for r in batch if r.run_key and r.partition_key not in materialized
-        }
+        outcome.failed_keys |= {r.run_key for r in batch if r.run_key} - completed
         keys = (
             first.partition_key
             if len(batch) == 1
@@ -294,11 +289,10 @@ def print_summary(outcome: ProcessOutcome) -> None:
         print(f"rejected videos ({len(rejected)}):")
         for row in rejected:
             print(f"  {row['task_id']}/{row['role']}/{row['video']}: {row['reason']}")
-    scores_dir = layout.tables / "scores"
-    if scores_dir.is_dir() and any(scores_dir.rglob("*.parquet")):
+    scan = scan_table(layout, "scores")
+    if scan is not None:
         scores = (
-            pl.scan_parquet(layout.table_glob("scores"), hive_partitioning=True)
-            .select(
+            scan.select(
                 "task_id",
                 "trainee_video",
                 "score",

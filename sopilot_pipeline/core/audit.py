@@ -30,14 +30,6 @@ def _canonical(record: dict[str, Any]) -> bytes:
     return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def append_audit_record(log: Path, record: dict[str, Any]) -> dict[str, Any]:
     """Append ``record`` (plus ``seq``, ``recorded_at`` and ``prev_sha256``) to ``log``."""
     log.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from sopilot_pipeline.core.adapter import FeatureAdapter, fit_feature_adapter, load_feature_adapter
 from sopilot_pipeline.core.atomic import atomic_write_with
@@ -45,6 +46,14 @@ def save_clip_embeddings(
             "end_sec": [round(float(t), 6) for t in emb.end_sec],
         },
     )
+
+
+def scan_table(layout: DataLayout, table: str) -> pl.LazyFrame | None:
+    """A hive-partitioned table as a polars scan, or None while it has no file yet."""
+    folder = layout.tables / table
+    if not folder.is_dir() or not any(folder.rglob("*.parquet")):
+        return None
+    return pl.scan_parquet(layout.table_glob(table), hive_partitioning=True)
 
 
 def load_clip_series(layout: DataLayout, role: str, key: str) -> tuple[ClipSeries, dict]:

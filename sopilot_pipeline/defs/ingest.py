@@ -256,7 +256,7 @@ def build_video_assets(role: str, pool: str | None = None) -> list[AssetsDefinit
         busy = timings["decode"] + timings["embed"]
         yield from batch.results(
             {
-                **{f"embedder_{k}": v for k, v in describe_embedder(embedder).items()},
+                **{f"embedder_{k}": v for k, v in embedder_details.items()},
                 "decode_seconds": round(timings["decode"], 3),
                 "embed_seconds": round(timings["embed"], 3),
                 "x_realtime": round(timings["video"] / max(busy, 1e-9), 1),

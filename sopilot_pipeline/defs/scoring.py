@@ -29,7 +29,7 @@ from dagster import (
 
 from sopilot_pipeline import __version__
 from sopilot_pipeline.core.adapter import FeatureAdapter
-from sopilot_pipeline.core.audit import append_audit_record, sha256_file
+from sopilot_pipeline.core.audit import append_audit_record
 from sopilot_pipeline.core.clips import cut_clip
 from sopilot_pipeline.core.dtw import cosine_cost
 from sopilot_pipeline.core.embed import feature_groups
@@ -55,6 +55,7 @@ from sopilot_pipeline.core.store import (
 )
 from sopilot_pipeline.core.tables import DEVIATIONS_SCHEMA, SCORES_SCHEMA, STEPS_SCHEMA, write_table
 from sopilot_pipeline.core.video import VideoDecodeError, frames_at
+from sopilot_pipeline.core.watch import sha256_file
 from sopilot_pipeline.defs.batch import BATCHED, PartitionBatch, Skip
 from sopilot_pipeline.defs.partitions import gold_videos, trainee_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
@@ -247,19 +248,25 @@ def trainee_score(context: AssetExecutionContext, settings: SopilotSettings):
     yield from batch.results()
 
 
+def registered_raw(layout: DataLayout, role: str, key: str) -> tuple[Path, dict] | None:
+    """The stored copy of a video and its registration record; None if either is gone."""
+    try:
+        record = read_json(layout.registration(role, key))
+        raw = layout.root / record["raw_path"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return (raw, record) if raw.exists() else None
+
+
 def cut_deviation_clips(
-    layout: DataLayout, trainee_key: str, gold_key: str, task_id: str, result: ScoreResult
+    layout: DataLayout,
+    folder: Path,
+    sources: dict[str, tuple[Path, dict] | None],
+    result: ScoreResult,
 ) -> list[tuple[str | None, str | None]]:
     """(trainee clip, gold clip) per deviation, relative to the data root; None where the
     deviation has no span in that video or the video is no longer stored."""
-    folder = layout.deviation_clips(task_id, trainee_key)
     shutil.rmtree(folder, ignore_errors=True)  # clips of an earlier score
-    sources = {}
-    for role, key in (("trainee", trainee_key), ("gold", gold_key)):
-        try:
-            sources[role] = layout.root / read_json(layout.registration(role, key))["raw_path"]
-        except (OSError, KeyError):
-            sources[role] = None
     out: list[tuple[str | None, str | None]] = []
     for i, d in enumerate(result.deviations):
         pair: list[str | None] = []
@@ -268,12 +275,12 @@ def cut_deviation_clips(
             ("gold", d.gold_start_sec, d.gold_end_sec),
         ):
             source = sources[role]
-            if start is None or end is None or source is None or not source.exists():
+            if start is None or end is None or source is None:
                 pair.append(None)
                 continue
             target = folder / f"{i + 1:02d}_{d.type}_{role}.mp4"
             try:
-                cut_clip(source, target, start, end)
+                cut_clip(source[0], target, start, end)
             except (VideoDecodeError, OSError):
                 pair.append(None)
                 continue
@@ -291,31 +298,30 @@ def _gold_frames(
 
 
 def step_keyframes(
-    layout: DataLayout, trainee_key: str, gold_key: str, result: ScoreResult
+    sources: dict[str, tuple[Path, dict] | None], result: ScoreResult
 ) -> tuple[tuple[int, np.ndarray, np.ndarray | None], ...]:
     """Middle frames of each gold step and of its trainee span; () if a video is gone."""
+    gold_source, trainee_source = sources["gold"], sources["trainee"]
+    if gold_source is None or trainee_source is None:
+        return ()
+    gold_raw, gold_record = gold_source
+    width, height = gold_record["width"], gold_record["height"]
+    size = (KEYFRAME_WIDTH, max(2, round(KEYFRAME_WIDTH * height / max(width, 1) / 2) * 2))
+    matches = result.step_matches
+    found = [m for m in matches if m.found]
     try:
-        gold_record = read_json(layout.registration("gold", gold_key))
-        gold_raw = layout.root / gold_record["raw_path"]
-        trainee_raw = (
-            layout.root / read_json(layout.registration("trainee", trainee_key))["raw_path"]
-        )
-        width, height = gold_record["width"], gold_record["height"]
-        size = (KEYFRAME_WIDTH, max(2, round(KEYFRAME_WIDTH * height / max(width, 1) / 2) * 2))
-        matches = result.step_matches
         gold = _gold_frames(
             str(gold_raw),
             gold_raw.stat().st_mtime_ns,
             tuple((m.step.start_sec + m.step.end_sec) / 2 for m in matches),
             size,
         )
-        found = [m for m in matches if m.found]
         trainee = frames_at(
-            trainee_raw,
+            trainee_source[0],
             [(m.trainee_start_sec + m.trainee_end_sec) / 2 for m in found],
             size,
         )
-    except (OSError, KeyError, VideoDecodeError):
+    except (OSError, VideoDecodeError):
         return ()
     by_step = {m.step.index: f for m, f in zip(found, trainee, strict=True)}
     return tuple(
@@ -372,7 +378,11 @@ def _score_one(
         ],
         SCORES_SCHEMA,
     )
-    clips = cut_deviation_clips(layout, key, saved.gold_key, task_id, result)
+    sources = {
+        "trainee": registered_raw(layout, "trainee", key),
+        "gold": registered_raw(layout, "gold", saved.gold_key),
+    }
+    clips = cut_deviation_clips(layout, layout.deviation_clips(task_id, key), sources, result)
     write_table(
         layout.table_file("deviations", task_id, key),
         [
@@ -407,7 +417,7 @@ def _score_one(
             embedder=meta["embedder"],
             adapter_version=adapter.version,
             scored_at=scored_at.isoformat(timespec="seconds"),
-            keyframes=step_keyframes(layout, key, saved.gold_key, result),
+            keyframes=step_keyframes(sources, result),
             deviation_clips=tuple(
                 tuple(
                     os.path.relpath(layout.root / c, layout.report(task_id, key).parent)

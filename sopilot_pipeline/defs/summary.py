@@ -18,21 +18,16 @@ from dagster import (
 
 from sopilot_pipeline.core.atomic import atomic_write_with
 from sopilot_pipeline.core.layout import DataLayout
+from sopilot_pipeline.core.store import scan_table
 from sopilot_pipeline.defs.resources import SopilotSettings
 
 SUMMARY_ASSET = "task_summary"
 BINS = [0, 20, 40, 60, 80, 100]
 
 
-def _scan(layout: DataLayout, table: str) -> pl.LazyFrame | None:
-    if not any((layout.tables / table).rglob("*.parquet")):
-        return None
-    return pl.scan_parquet(layout.table_glob(table), hive_partitioning=True)
-
-
 def summarise_tasks(layout: DataLayout) -> pl.DataFrame:
     """One row per task: trainees, score statistics and histogram, top deviations."""
-    scores = _scan(layout, "scores")
+    scores = scan_table(layout, "scores")
     if scores is None:
         return pl.DataFrame()
     bucket = pl.col("score").clip(0, 99.999).floordiv(20).cast(pl.Int32)
@@ -48,7 +43,7 @@ def summarise_tasks(layout: DataLayout) -> pl.DataFrame:
         )
         .collect()
     )
-    devs = _scan(layout, "deviations")
+    devs = scan_table(layout, "deviations")
     if devs is None:
         return stats.with_columns(pl.lit("").alias("top_deviations")).sort("task_id")
     top = (
