@@ -17,6 +17,7 @@ from sopilot_pipeline.core.video import (
     first_frame_time,
     frames_from,
     open_video,
+    video_stream,
 )
 
 PAD_SEC = 1.0
@@ -32,10 +33,7 @@ def cut_clip(source: Path, target: Path, start_sec: float, end_sec: float) -> Pa
 
     def write(tmp: Path) -> None:
         with open_video(Path(source)) as src:
-            if not src.streams.video:
-                raise VideoDecodeError("no video stream in file")
-            stream = src.streams.video[0]
-            stream.thread_type = "AUTO"
+            stream = video_stream(src)
             rate = stream.average_rate or Fraction(25)
             with av.open(str(tmp), "w", format="mp4") as out:
                 width = min(MAX_WIDTH, stream.width) // 2 * 2

@@ -25,16 +25,19 @@ from reportlab.platypus import (
 )
 
 from sopilot_pipeline.core.atomic import atomic_write_with
+from sopilot_pipeline.core.preview import DEVIATION_COLOURS, STEP_COLOURS
 from sopilot_pipeline.core.scoring import ScoreResult
 
 SECTIONS = ("Summary", "Step timeline", "Keyframes", "Deviations")
-_DEVIATION_COLOURS = {
-    "missing_step": colors.HexColor("#d62728"),
-    "swapped_step": colors.HexColor("#9467bd"),
-    "over_time": colors.HexColor("#ff7f0e"),
-    "extra_step": colors.HexColor("#8c564b"),
-    "temporal_warp": colors.HexColor("#7f7f7f"),
-}
+
+
+def _colour(rgb: tuple[int, int, int]) -> colors.Color:
+    return colors.Color(*(c / 255 for c in rgb))
+
+
+# the same colours as the UI previews (core/preview.py)
+_DEVIATION_COLOURS = {kind: _colour(rgb) for kind, rgb in DEVIATION_COLOURS.items()}
+_STEP_COLOURS = [_colour(rgb) for rgb in STEP_COLOURS]
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,6 @@ def _timeline(result: ScoreResult, ctx: ReportContext, width: float) -> Drawing:
     rows = {"Gold": height - 20 * mm, "Trainee": height - 42 * mm}
     for label, y in rows.items():
         d.add(String(2 * mm, y + 3 * mm, label, fontSize=9))
-    palette = [colors.HexColor(c) for c in ("#1f77b4", "#2ca02c", "#17becf", "#bcbd22", "#e377c2")]
 
     def step_bar(row: str, start_sec: float, end_sec: float, step: int, colour) -> None:
         x = left + start_sec * scale
@@ -83,7 +85,7 @@ def _timeline(result: ScoreResult, ctx: ReportContext, width: float) -> Drawing:
         d.add(String(x + 1, rows[row] + 3 * mm, f"{step + 1}", fontSize=8, fillColor=colors.white))
 
     for m in result.step_matches:
-        c = palette[m.step.index % len(palette)]
+        c = _STEP_COLOURS[m.step.index % len(_STEP_COLOURS)]
         step_bar("Gold", m.step.start_sec, m.step.end_sec, m.step.index, c)
         if m.found:
             step_bar("Trainee", m.trainee_start_sec, m.trainee_end_sec, m.step.index, c)

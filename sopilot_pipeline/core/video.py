@@ -67,6 +67,18 @@ def open_video(path: Path) -> av.container.InputContainer:
         raise VideoDecodeError(f"not a readable video container ({why})") from exc
 
 
+def video_stream(
+    container: av.container.InputContainer, threaded: bool = True
+) -> av.video.stream.VideoStream:
+    """The first video stream, set to decode on all cores; a clear error if there is none."""
+    if not container.streams.video:
+        raise VideoDecodeError("no video stream in file")
+    stream = container.streams.video[0]
+    if threaded:
+        stream.thread_type = "AUTO"
+    return stream
+
+
 def _header_duration(container: av.container.InputContainer, stream) -> float | None:
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
@@ -82,9 +94,7 @@ def probe_video(path: str | Path, max_packets: int = 300) -> VideoProbe:
     :func:`decode_video` measures them. Raises :class:`VideoDecodeError` with a reason.
     """
     with open_video(Path(path)) as container:
-        if not container.streams.video:
-            raise VideoDecodeError("no video stream in file")
-        stream = container.streams.video[0]
+        stream = video_stream(container, threaded=False)
         codec = stream.codec_context.name if stream.codec_context else "unknown"
         rate = _stream_rate(stream)
         errors = 0
@@ -146,10 +156,7 @@ def decode_video(
     """
     container = open_video(Path(path))
     with container:
-        if not container.streams.video:
-            raise VideoDecodeError("no video stream in file")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream = video_stream(container)
         codec = stream.codec_context.name if stream.codec_context else "unknown"
         time_base = float(stream.time_base) if stream.time_base else None
         rate = _stream_rate(stream)
@@ -250,10 +257,7 @@ def frames_at(path: str | Path, times: list[float], size: tuple[int, int]) -> li
         return last[1]
 
     with open_video(Path(path)) as container:
-        if not container.streams.video:
-            raise VideoDecodeError("no video stream in file")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream = video_stream(container)
         origin = first_frame_time(container, stream)
         frames = frames_from(container, stream, origin, times[order[0]])
         previous: tuple[float, av.VideoFrame] | None = None
