@@ -240,6 +240,7 @@ def test_table_schemas_are_declared_for_the_ui(pipeline_run: PipelineRun) -> Non
         "step",
         "start_sec",
         "end_sec",
+        "step_name",
     ]
 
 

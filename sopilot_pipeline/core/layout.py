@@ -65,6 +65,10 @@ class DataLayout:
     def clip_meta(self, role: str, key: str) -> Path:
         return self.embeddings / role / f"{key}.json"
 
+    def gold_step_details(self, gold_key: str) -> Path:
+        """How a gold's steps were made (authored or detected) and their weights."""
+        return self.embeddings / "gold_steps" / f"{gold_key}.json"
+
     def alignment(self, trainee_key: str) -> Path:
         return self.embeddings / "alignments" / f"{trainee_key}.npz"
 

@@ -54,6 +54,7 @@ class ReportContext:
     keyframes: tuple[tuple[int, np.ndarray, np.ndarray | None], ...] = ()
     # per deviation: (trainee clip, gold clip) paths relative to the report, or None
     deviation_clips: tuple[tuple[str | None, str | None], ...] = ()
+    step_names: tuple[str, ...] = ()  # per gold step, authored or "step N"
 
 
 def verdict(score: float) -> str:
@@ -149,10 +150,11 @@ def _keyframes(ctx: ReportContext, body, grid: TableStyle) -> list:
         return [Paragraph("Keyframes are not available (the videos are no longer stored).", body)]
     row_height = min(32 * mm, 215 * mm / len(ctx.keyframes))
     rows = [["Step", "Gold", "Trainee"]]
+    names = dict(enumerate(ctx.step_names))
     for step, gold, trainee in ctx.keyframes:
         rows.append(
             [
-                str(step + 1),
+                Paragraph(_esc(f"{step + 1}. {names.get(step, f'step {step + 1}')}"), body),
                 _image(gold, row_height),
                 _image(trainee, row_height) if trainee is not None else "not performed",
             ]
@@ -224,10 +226,11 @@ def write_score_report(path: Path, result: ScoreResult, ctx: ReportContext) -> P
         _timeline(result, ctx, A4[0] - 40 * mm),
         Spacer(1, 4 * mm),
         Table(
-            [["Step", "Gold (s)", "Trainee (s)", "Performed", "Duration", "Match cost"]]
+            [["Step", "Name", "Gold (s)", "Trainee (s)", "Performed", "Duration", "Match cost"]]
             + [
                 [
                     str(m.step.index + 1),
+                    Paragraph(_esc(m.step.label), body),
                     f"{m.step.start_sec:.1f}-{m.step.end_sec:.1f}",
                     f"{m.trainee_start_sec:.1f}-{m.trainee_end_sec:.1f}" if m.found else "-",
                     ("in order" if m.in_order else "out of order") if m.found else "no",
@@ -251,7 +254,9 @@ def write_score_report(path: Path, result: ScoreResult, ctx: ReportContext) -> P
                 + [
                     [
                         d.type,
-                        "-" if d.gold_step is None else str(d.gold_step + 1),
+                        "-"
+                        if d.gold_step is None
+                        else Paragraph(_esc(f"{d.gold_step + 1}. {d.step_name or ''}"), body),
                         "-"
                         if d.trainee_start_sec is None
                         else f"{d.trainee_start_sec:.1f}-{d.trainee_end_sec:.1f}",
@@ -261,7 +266,7 @@ def write_score_report(path: Path, result: ScoreResult, ctx: ReportContext) -> P
                     ]
                     for i, d in enumerate(result.deviations)
                 ],
-                colWidths=[23 * mm, 14 * mm, 20 * mm, 14 * mm, 80 * mm, 19 * mm],
+                colWidths=[23 * mm, 24 * mm, 20 * mm, 14 * mm, 70 * mm, 19 * mm],
                 style=grid,
             )
         )

@@ -14,7 +14,7 @@ adapter. The score is 100 minus weighted penalties, each kept with its explanati
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from sopilot_pipeline.core.step_alignment import (
     align_step_sequence,
     explain_trainee,
 )
-from sopilot_pipeline.core.steps import Step
+from sopilot_pipeline.core.steps import Step, default_step_name
 
 DEVIATION_TYPES = ("missing_step", "swapped_step", "over_time", "extra_step", "temporal_warp")
 
@@ -63,6 +63,7 @@ class Deviation:
     trainee_end_sec: float | None
     severity: float
     detail: str
+    step_name: str | None = None  # name of ``gold_step`` (authored, or "step N")
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,7 @@ def evaluate_trainee(
                     None,
                     None,
                     severity=1.0,
-                    detail=f"step {s.index + 1} not performed (leaving it out explains the "
+                    detail=f"{_named(s)} not performed (leaving it out explains the "
                     f"trainee video better by {edit.saving:.1f} cost units)",
                 )
             )
@@ -256,8 +257,8 @@ def evaluate_trainee(
                     t0,
                     t1,
                     severity=1.0,
-                    detail=f"steps {a.index + 1} and {b.index + 1} performed in reverse "
-                    f"order (step {b.index + 1} at {t0:.1f}s came first)",
+                    detail=f"{_named(a)} and {_named(b)} performed in reverse "
+                    f"order ({_named(b)} at {t0:.1f}s came first)",
                 )
             )
 
@@ -279,7 +280,7 @@ def evaluate_trainee(
         ratio = m.duration_ratio
         if ratio > config.over_time_ratio and trainee_dur - gold_dur >= config.over_time_min_sec:
             severity = float(min(1.0, ratio - 1.0))
-            over_time_severity += severity
+            over_time_severity += severity * m.step.weight
             deviations.append(
                 Deviation(
                     "over_time",
@@ -289,7 +290,7 @@ def evaluate_trainee(
                     m.trainee_start_sec,
                     m.trainee_end_sec,
                     severity,
-                    f"step {m.step.index + 1} took {trainee_dur:.1f}s vs gold "
+                    f"{_named(m.step)} took {trainee_dur:.1f}s vs gold "
                     f"{gold_dur:.1f}s ({ratio:.2f}x, limit {config.over_time_ratio:.2f}x)",
                 )
             )
@@ -299,7 +300,7 @@ def evaluate_trainee(
         if t1 - t0 < config.extra_min_sec:
             continue
         after = run.after if run.after >= 0 else None
-        where = f"after step {after + 1}" if after is not None else "before the first step"
+        where = f"after {_named(steps[after])}" if after is not None else "before the first step"
         deviations.append(
             Deviation(
                 "extra_step",
@@ -329,9 +330,21 @@ def evaluate_trainee(
             )
         )
 
+    deviations = [
+        replace(d, step_name=steps[d.gold_step].label) if d.gold_step is not None else d
+        for d in deviations
+    ]
     counts = {t: sum(d.type == t for d in deviations) for t in DEVIATION_TYPES}
+    weighted = {
+        "missing_step": sum(
+            steps[e.steps[0]].weight for e in alignment.edits if e.kind == "delete"
+        ),
+        "swapped_step": sum(
+            max(steps[i].weight for i in e.steps) for e in alignment.edits if e.kind == "swap"
+        ),
+    }
     mean_cost = alignment.mean_cost
-    penalties = _penalties(counts, over_time_severity, warp, mean_cost, config)
+    penalties = _penalties(counts, weighted, over_time_severity, warp, mean_cost, config)
     score = float(np.clip(100.0 - sum(p.points for p in penalties), 0.0, 100.0))
     return ScoreResult(
         score=round(score, 2),
@@ -372,8 +385,16 @@ def _deviation_order(d: Deviation) -> tuple[int, int]:
     return (d.gold_step if d.gold_step is not None else 10**9, DEVIATION_TYPES.index(d.type))
 
 
+def _named(step: Step) -> str:
+    """How a step is called in a deviation's detail: its number, and its authored name."""
+    if step.label == default_step_name(step.index):
+        return f"step {step.index + 1}"
+    return f"step {step.index + 1} ({step.label!r})"
+
+
 def _penalties(
     counts: dict[str, int],
+    weighted: dict[str, float],
     over_time_severity: float,
     warp: float,
     mean_cost: float,
@@ -385,20 +406,22 @@ def _penalties(
         Penalty(
             "missing steps",
             counts["missing_step"],
-            config.miss_penalty * counts["missing_step"],
-            f"{config.miss_penalty:g} points per gold step not performed",
+            config.miss_penalty * weighted["missing_step"],
+            f"{config.miss_penalty:g} points per gold step not performed (times the step's weight)",
         ),
         Penalty(
             "swapped steps",
             counts["swapped_step"],
-            config.swap_penalty * counts["swapped_step"],
-            f"{config.swap_penalty:g} points per adjacent pair done in reverse order",
+            config.swap_penalty * weighted["swapped_step"],
+            f"{config.swap_penalty:g} points per adjacent pair done in reverse order (times "
+            "the heavier step's weight)",
         ),
         Penalty(
             "over time",
             round(over_time_severity, 3),
             config.over_time_penalty * over_time_severity,
-            f"{config.over_time_penalty:g} points x (duration ratio - 1, at most 1) per slow step",
+            f"{config.over_time_penalty:g} points x (duration ratio - 1, at most 1) x weight "
+            "per slow step",
         ),
         Penalty(
             "extra steps",

@@ -37,10 +37,20 @@ class Step:
     end_clip: int  # exclusive
     start_sec: float
     end_sec: float
+    name: str = ""  # authored name; detected steps are "step 1", "step 2", ...
+    weight: float = 1.0  # penalty multiplier (authored steps may be critical)
 
     @property
     def duration_sec(self) -> float:
         return self.end_sec - self.start_sec
+
+    @property
+    def label(self) -> str:
+        return self.name or default_step_name(self.index)
+
+
+def default_step_name(index: int) -> str:
+    return f"step {index + 1}"
 
 
 def novelty_curve(vectors: np.ndarray, window: int = 2) -> np.ndarray:
@@ -127,7 +137,23 @@ def steps_from_boundaries(
     steps = []
     for k, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
         end_time = float(start_sec[b]) if b < n else float(end_sec[n - 1])
-        steps.append(Step(k, a, b, float(start_sec[a]), end_time))
+        steps.append(Step(k, a, b, float(start_sec[a]), end_time, default_step_name(k)))
+    return tuple(steps)
+
+
+def steps_from_spans(
+    spans: list[tuple[float, float, str, float]], start_sec: np.ndarray
+) -> tuple[Step, ...]:
+    """Steps given in seconds ``(start, end, name, weight)`` mapped onto clips: a clip
+    belongs to the step in which it starts (the rule that reads detected steps back
+    from the steps table exactly). A span in which no clip starts gets the clip that
+    starts nearest after its start, so every step keeps at least one clip."""
+    steps = []
+    for k, (t0, t1, name, weight) in enumerate(spans):
+        first = int(np.searchsorted(start_sec, t0 - 1e-6))
+        last = int(np.searchsorted(start_sec, t1 - 1e-6))
+        first = min(first, len(start_sec) - 1)
+        steps.append(Step(k, first, max(last, first + 1), t0, t1, name or "", weight))
     return tuple(steps)
 
 

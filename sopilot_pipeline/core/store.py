@@ -14,7 +14,7 @@ from sopilot_pipeline.core.embed import ClipEmbeddings, feature_groups
 from sopilot_pipeline.core.layout import DataLayout, read_json, write_json
 from sopilot_pipeline.core.scoring import ClipSeries
 from sopilot_pipeline.core.step_alignment import Edit
-from sopilot_pipeline.core.steps import Step
+from sopilot_pipeline.core.steps import Step, steps_from_spans
 from sopilot_pipeline.core.tables import read_table
 from sopilot_pipeline.core.vjepa2 import VJEPA2Embedder, describe
 
@@ -94,18 +94,23 @@ def all_gold_embeddings(layout: DataLayout, embedder: str) -> list[tuple[str, np
 
 
 def load_steps(layout: DataLayout, task_id: str, gold_key: str) -> tuple[Step, ...]:
-    """Steps of a gold video as recorded in the steps table, mapped back onto clips."""
+    """Steps of a gold video as recorded in the steps table, mapped back onto clips,
+    with their authored weights (1 for detected steps)."""
     rows = read_table(layout.table_file("steps", task_id, gold_key)).to_pylist()
     series, _ = load_clip_series(layout, "gold", gold_key)
-    starts = series.start_sec
-    steps = []
-    for row in sorted(rows, key=lambda r: r["step"]):
-        first = int(np.searchsorted(starts, row["start_sec"] - 1e-6))
-        last = int(np.searchsorted(starts, row["end_sec"] - 1e-6))
-        steps.append(
-            Step(row["step"], first, max(last, first + 1), row["start_sec"], row["end_sec"])
+    details = layout.gold_step_details(gold_key)
+    weights = read_json(details).get("weights", []) if details.exists() else []
+    rows = sorted(rows, key=lambda r: r["step"])
+    spans = [
+        (
+            r["start_sec"],
+            r["end_sec"],
+            r.get("step_name") or "",
+            float(weights[i]) if i < len(weights) else 1.0,
         )
-    return tuple(steps)
+        for i, r in enumerate(rows)
+    ]
+    return steps_from_spans(spans, series.start_sec)
 
 
 def current_adapter(layout: DataLayout, embedder: str) -> FeatureAdapter | None:

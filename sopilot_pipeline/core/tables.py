@@ -49,6 +49,8 @@ DEVIATIONS_SCHEMA = pa.schema(
         # short MP4s cut around the deviation, relative to the data root (null if none)
         ("trainee_clip", pa.string()),
         ("gold_clip", pa.string()),
+        # the gold step's name: authored (watch/<task>/gold/<stem>.steps.csv) or "step N"
+        ("step_name", pa.string()),
     ]
 )
 
@@ -59,6 +61,7 @@ STEPS_SCHEMA = pa.schema(
         ("step", pa.int32()),
         ("start_sec", pa.float64()),
         ("end_sec", pa.float64()),
+        ("step_name", pa.string()),
     ]
 )
 

@@ -30,10 +30,17 @@ from dagster import (
 from sopilot_pipeline import __version__
 from sopilot_pipeline.core.adapter import FeatureAdapter
 from sopilot_pipeline.core.audit import append_audit_record
+from sopilot_pipeline.core.authored_steps import (
+    SidecarError,
+    authored_gold_steps,
+    read_sidecar,
+    sidecar_digest,
+    sidecar_path,
+)
 from sopilot_pipeline.core.clips import cut_clip
 from sopilot_pipeline.core.dtw import cosine_cost
 from sopilot_pipeline.core.embed import feature_groups
-from sopilot_pipeline.core.layout import DataLayout, read_json
+from sopilot_pipeline.core.layout import DataLayout, read_json, write_json
 from sopilot_pipeline.core.preview import alignment_png, markdown_image, timeline_png
 from sopilot_pipeline.core.report import ReportContext, write_score_report
 from sopilot_pipeline.core.scoring import (
@@ -57,6 +64,7 @@ from sopilot_pipeline.core.tables import DEVIATIONS_SCHEMA, SCORES_SCHEMA, STEPS
 from sopilot_pipeline.core.video import VideoDecodeError, frames_at
 from sopilot_pipeline.core.watch import sha256_file
 from sopilot_pipeline.defs.batch import BATCHED, PartitionBatch, Skip
+from sopilot_pipeline.defs.ingest import record_rejection
 from sopilot_pipeline.defs.partitions import gold_videos, trainee_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.schemas import column_schema_metadata
@@ -79,45 +87,80 @@ GOLD_INPUTS = [
     automation_condition=AutomationCondition.eager(),
     kinds={"parquet"},
     metadata=column_schema_metadata("steps"),
-    description="Step boundaries of a gold video (kernel change points with a minimum "
-    "step length), written to tables/steps.",
+    description="Steps of a gold video: authored in `<stem>.steps.csv` beside the video "
+    "(names and weights), else detected (kernel change points with a minimum step "
+    "length, named `step 1`, `step 2`, ...); written to tables/steps. A bad sidecar "
+    "rejects the gold with the line at fault.",
 )
 def gold_steps(context: AssetExecutionContext, settings: SopilotSettings):
     layout = settings.layout
 
-    def detect(key: str) -> dict[str, Any]:
+    def segment(key: str) -> dict[str, Any]:
         series, meta = load_clip_series(layout, "gold", key)
-        steps = detect_gold_steps(
-            series.vectors,
-            series.start_sec,
-            series.end_sec,
-            feature_groups(meta["embedder"]),
-            settings.step_detection,
-        )
+        task_id = meta["task_id"]
+        video = layout.watch / task_id / "gold" / meta["video"]
+        try:
+            authored = read_sidecar(video, meta.get("duration_sec"))
+            steps = authored_gold_steps(authored, series.start_sec) if authored else None
+        except SidecarError as exc:
+            reason = f"steps sidecar {sidecar_path(video).name}: {exc}"
+            layout.table_file("steps", task_id, key).unlink(missing_ok=True)
+            layout.gold_step_details(key).unlink(missing_ok=True)
+            record_rejection(context, layout, "gold", key, task_id, meta["video"], reason)
+            raise Skip(reason) from exc
+        source = f"authored ({sidecar_path(video).name})" if steps else "detected"
+        if steps is None:
+            steps = detect_gold_steps(
+                series.vectors,
+                series.start_sec,
+                series.end_sec,
+                feature_groups(meta["embedder"]),
+                settings.step_detection,
+            )
         rows = [
             {
-                "task_id": meta["task_id"],
+                "task_id": task_id,
                 "gold_video": meta["video"],
                 "step": s.index,
                 "start_sec": s.start_sec,
                 "end_sec": s.end_sec,
+                "step_name": s.label,
             }
             for s in steps
         ]
-        write_table(layout.table_file("steps", meta["task_id"], key), rows, STEPS_SCHEMA)
-        table = "| step | start (s) | end (s) |\n|---|---|---|\n" + "\n".join(
-            f"| {s.index + 1} | {s.start_sec:.1f} | {s.end_sec:.1f} |" for s in steps
+        write_json(
+            layout.gold_step_details(key),
+            {
+                "source": source,
+                "sidecar_sha256": sidecar_digest(video),
+                "weights": [s.weight for s in steps],
+            },
+        )
+        write_table(layout.table_file("steps", task_id, key), rows, STEPS_SCHEMA)
+        table = (
+            "| step | name | start (s) | end (s) | weight |\n|---|---|---|---|---|\n"
+            + "\n".join(
+                f"| {s.index + 1} | {_md_cell(s.label)} | {s.start_sec:.1f} | {s.end_sec:.1f} "
+                f"| {s.weight:g} |"
+                for s in steps
+            )
         )
         return {
-            "task_id": meta["task_id"],
+            "task_id": task_id,
             "num_steps": len(steps),
+            "step_source": source,
             "steps": MetadataValue.md(table),
             "dagster/row_count": len(rows),
         }
 
     batch = PartitionBatch(context)
-    batch.run(detect)
+    batch.run(segment)
     yield from batch.results()
+
+
+def _md_cell(text: str) -> str:
+    """Text safe inside a markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _adapter_for(layout: DataLayout, embedder: str, golds: list[np.ndarray]) -> FeatureAdapter:
@@ -241,7 +284,7 @@ def trainee_score(context: AssetExecutionContext, settings: SopilotSettings):
     layout = settings.layout
 
     def score(key: str) -> dict[str, Any]:
-        return _score_one(layout, key, settings, context.run_id)
+        return _score_one(layout, key, settings, context.run.run_id)
 
     batch = PartitionBatch(context)
     batch.run(score)
@@ -400,6 +443,7 @@ def _score_one(
                 "detail": d.detail,
                 "trainee_clip": trainee_clip,
                 "gold_clip": gold_clip,
+                "step_name": d.step_name,
             }
             for d, (trainee_clip, gold_clip) in zip(result.deviations, clips, strict=True)
         ],
@@ -418,6 +462,7 @@ def _score_one(
             adapter_version=adapter.version,
             scored_at=scored_at.isoformat(timespec="seconds"),
             keyframes=step_keyframes(sources, result),
+            step_names=tuple(s.label for s in steps),
             deviation_clips=tuple(
                 tuple(
                     os.path.relpath(layout.root / c, layout.report(task_id, key).parent)
@@ -463,10 +508,7 @@ def _score_one(
     summary = "\n".join(
         [f"**Score {result.score:.1f}** for `{meta['video']}` against `{gold_meta['video']}`", ""]
         + (
-            [
-                f"- {d.type} (step {'-' if d.gold_step is None else d.gold_step + 1}): {d.detail}"
-                for d in result.deviations
-            ]
+            [f"- {d.type} ({d.step_name or '-'}): {d.detail}" for d in result.deviations]
             or ["- no deviations"]
         )
     )

@@ -23,6 +23,7 @@ from dagster import (
     sensor,
 )
 
+from sopilot_pipeline.core.authored_steps import sidecar_digest
 from sopilot_pipeline.core.layout import DataLayout, read_json
 from sopilot_pipeline.core.watch import ReadyFile, advance_watch_state, scan_watch_folder
 from sopilot_pipeline.defs.partitions import gold_videos, trainee_videos
@@ -63,6 +64,14 @@ def _digest(parts: list[str]) -> str:
     return hashlib.sha1("\n".join(sorted(parts)).encode()).hexdigest()[:12]
 
 
+def _gold_content(r: ReadyFile, sha_chars: int = 64) -> str:
+    """The video's hash, plus its authored steps' hash when it has them (a changed
+    sidecar redoes the gold's steps and re-scores the task's trainees)."""
+    sidecar = sidecar_digest(r.file.path)
+    sha = r.sha256[:sha_chars]
+    return sha if sidecar == "none" else f"{sha}+steps{sidecar}"
+
+
 def _rejected(layout: DataLayout, r: ReadyFile) -> bool:
     """Rejected already; a changed file (newer mtime) is tried again."""
     rejection = layout.table_file("rejected_videos", r.file.task_id, r.file.partition_key)
@@ -91,7 +100,9 @@ def plan_run_requests(
         if r.file.role != "gold":
             continue
         if r.file.partition_key in golds_done:
-            task_golds.setdefault(r.file.task_id, []).append(f"{r.file.partition_key}:{r.sha256}")
+            task_golds.setdefault(r.file.task_id, []).append(
+                f"{r.file.partition_key}:{_gold_content(r)}"
+            )
         elif not _rejected(layout, r):
             golds_pending.add(r.file.task_id)
 
@@ -120,7 +131,7 @@ def _plan_one(
     tags = {"sopilot/task_id": r.file.task_id[:200], "sopilot/video": r.file.file_name[:200]}
     if r.file.role == "gold":
         return RunRequest(
-            run_key=f"gold:{key}:{r.sha256[:16]}",
+            run_key=f"gold:{key}:{_gold_content(r, 16)}",
             job_name=gold_job.name,
             partition_key=key,
             tags=tags,
