@@ -17,6 +17,8 @@ from sopilot_pipeline.core.video import (
     first_frame_time,
     frames_from,
     open_video,
+    quarter_turns,
+    upright_rgb,
     video_stream,
 )
 
@@ -36,19 +38,32 @@ def cut_clip(source: Path, target: Path, start_sec: float, end_sec: float) -> Pa
             stream = video_stream(src)
             rate = stream.average_rate or Fraction(25)
             with av.open(str(tmp), "w", format="mp4") as out:
-                width = min(MAX_WIDTH, stream.width) // 2 * 2
-                height = max(2, round(stream.height * width / stream.width / 2) * 2)
+                origin = first_frame_time(src, stream)
+                turns = 0
+                for _, first in frames_from(src, stream, origin, 0.0):
+                    turns = quarter_turns(first)
+                    break
+                src_w, src_h = stream.width, stream.height
+                if turns % 2:  # the clip is written upright
+                    src_w, src_h = src_h, src_w
+                width = min(MAX_WIDTH, src_w) // 2 * 2
+                height = max(2, round(src_h * width / src_w / 2) * 2)
                 enc = out.add_stream("libx264", rate=rate)
                 enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
                 enc.options = {"preset": "veryfast", "crf": "26"}
                 written = 0
-                origin = first_frame_time(src, stream)
                 for t, frame in frames_from(src, stream, origin, start):
                     if t < start:
                         continue
                     if t > end:
                         break
-                    scaled = frame.reformat(width=width, height=height, format="yuv420p")
+                    if turns:
+                        upright = upright_rgb(frame, (width, height), turns)
+                        scaled = av.VideoFrame.from_ndarray(upright, format="rgb24").reformat(
+                            format="yuv420p"
+                        )
+                    else:
+                        scaled = frame.reformat(width=width, height=height, format="yuv420p")
                     scaled.pts, scaled.time_base = written, Fraction(1) / rate
                     for p in enc.encode(scaled):
                         out.mux(p)

@@ -116,12 +116,15 @@ def render_variant(
     brightness_drift: float = 0.0,
     light_change: tuple[float, float] | None = None,
     offset_px: tuple[int, int] = (0, 0),
+    display_rotation: int = 0,
 ) -> dict:
     """Write an H.264 MP4 of ``variant`` and return its ground truth (step times).
 
     Nuisances a real camera adds: per-frame shake (``jitter_px``), sensor noise, a slow
     brightness drift, a sudden lighting change ``(at_sec, gain)`` and a camera placed
-    slightly differently (``offset_px``, whole-image shift).
+    slightly differently (``offset_px``, whole-image shift). ``display_rotation`` (a
+    multiple of 90) stores the picture turned the other way and says in the display
+    matrix how to turn it upright, as a phone held sideways does.
     """
     rng = np.random.default_rng(seed)
     w, h = size
@@ -145,7 +148,11 @@ def render_variant(
         nonlocal t_video
         with av.open(str(tmp), mode="w", format="mp4") as out:
             stream = out.add_stream("libx264", rate=Fraction(fps))
-            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+            turns = (display_rotation // 90) % 4
+            stored_w, stored_h = (h, w) if turns % 2 else (w, h)
+            stream.width, stream.height, stream.pix_fmt = stored_w, stored_h, "yuv420p"
+            if turns:
+                stream.set_display_rotation(display_rotation)
             stream.options = {"preset": "veryfast", "crf": "23"}
             seg_i, seg_t0 = 0, 0.0
             for f in range(n_frames):
@@ -186,6 +193,8 @@ def render_variant(
                     if noise:
                         noisy += rng.normal(0, noise, img.shape)
                     img = np.clip(noisy, 0, 255).astype(np.uint8)
+                if turns:
+                    img = np.ascontiguousarray(np.rot90(img, -turns))
                 frame = av.VideoFrame.from_ndarray(img, format="rgb24")
                 for packet in stream.encode(frame):
                     out.mux(packet)
