@@ -2,12 +2,15 @@
 
     python benchmarks/accuracy.py                 # 6 tasks, seed 2026 (README table)
     python benchmarks/accuracy.py --tasks 12 --seed 7 --json out.json
+    python benchmarks/accuracy.py --harness assembly --tasks 8 --seed 8101   # evaluation
+    python benchmarks/accuracy.py --harness assembly --seed 4242              # tuning
+    python benchmarks/accuracy.py --harness assembly --seed 8101 --sidecars   # authored steps
 
 Renders procedures with exact ground truth (4-9 steps, per-step speed variation, camera
 shake and offset, lighting drift and sudden change, sensor noise) and trainees with
 injected deviations, runs ``sopilot-pipeline`` on them with a throwaway Dagster
 instance, and prints per-type precision/recall/F1, the false-deviation rate on clean
-trainees, step-boundary F1 at +-1 s for both step detectors, and Spearman correlation
+trainees, step-boundary F1 at +-0.5 s for both step detectors, and Spearman correlation
 between score and injected severity. Exit code 1 when a goal figure is missed.
 """
 
@@ -36,9 +39,18 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", help="write the full report as JSON here")
+    parser.add_argument("--harness", choices=("demo", "assembly"), default="demo")
+    parser.add_argument("--sidecars", action="store_true", help="authored steps for the golds")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sopilot-accuracy-") as tmp:
-        report = evaluate_accuracy(Path(tmp), args.tasks, args.seed, args.workers)
+        report = evaluate_accuracy(
+            Path(tmp),
+            args.tasks,
+            args.seed,
+            args.workers,
+            harness=args.harness,
+            sidecars=args.sidecars,
+        )
     print(report.markdown())
     for line in report.mismatches:
         print(f"  mismatch: {line}")

@@ -91,8 +91,18 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if workdir.exists() and any(workdir.iterdir()):
         print(f"{workdir} is not empty; give an empty or new folder", file=sys.stderr)
         return 2
-    print(f"accuracy harness: {args.tasks} tasks, seed {args.seed}, work folder {workdir}")
-    report = evaluate_accuracy(workdir, args.tasks, args.seed, args.workers)
+    print(
+        f"accuracy harness {args.harness!r}: {args.tasks} tasks, seed {args.seed}"
+        f"{', authored steps' if args.sidecars else ''}, work folder {workdir}"
+    )
+    report = evaluate_accuracy(
+        workdir,
+        args.tasks,
+        args.seed,
+        args.workers,
+        harness=args.harness,
+        sidecars=args.sidecars,
+    )
     print(report.markdown())
     if report.mismatches:
         print(f"\n{len(report.mismatches)} trainees not reported exactly as injected:")
@@ -222,6 +232,16 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--seed", type=int, default=2026)
     e.add_argument("--workers", type=int, default=2, help="processes rendering videos")
     e.add_argument("--workdir", help="empty folder to work in (default: a new temp folder)")
+    e.add_argument(
+        "--harness",
+        choices=("demo", "assembly"),
+        default="demo",
+        help="renderer: 'demo' (the one the algorithms were tuned on) or 'assembly' (the "
+        "independent pick-and-place renderer; seeds 8101/8102 are for evaluation only)",
+    )
+    e.add_argument(
+        "--sidecars", action="store_true", help="give every gold its authored steps (.steps.csv)"
+    )
     e.add_argument("--json", help="also write the report as JSON here")
     e.set_defaults(func=_cmd_evaluate)
     x = sub.add_parser(

@@ -15,6 +15,7 @@ from pathlib import Path
 from dagster import DagsterInstance
 
 from sopilot_pipeline.core import accuracy
+from sopilot_pipeline.core.authored_steps import sidecar_path
 from sopilot_pipeline.core.embed import feature_groups
 from sopilot_pipeline.core.steps import StepDetectionConfig, detect_gold_steps
 from sopilot_pipeline.core.store import gold_keys_for_task, load_clip_series
@@ -59,7 +60,8 @@ class AccuracyReport:
             "|---|---|",
             f"| clean trainees with no deviation | {self.clean_without_deviation:.3f} "
             f"({self.clean_trainees} clean) |",
-            f"| step-boundary F1 at +-1 s (gold videos) | {self.boundary_f1:.3f} "
+            f"| step-boundary F1 at +-{accuracy.BOUNDARY_TOLERANCE_SEC:g} s (gold videos) "
+            f"| {self.boundary_f1:.3f} "
             f"({hits} hits, {predicted} found, {true} true) |",
             f"| Spearman(score, -injected severity) | {self.spearman:.3f} |",
         ]
@@ -87,6 +89,8 @@ def step_method_f1(settings: SopilotSettings, golds: dict[tuple[str, str], dict]
     layout = settings.layout
     out = {}
     configs = {
+        "auto": StepDetectionConfig(method="auto"),
+        "rest": StepDetectionConfig(method="rest"),
         "kernel": StepDetectionConfig(method="kernel"),
         "novelty": StepDetectionConfig(method="novelty"),
     }
@@ -115,21 +119,64 @@ def step_method_f1(settings: SopilotSettings, golds: dict[tuple[str, str], dict]
     return out
 
 
+HARNESSES = ("demo", "assembly")
+
+
+def render_harness(
+    watch: Path, harness: str, num_tasks: int, seed: int, workers: int
+) -> tuple[list, dict]:
+    """Render a harness into the watch folder: its jobs and the truth keyed by path."""
+    if harness == "assembly":
+        from sopilot_pipeline.core import assembly_harness
+
+        jobs = assembly_harness.assembly_render_jobs(str(watch), num_tasks, seed)
+        return jobs, assembly_harness.write_assembly_set(jobs, workers)
+    if harness != "demo":
+        raise ValueError(f"unknown harness {harness!r}; one of {', '.join(HARNESSES)}")
+    jobs = accuracy.accuracy_render_jobs(str(watch), num_tasks, seed)
+    return jobs, accuracy.write_accuracy_set(jobs, workers)
+
+
+def write_truth_sidecars(jobs: list, truth: dict) -> int:
+    """Authored steps for every gold, from its truth (what a gold's author would write)."""
+    count = 0
+    for job in jobs:
+        if job.role != "gold":
+            continue
+        lines = ["start_sec,end_sec,name"]
+        for seg in truth[job.path]["segments"]:
+            name = job.step_names[seg["gold_step"]].replace('"', "'")
+            lines.append(f'{seg["start_sec"]:.3f},{seg["end_sec"]:.3f},"{name}"')
+        sidecar_path(Path(job.path)).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        count += 1
+    return count
+
+
 def evaluate_accuracy(
     workdir: Path,
     num_tasks: int = 6,
     seed: int = 2026,
     workers: int = 2,
     settings: SopilotSettings | None = None,
+    harness: str = "demo",
+    sidecars: bool = False,
 ) -> AccuracyReport:
-    """Render the harness into ``workdir/watch``, process it, grade the tables."""
+    """Render a harness into ``workdir/watch`` (with authored-step sidecars for the
+    golds when ``sidecars``), process it, and grade the tables by what was done.
+
+    A reported deviation names a step of the gold it was scored against; it is graded
+    as the task step that gold performed over that step's span (steps table), so a
+    deviation found against a second gold, or on steps detected at other indices, is
+    right when it names what the trainee really did.
+    """
     workdir = Path(workdir).absolute()
     settings = settings or SopilotSettings(data_dir=str(workdir / "data"))
     watch = settings.layout.watch
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    jobs = accuracy.accuracy_render_jobs(str(watch), num_tasks, seed)
-    truth = accuracy.write_accuracy_set(jobs, workers)
+    jobs, truth = render_harness(watch, harness, num_tasks, seed, workers)
+    if sidecars:
+        write_truth_sidecars(jobs, truth)
     seconds["render"] = time.perf_counter() - t0
     (workdir / "accuracy_truth.json").write_text(json.dumps(truth, indent=1, default=str))
 
@@ -144,17 +191,31 @@ def evaluate_accuracy(
     severity: dict[tuple[str, str], float] = {}
     golds: dict[tuple[str, str], dict] = {}
     for job in jobs:
-        key = (job.task.task_id, Path(job.path).name)
-        if job.variant.name == "gold":
+        key = (job.task_id, Path(job.path).name)
+        if job.role == "gold":
             golds[key] = truth[job.path]
             continue
-        devs = job.variant.injected.get("deviations", [])
+        devs = job.deviations
         injected[key] = {(d["type"], d["gold_step"]) for d in devs}
         severity[key] = accuracy.injected_severity(devs)
 
     scores = _table(settings, "scores")
     deviations = _table(settings, "deviations")
     steps = _table(settings, "steps")
+    spans: dict[tuple[str, str, int], tuple[float, float]] = {}
+    if steps is not None:
+        for row in steps.iter_rows(named=True):
+            spans[(row["task_id"], row["gold_video"], row["step"])] = (
+                row["start_sec"],
+                row["end_sec"],
+            )
+
+    def task_step(task: str, gold_video: str, step: int | None) -> int | None:
+        if step is None or (task, gold_video) not in golds:
+            return step
+        span = spans.get((task, gold_video, step), (None, None))
+        return accuracy.truth_step_of(golds[(task, gold_video)]["segments"], *span)
+
     score_of: dict[tuple[str, str], float] = {}
     if scores is not None:
         for row in scores.iter_rows(named=True):
@@ -164,7 +225,8 @@ def evaluate_accuracy(
         for row in deviations.iter_rows(named=True):
             key = (row["task_id"], row["trainee_video"])
             if key in found:
-                found[key].add((row["type"], row["gold_step"]))
+                step = task_step(row["task_id"], row["gold_video"], row["gold_step"])
+                found[key].add((row["type"], step))
 
     keys = sorted(injected)
     graded = accuracy.grade_deviations([injected[k] for k in keys], [found[k] for k in keys])

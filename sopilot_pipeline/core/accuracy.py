@@ -154,6 +154,22 @@ class TypeScore:
         return 2 * p * r / (p + r) if p + r else 0.0
 
 
+def truth_step_of(
+    segments: Sequence[dict], start_sec: float | None, end_sec: float | None
+) -> int | None:
+    """The task step (``gold_step`` of a truth segment) a span of a gold video covers
+    most: how a reported step index, of whichever gold and however detected, is graded
+    by what was actually done there."""
+    if start_sec is None or end_sec is None:
+        return None
+    overlap = [
+        (min(end_sec, s["end_sec"]) - max(start_sec, s["start_sec"]), s["gold_step"])
+        for s in segments
+    ]
+    best = max(overlap, default=(0.0, None))
+    return best[1] if best[0] > 0 else None
+
+
 def grade_deviations(
     truth: Sequence[Iterable[tuple[str, int]]],
     predicted: Sequence[Iterable[tuple[str, int]]],
@@ -172,8 +188,13 @@ def grade_deviations(
     return {t: TypeScore(t, *c) for t, c in counts.items()}
 
 
+BOUNDARY_TOLERANCE_SEC = 0.5
+
+
 def boundary_f1(
-    truth: Sequence[float], predicted: Sequence[float], tolerance_sec: float = 1.0
+    truth: Sequence[float],
+    predicted: Sequence[float],
+    tolerance_sec: float = BOUNDARY_TOLERANCE_SEC,
 ) -> tuple[int, int, int]:
     """(hits, predicted, true) with one-to-one matching within ``tolerance_sec``;
     closest pairs are matched first."""
@@ -216,6 +237,22 @@ class RenderJob:
     fps: int
     size: tuple[int, int]
     nuisance: dict
+
+    @property
+    def task_id(self) -> str:
+        return self.task.task_id
+
+    @property
+    def role(self) -> str:
+        return "gold" if self.variant.name == "gold" else "trainee"
+
+    @property
+    def deviations(self) -> list[dict]:
+        return list(self.variant.injected.get("deviations", []))
+
+    @property
+    def step_names(self) -> tuple[str, ...]:
+        return tuple(f"step {k + 1}" for k in range(len(self.task.steps)))
 
 
 def _nuisance(rng: np.random.Generator, duration_guess: float, is_gold: bool) -> dict:

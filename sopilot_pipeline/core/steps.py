@@ -1,12 +1,24 @@
 """Step boundary detection on a gold video's clip embeddings.
 
-Two detectors, both with a minimum step length in seconds:
+Detectors, all with a minimum step length in seconds:
 
-* ``kernel`` (default): penalised kernel change-point detection (``ruptures``
-  KernelCPD, RBF kernel, median-heuristic bandwidth). The penalty is given per second
-  of video, so the same setting holds at any sampling rate. Measured best on the
-  accuracy harness (boundary F1 at +-1 s; see ``benchmarks/accuracy.py --steps``).
+* ``rest``: returns to a rest pose. Many procedures are performed from a rest pose
+  (hands back at the bench edge between steps) while each step looks like the next
+  one: same hand, same bins, only the part and its destination differ, and every
+  earlier result stays in view. Change points between such steps are weak, but the
+  returns to rest are strong: the clips at rest resemble each other far more than
+  anything else in the video. The rest pose is the recurring state with the most
+  returns; a boundary is the middle of each return (the hand leaving for the next step).
+* ``kernel``: penalised kernel change-point detection (``ruptures`` KernelCPD, RBF
+  kernel, median-heuristic bandwidth), for videos whose steps differ in what they
+  look like. The penalty is given per second of video, so the same setting holds at
+  any sampling rate.
 * ``novelty``: peaks of a windowed novelty curve above ``mean + k * std``.
+* ``auto`` (default): ``rest`` when the video opens in a pose it keeps returning to
+  (the start of a recorded SOP is the actor at rest), else ``kernel``.
+
+Measured with ``benchmarks/accuracy.py`` (boundary F1 at +-0.5 s) on tuning seeds of
+both harnesses; see ``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -18,16 +30,22 @@ import numpy as np
 
 from sopilot_pipeline.core.dtw import l2_normalise
 
-StepMethod = Literal["kernel", "novelty"]
+StepMethod = Literal["auto", "rest", "kernel", "novelty"]
 
 
 @dataclass(frozen=True)
 class StepDetectionConfig:
-    method: StepMethod = "kernel"
+    method: StepMethod = "auto"
     min_step_sec: float = 2.0
     penalty_per_sec: float = 0.5  # kernel: cost a boundary must save, per clip-second
     threshold_std: float = 0.25  # novelty: peaks above mean + k * std
     novelty_window: int = 2
+    # rest: a return is a local minimum of the distance to the rest pose below this
+    # share of that clip's median distance, and this prominent (share of the spread)
+    rest_visit_ratio: float = 0.7
+    rest_prominence: float = 0.35
+    # auto: the video opens in the rest pose when its first clips are this close to it
+    rest_start_ratio: float = 0.75
 
 
 @dataclass(frozen=True)
@@ -111,20 +129,97 @@ def _kernel_boundaries(vectors: np.ndarray, min_clips: int, penalty: float) -> n
     return np.asarray(ends[:-1], dtype=np.int64)
 
 
+def _returns(distance: np.ndarray, gap: int, visit_ratio: float) -> list[int]:
+    """Clips where ``distance`` has a local minimum well below its median, at least
+    ``gap`` clips apart (the deepest kept first)."""
+    lower_left = np.r_[True, distance[1:] <= distance[:-1]]
+    lower_right = np.r_[distance[:-1] <= distance[1:], True]
+    limit = visit_ratio * float(np.median(distance))
+    candidates = np.flatnonzero(lower_left & lower_right & (distance < limit))
+    kept: list[int] = []
+    for j in candidates[np.argsort(distance[candidates], kind="stable")]:
+        if all(abs(int(j) - k) >= gap for k in kept):
+            kept.append(int(j))
+    return sorted(kept)
+
+
+def rest_pose_distance(vectors: np.ndarray, gap: int, visit_ratio: float) -> tuple[np.ndarray, int]:
+    """Cosine distance of every clip to the rest pose, and the number of returns.
+
+    The rest pose is the clip with the most returns (ties: the closest returns), then
+    averaged over its returns so that no single clip's noise defines it.
+    """
+    z = l2_normalise(vectors - vectors.mean(axis=0)).astype(np.float64)
+    distances = 1.0 - z @ z.T
+    best: tuple[tuple[int, float], list[int]] | None = None
+    for i in range(len(z)):
+        visits = _returns(distances[i], gap, visit_ratio)
+        key = (len(visits), -float(distances[i, visits].mean()))
+        if best is None or key > best[0]:
+            best = (key, visits)
+    assert best is not None
+    visits = best[1]
+    template = l2_normalise(z[visits].mean(axis=0, keepdims=True)).astype(np.float64)[0]
+    return 1.0 - z @ template, len(visits)
+
+
+def _rest_boundaries(
+    vectors: np.ndarray,
+    start_sec: np.ndarray,
+    end_sec: np.ndarray,
+    min_clips: int,
+    config: StepDetectionConfig,
+    require_start: bool,
+) -> np.ndarray | None:
+    """Boundaries at the returns to rest; None when the video does not open at rest
+    (``require_start``) or has fewer than two returns inside it."""
+    from scipy.signal import find_peaks
+
+    gap = max(2, int(round(0.75 * min_clips)))
+    distance, _ = rest_pose_distance(vectors, gap, config.rest_visit_ratio)
+    if not np.isfinite(distance).all():
+        return None
+    if require_start and distance[:2].min() > config.rest_start_ratio * np.median(distance):
+        return None
+    spread = float(np.percentile(distance, 90) - np.percentile(distance, 5))
+    peaks, _ = find_peaks(-distance, distance=gap, prominence=config.rest_prominence * spread)
+    # the middle of a return is where the next step begins
+    centres = (start_sec[peaks] + end_sec[peaks]) / 2
+    edge = config.min_step_sec / 2
+    centres = centres[(centres > start_sec[0] + edge) & (centres < end_sec[-1] - edge)]
+    boundaries = np.unique(np.searchsorted(start_sec, centres - 1e-6))
+    boundaries = boundaries[(boundaries > 0) & (boundaries < len(start_sec))]
+    if len(boundaries) < 2:
+        return None
+    return boundaries.astype(np.int64)
+
+
 def detect_step_boundaries(
     vectors: np.ndarray,
     start_sec: np.ndarray,
     config: StepDetectionConfig | None = None,
+    end_sec: np.ndarray | None = None,
 ) -> np.ndarray:
     """Sorted clip indices at which a new step starts (0 is implied, not returned)."""
     config = config or StepDetectionConfig()
     vectors = np.asarray(vectors, dtype=np.float32)
+    start_sec = np.asarray(start_sec, dtype=np.float64)
     rate = clips_per_second(start_sec)
+    if end_sec is None:
+        end_sec = start_sec + 2.0 / rate
     min_clips = max(2, int(round(config.min_step_sec * rate)))
     if len(vectors) < 2 * min_clips:
         return np.zeros(0, dtype=np.int64)
     if config.method == "novelty":
         return _novelty_boundaries(vectors, min_clips, config.threshold_std, config.novelty_window)
+    if config.method in ("rest", "auto"):
+        found = _rest_boundaries(
+            vectors, start_sec, np.asarray(end_sec), min_clips, config, config.method == "auto"
+        )
+        if found is not None:
+            return found
+        if config.method == "rest":
+            return np.zeros(0, dtype=np.int64)
     return _kernel_boundaries(vectors, min_clips, config.penalty_per_sec * rate)
 
 
@@ -169,5 +264,5 @@ def detect_gold_steps(
     from sopilot_pipeline.core.adapter import fit_feature_adapter
 
     own = fit_feature_adapter([vectors], version="self", embedder="", groups=feature_groups)
-    boundaries = detect_step_boundaries(own.apply(vectors), start_sec, config)
+    boundaries = detect_step_boundaries(own.apply(vectors), start_sec, config, end_sec)
     return steps_from_boundaries(boundaries, start_sec, end_sec)
