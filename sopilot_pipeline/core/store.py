@@ -156,6 +156,7 @@ def save_trainee_alignment(layout: DataLayout, key: str, saved: SavedAlignment) 
             adapter_version=np.array(saved.adapter.version),
             adapter_mean=saved.adapter.mean,
             adapter_std=saved.adapter.std,
+            adapter_per_video=np.array(saved.adapter.per_video),
         ),
     )
 
@@ -175,6 +176,7 @@ def load_trainee_alignment(layout: DataLayout, key: str, embedder: str) -> Saved
             embedder=embedder,
             num_videos=0,
             num_clips=0,
+            per_video=bool(f["adapter_per_video"]) if "adapter_per_video" in f.files else False,
         )
         return SavedAlignment(
             gold_key=str(f["gold_key"]),
