@@ -1,6 +1,6 @@
 """Clip search latency at 100k clips: the index's exact top-k against a plain reference.
 
-    python benchmarks/search.py [--clips 100000 --dim 308 --queries 50]
+    python benchmarks/search.py [--clips 100000 --dim 436 --queries 50]
 
 Prints one JSON line per dimension: ``ms`` is the median latency of ``core.search.search``
 (float32 GEMM over all clips, ``argpartition`` for the top k, one hit per video),
@@ -41,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     per_video = args.clips // args.videos
-    for dim in (308, 768):  # heuristic-v4, and a V-JEPA2 ViT-L-sized embedding
+    for dim in (436, 768):  # heuristic-v5, and a V-JEPA2 ViT-L-sized embedding
         entries = [
             (
                 {"key": f"v{i}", "role": "trainee", "task_id": "t", "video": f"v{i}.mp4"},

@@ -37,7 +37,7 @@ def test_injected_deviations_are_reported_at_the_right_steps(report) -> None:
 
 def test_boundaries_and_severity_ranking(report) -> None:
     assert report.boundary_f1 >= 0.9
-    assert set(report.step_methods) == {"kernel", "novelty"}
+    assert set(report.step_methods) == {"auto", "rest", "kernel", "novelty"}
     assert report.spearman >= 0.9
 
 

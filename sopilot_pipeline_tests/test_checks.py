@@ -48,7 +48,7 @@ def test_checks_catch_broken_artefacts(pipeline_run: PipelineRun, tmp_path: Path
     assert "1 vectors but" in embeddings_problem(layout, key)
     np.save(layout.clip_vectors("trainee", key), vectors)  # whole again for what follows
 
-    embedder = "heuristic-v4"
+    embedder = "heuristic-v5"
     saved = load_trainee_alignment(layout, key, embedder)
     backwards = saved.path[::-1].copy()
     save_trainee_alignment(layout, key, saved.__class__(**{**saved.__dict__, "path": backwards}))

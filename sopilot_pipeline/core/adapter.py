@@ -34,9 +34,12 @@ def normalise_video(vectors: np.ndarray) -> np.ndarray:
     x = np.asarray(vectors, dtype=np.float64)
     if len(x) < MIN_CLIPS_TO_NORMALISE:
         return x
-    std = x.std(axis=0)
-    floor = max(_STD_FLOOR, _RELATIVE_STD_FLOOR * float(np.median(std)))
-    return (x - x.mean(axis=0)) / np.maximum(std, floor)
+    # robust statistics: a minority of clips unlike the rest (an unrelated action, a slow
+    # step) must not set the scale that would make them look ordinary
+    lo, centre, hi = np.percentile(x, [25, 50, 75], axis=0)
+    scale = (hi - lo) / 1.349
+    floor = max(_STD_FLOOR, _RELATIVE_STD_FLOOR * float(np.median(x.std(axis=0))))
+    return (x - centre) / np.maximum(scale, floor)
 
 
 @dataclass(frozen=True)

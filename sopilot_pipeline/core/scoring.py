@@ -54,6 +54,16 @@ class ScoringConfig:
 
 
 @dataclass(frozen=True)
+class GoldVariation:
+    """What the task's other golds allow one gold's steps (``core.gold_model``)."""
+
+    # adjacent step pairs (a, a + 1) that some gold performs b-then-a: not a swap
+    free_pairs: frozenset[tuple[int, int]] = frozenset()
+    # per step, the longest any gold takes over it; empty: this gold's own durations
+    slowest_duration_sec: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
 class Deviation:
     type: str
     gold_step: int | None
@@ -214,18 +224,27 @@ def evaluate_trainee(
     trainee: ClipSeries,
     config: ScoringConfig | None = None,
     alignment: TraineeAlignment | None = None,
+    variation: GoldVariation | None = None,
 ) -> ScoreResult:
     """Score a trainee video against one gold video whose steps are known.
 
     Both embeddings must already be in the same (adapted) feature space; an alignment
     computed earlier with the same inputs (see ``align_to_gold``) is reused when given.
+    ``variation`` carries what the task's other golds allow: a pair done in an order
+    some gold shows is no swap, and a step is slow only against the slowest gold.
     """
     config = config or ScoringConfig()
+    variation = variation or GoldVariation()
     alignment = alignment or align_to_gold(gold, steps, trainee, config)
     seq = alignment.sequence
     deviations: list[Deviation] = []
     swapped: set[int] = set()
-    for edit in alignment.edits:
+    edits = tuple(
+        e
+        for e in alignment.edits
+        if not (e.kind == "swap" and tuple(sorted(e.steps)) in variation.free_pairs)
+    )
+    for edit in edits:
         if edit.kind == "delete":
             s = steps[edit.steps[0]]
             deviations.append(
@@ -272,12 +291,15 @@ def evaluate_trainee(
     )
 
     over_time_severity = 0.0
+    slowest = variation.slowest_duration_sec
     for m in step_matches:
         if not m.found:
             continue
         gold_dur = max(m.step.duration_sec, 1e-6)
+        if m.step.index < len(slowest):
+            gold_dur = max(gold_dur, slowest[m.step.index])
         trainee_dur = m.trainee_end_sec - m.trainee_start_sec
-        ratio = m.duration_ratio
+        ratio = trainee_dur / gold_dur
         if ratio > config.over_time_ratio and trainee_dur - gold_dur >= config.over_time_min_sec:
             severity = float(min(1.0, ratio - 1.0))
             over_time_severity += severity * m.step.weight
@@ -291,7 +313,8 @@ def evaluate_trainee(
                     m.trainee_end_sec,
                     severity,
                     f"{_named(m.step)} took {trainee_dur:.1f}s vs gold "
-                    f"{gold_dur:.1f}s ({ratio:.2f}x, limit {config.over_time_ratio:.2f}x)",
+                    f"{gold_dur:.1f}s ({ratio:.2f}x, limit {config.over_time_ratio:.2f}x"
+                    f"{', the slowest gold' if gold_dur > m.step.duration_sec + 1e-6 else ''})",
                 )
             )
 
@@ -336,11 +359,9 @@ def evaluate_trainee(
     ]
     counts = {t: sum(d.type == t for d in deviations) for t in DEVIATION_TYPES}
     weighted = {
-        "missing_step": sum(
-            steps[e.steps[0]].weight for e in alignment.edits if e.kind == "delete"
-        ),
+        "missing_step": sum(steps[e.steps[0]].weight for e in edits if e.kind == "delete"),
         "swapped_step": sum(
-            max(steps[i].weight for i in e.steps) for e in alignment.edits if e.kind == "swap"
+            max(steps[i].weight for i in e.steps) for e in edits if e.kind == "swap"
         ),
     }
     mean_cost = alignment.mean_cost
@@ -352,7 +373,7 @@ def evaluate_trainee(
         penalties=penalties,
         step_matches=step_matches,
         alignment=seq,
-        edits=alignment.edits,
+        edits=alignment.edits,  # all the search kept, free-order swaps included
         mean_cost=mean_cost,
         warp=warp,
         contrast=alignment.contrast,

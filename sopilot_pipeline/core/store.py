@@ -12,7 +12,7 @@ from sopilot_pipeline.core.adapter import FeatureAdapter, fit_feature_adapter, l
 from sopilot_pipeline.core.atomic import atomic_write_with
 from sopilot_pipeline.core.embed import ClipEmbeddings, feature_groups
 from sopilot_pipeline.core.layout import DataLayout, read_json, write_json
-from sopilot_pipeline.core.scoring import ClipSeries
+from sopilot_pipeline.core.scoring import ClipSeries, GoldVariation
 from sopilot_pipeline.core.step_alignment import Edit
 from sopilot_pipeline.core.steps import Step, steps_from_spans
 from sopilot_pipeline.core.tables import read_table
@@ -136,6 +136,7 @@ class SavedAlignment:
     adapter: FeatureAdapter
     path: np.ndarray
     mean_cost: float
+    variation: GoldVariation = GoldVariation()  # what the task's other golds allow
 
 
 def save_trainee_alignment(layout: DataLayout, key: str, saved: SavedAlignment) -> None:
@@ -157,6 +158,8 @@ def save_trainee_alignment(layout: DataLayout, key: str, saved: SavedAlignment) 
             adapter_mean=saved.adapter.mean,
             adapter_std=saved.adapter.std,
             adapter_per_video=np.array(saved.adapter.per_video),
+            free_pairs=np.array(sorted(saved.variation.free_pairs), dtype=np.int32).reshape(-1, 2),
+            slowest_duration_sec=np.array(saved.variation.slowest_duration_sec, dtype=np.float64),
         ),
     )
 
@@ -185,6 +188,14 @@ def load_trainee_alignment(layout: DataLayout, key: str, embedder: str) -> Saved
             adapter=adapter,
             path=f["path"],
             mean_cost=float(f["mean_cost"]),
+            variation=GoldVariation(
+                free_pairs=frozenset((int(a), int(b)) for a, b in f["free_pairs"])
+                if "free_pairs" in f.files
+                else frozenset(),
+                slowest_duration_sec=tuple(float(d) for d in f["slowest_duration_sec"])
+                if "slowest_duration_sec" in f.files
+                else (),
+            ),
         )
 
 

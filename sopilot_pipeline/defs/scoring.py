@@ -40,12 +40,15 @@ from sopilot_pipeline.core.authored_steps import (
 from sopilot_pipeline.core.clips import cut_clip
 from sopilot_pipeline.core.dtw import cosine_cost
 from sopilot_pipeline.core.embed import feature_groups
+from sopilot_pipeline.core.gold_model import gold_variations
 from sopilot_pipeline.core.layout import DataLayout, read_json, write_json
 from sopilot_pipeline.core.preview import alignment_png, markdown_image, timeline_png
 from sopilot_pipeline.core.report import ReportContext, write_score_report
 from sopilot_pipeline.core.scoring import (
     ClipSeries,
+    GoldVariation,
     ScoreResult,
+    ScoringConfig,
     evaluate_trainee,
     replay_alignment,
 )
@@ -186,7 +189,7 @@ def _adapter_for(layout: DataLayout, embedder: str, golds: list[np.ndarray]) -> 
 )
 def trainee_alignment(context: AssetExecutionContext, settings: SopilotSettings):
     layout = settings.layout
-    task_golds = TaskGolds(layout)
+    task_golds = TaskGolds(layout, settings.scoring)
 
     def align(key: str) -> dict[str, Any]:
         trainee, meta = load_clip_series(layout, "trainee", key)
@@ -195,13 +198,15 @@ def trainee_alignment(context: AssetExecutionContext, settings: SopilotSettings)
         if golds is None:
             context.log.warning(f"task {meta['task_id']!r} has no gold video yet; not scored")
             raise Skip("task has no gold video with steps yet")
-        adapter, adapted_golds = golds
+        adapter, adapted_golds, variations = golds
         t0 = time.perf_counter()
         adapted_trainee = ClipSeries(
             adapter.apply(trainee.vectors), trainee.start_sec, trainee.end_sec
         )
         candidates: dict[str, ScoreResult] = {
-            g: evaluate_trainee(series, steps, adapted_trainee, settings.scoring)
+            g: evaluate_trainee(
+                series, steps, adapted_trainee, settings.scoring, variation=variations[g]
+            )
             for g, (series, steps) in adapted_golds.items()
         }
         # the gold the trainee is closest to is the one that explains them best
@@ -218,6 +223,7 @@ def trainee_alignment(context: AssetExecutionContext, settings: SopilotSettings)
                 adapter=adapter,
                 path=result.alignment.path,
                 mean_cost=result.mean_cost,
+                variation=variations[best],
             ),
         )
         gold_series = adapted_golds[best][0]
@@ -229,6 +235,7 @@ def trainee_alignment(context: AssetExecutionContext, settings: SopilotSettings)
             "task_id": meta["task_id"],
             "gold_video": best,
             "golds_compared": len(candidates),
+            "orders_allowed_by_other_golds": len(variations[best].free_pairs),
             "path_length": len(result.alignment.path),
             "mean_cost": round(result.mean_cost, 4),
             "adapter_version": adapter.version,
@@ -240,19 +247,24 @@ def trainee_alignment(context: AssetExecutionContext, settings: SopilotSettings)
     yield from batch.results()
 
 
+LoadedGolds = tuple[FeatureAdapter, dict, dict[str, GoldVariation]]
+
+
 class TaskGolds:
-    """Each task's golds (adapted, with steps) loaded once per step, not once per trainee."""
+    """Each task's golds (adapted, with steps, and what they allow together) loaded once
+    per step, not once per trainee."""
 
-    def __init__(self, layout: DataLayout) -> None:
+    def __init__(self, layout: DataLayout, config: ScoringConfig) -> None:
         self.layout = layout
-        self.cache: dict[tuple[str, str], tuple[FeatureAdapter, dict] | None] = {}
+        self.config = config
+        self.cache: dict[tuple[str, str], LoadedGolds | None] = {}
 
-    def get(self, task_id: str, embedder: str) -> tuple[FeatureAdapter, dict] | None:
+    def get(self, task_id: str, embedder: str) -> LoadedGolds | None:
         if (task_id, embedder) not in self.cache:
             self.cache[task_id, embedder] = self._load(task_id, embedder)
         return self.cache[task_id, embedder]
 
-    def _load(self, task_id: str, embedder: str) -> tuple[FeatureAdapter, dict] | None:
+    def _load(self, task_id: str, embedder: str) -> LoadedGolds | None:
         gold_keys = gold_keys_for_task(self.layout, task_id, embedder)
         if not gold_keys:
             return None
@@ -265,7 +277,7 @@ class TaskGolds:
             )
             for g, series in golds.items()
         }
-        return adapter, adapted
+        return adapter, adapted, gold_variations(adapted, self.config)
 
 
 @asset(
@@ -394,7 +406,12 @@ def _score_one(
         adapted_gold, steps, adapted_trainee, saved.order, saved.edits, settings.scoring
     )
     result = evaluate_trainee(
-        adapted_gold, steps, adapted_trainee, settings.scoring, alignment=alignment
+        adapted_gold,
+        steps,
+        adapted_trainee,
+        settings.scoring,
+        alignment=alignment,
+        variation=saved.variation,
     )
     scored_at = datetime.now(UTC)
     c = result.counts

@@ -1,0 +1,84 @@
+"""Several golds of one task are a model of the procedure, not a choice between videos.
+
+Two golds that do two neighbouring steps in opposite orders say that either order is
+correct; two golds that take different times over a step say how long it may take. For
+each gold this module works out, from every other gold of the task, which of its
+adjacent step pairs some gold performs the other way round and the longest any gold
+takes over each of its steps. Steps correspond by authored name when both golds name
+all their steps alike, and otherwise by explaining one gold against the other exactly
+as a trainee is explained (an edited step sequence), so the correspondence tolerates
+the differences that make the golds worth having.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from sopilot_pipeline.core.scoring import (
+    ClipSeries,
+    GoldVariation,
+    ScoringConfig,
+    align_to_gold,
+)
+from sopilot_pipeline.core.steps import Step, default_step_name
+
+GoldSteps = tuple[ClipSeries, tuple[Step, ...]]
+
+
+def _authored(steps: tuple[Step, ...]) -> bool:
+    return all(s.label != default_step_name(s.index) for s in steps)
+
+
+def step_correspondence(
+    gold: GoldSteps, other: GoldSteps, config: ScoringConfig | None = None
+) -> dict[int, int]:
+    """gold step -> the other gold's step that performs it (steps with none are left out)."""
+    (series, steps), (other_series, other_steps) = gold, other
+    if _authored(steps) and _authored(other_steps):
+        by_name: dict[str, list[int]] = {}
+        for s in other_steps:
+            by_name.setdefault(s.label, []).append(s.index)
+        mapping = {}
+        for s in steps:
+            if by_name.get(s.label):
+                mapping[s.index] = by_name[s.label].pop(0)
+        return mapping
+    explained = align_to_gold(series, steps, other_series, config)
+    mapping = {}
+    for p in explained.sequence.placements:
+        overlap = [
+            (min(p.last_clip + 1, o.end_clip) - max(p.first_clip, o.start_clip), o.index)
+            for o in other_steps
+        ]
+        best = max(overlap)
+        if best[0] > 0:
+            mapping[p.step] = best[1]
+    return mapping
+
+
+def gold_variations(
+    golds: Mapping[str, GoldSteps], config: ScoringConfig | None = None
+) -> dict[str, GoldVariation]:
+    """For every gold: the adjacent step pairs other golds do in reverse, and per step
+    the longest time any gold takes over it. One gold: no variation."""
+    out: dict[str, GoldVariation] = {}
+    for key, (series, steps) in golds.items():
+        free: set[tuple[int, int]] = set()
+        slowest = np.array([s.duration_sec for s in steps], dtype=np.float64)
+        for other_key, other in golds.items():
+            if other_key == key:
+                continue
+            mapping = step_correspondence((series, steps), other, config)
+            other_steps = other[1]
+            for a in range(len(steps) - 1):
+                if a in mapping and a + 1 in mapping and mapping[a + 1] < mapping[a]:
+                    free.add((a, a + 1))
+            for a, b in mapping.items():
+                slowest[a] = max(slowest[a], other_steps[b].duration_sec)
+        out[key] = GoldVariation(
+            free_pairs=frozenset(free),
+            slowest_duration_sec=tuple(float(d) for d in slowest),
+        )
+    return out
