@@ -106,7 +106,16 @@ def test_grading_matches_type_and_step() -> None:
     assert (graded["swapped_step"].true_positives, graded["swapped_step"].false_positives) == (0, 1)
     assert graded["swapped_step"].false_negatives == 1
     assert graded["over_time"].precision == 0.0
-    assert accuracy.boundary_f1([3.0, 6.0], [3.8, 4.5, 9.0]) == (1, 3, 2)
+    assert accuracy.boundary_f1([3.0, 6.0], [3.8, 4.5, 9.0], tolerance_sec=1.0) == (1, 3, 2)
+    assert accuracy.boundary_f1([3.0, 6.0], [3.8, 5.6, 9.0]) == (1, 3, 2)  # +-0.5 s default
+    segments = [
+        {"gold_step": 0, "start_sec": 0.0, "end_sec": 3.0},
+        {"gold_step": 2, "start_sec": 3.0, "end_sec": 6.0},  # a second gold's other order
+        {"gold_step": 1, "start_sec": 6.0, "end_sec": 9.0},
+    ]
+    assert accuracy.truth_step_of(segments, 2.5, 6.5) == 2
+    assert accuracy.truth_step_of(segments, 6.2, 9.0) == 1
+    assert accuracy.truth_step_of(segments, None, None) is None
     assert accuracy.spearman([90, 80, 70], [0, -1, -2]) == pytest.approx(1.0)
     assert accuracy.injected_severity(
         [{"type": "missing_step", "gold_step": 1}, {"type": "over_time", "ratio": 1.5}]
