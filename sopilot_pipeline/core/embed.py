@@ -187,8 +187,10 @@ class HeuristicEmbedder:
     @property
     def feature_groups(self) -> tuple[tuple[int, float], ...]:
         """(size, weight) of appearance, where-it-moves, colour-of-what-moves, where it
-        moves on the fine grid, and where the foreground is."""
-        return ((_APPEARANCE_DIM, 1.0), (16, 1.0), (64, 1.0), (_FINE_DIM, 1.0), (_FINE_DIM, 1.0))
+        moves on the fine grid, and where the foreground is. The two fine grids weigh
+        double when a trainee is compared with a gold: they are what survives another
+        person and another camera (step detection, within one video, weighs all alike)."""
+        return ((_APPEARANCE_DIM, 1.0), (16, 1.0), (64, 1.0), (_FINE_DIM, 2.0), (_FINE_DIM, 2.0))
 
     def embed(self, frames: np.ndarray, times: np.ndarray, fps: float) -> ClipEmbeddings:
         n = len(frames)
