@@ -245,6 +245,8 @@ def _timeline(
     for step, factor in performance.plan:
         motion = (task.steps[step].duration_sec if step >= 0 else 2.6) * factor
         pause = float(rng.uniform(*actor.pause_sec))
+        if factor > 1.5:  # a slow step is slow throughout, its rest at the end included
+            pause *= factor
         out.append((step, t, t + motion, t + motion + pause))
         t += motion + pause
     return out

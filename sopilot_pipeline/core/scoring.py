@@ -21,11 +21,12 @@ import numpy as np
 from sopilot_pipeline.core.dtw import cosine_cost
 from sopilot_pipeline.core.step_alignment import (
     Edit,
+    ExtraRun,
     SequenceAlignment,
     align_step_sequence,
     explain_trainee,
 )
-from sopilot_pipeline.core.steps import Step, default_step_name
+from sopilot_pipeline.core.steps import Step, default_step_name, rest_returns
 
 DEVIATION_TYPES = ("missing_step", "swapped_step", "over_time", "extra_step", "temporal_warp")
 
@@ -281,9 +282,10 @@ def evaluate_trainee(
                 )
             )
 
+    spans, split_extras = _split_at_rest(alignment, steps, trainee, variation, config)
     matches: dict[int, StepMatch] = {}
     for p in seq.placements:
-        t0, t1 = trainee.span_times(p.first_clip, p.last_clip)
+        t0, t1 = trainee.span_times(*spans[p.step])
         matches[p.step] = StepMatch(steps[p.step], True, p.step not in swapped, p.mean_cost, t0, t1)
     step_matches = tuple(
         matches.get(s.index, StepMatch(s, False, False, float("nan"), float("nan"), float("nan")))
@@ -291,16 +293,13 @@ def evaluate_trainee(
     )
 
     over_time_severity = 0.0
-    slowest = variation.slowest_duration_sec
     for m in step_matches:
         if not m.found:
             continue
-        gold_dur = max(m.step.duration_sec, 1e-6)
-        if m.step.index < len(slowest):
-            gold_dur = max(gold_dur, slowest[m.step.index])
+        gold_dur = _reference_duration(m.step, variation)
         trainee_dur = m.trainee_end_sec - m.trainee_start_sec
         ratio = trainee_dur / gold_dur
-        if ratio > config.over_time_ratio and trainee_dur - gold_dur >= config.over_time_min_sec:
+        if _over_time(trainee_dur, gold_dur, config):
             severity = float(min(1.0, ratio - 1.0))
             over_time_severity += severity * m.step.weight
             deviations.append(
@@ -318,7 +317,7 @@ def evaluate_trainee(
                 )
             )
 
-    for run in seq.extras:
+    for run in (*seq.extras, *split_extras):
         t0, t1 = trainee.span_times(run.first_clip, run.last_clip)
         if t1 - t0 < config.extra_min_sec:
             continue
@@ -379,6 +378,67 @@ def evaluate_trainee(
         contrast=alignment.contrast,
         counts=counts,
     )
+
+
+def _reference_duration(step: Step, variation: GoldVariation) -> float:
+    """How long the step may take: the slowest gold's time over it."""
+    slowest = variation.slowest_duration_sec
+    own = max(step.duration_sec, 1e-6)
+    return max(own, slowest[step.index]) if step.index < len(slowest) else own
+
+
+def _over_time(trainee_sec: float, gold_sec: float, config: ScoringConfig) -> bool:
+    return (
+        trainee_sec / gold_sec > config.over_time_ratio
+        and trainee_sec - gold_sec >= config.over_time_min_sec
+    )
+
+
+def _split_at_rest(
+    alignment: TraineeAlignment,
+    steps: tuple[Step, ...],
+    trainee: ClipSeries,
+    variation: GoldVariation,
+    config: ScoringConfig,
+) -> tuple[dict[int, tuple[int, int]], list[ExtraRun]]:
+    """Trainee span of every performed step, and the extra actions found inside spans.
+
+    A step that seems slow but whose span contains a return to the rest pose was two
+    excursions from rest: the step, and something else done on the way (wiping the
+    bench looks more like pressing a part than like nothing). The excursion that
+    matches the gold step best is the step; the others are extra actions.
+    """
+    seq = alignment.sequence
+    spans = {p.step: (p.first_clip, p.last_clip) for p in seq.placements}
+    extras: list[ExtraRun] = []
+    returns: np.ndarray | None = None
+    for i, p in enumerate(seq.placements):
+        t0, t1 = trainee.span_times(p.first_clip, p.last_clip)
+        if not _over_time(t1 - t0, _reference_duration(steps[p.step], variation), config):
+            continue
+        if returns is None:
+            returns = rest_returns(trainee.vectors, trainee.start_sec, trainee.end_sec)
+        edges = [p.first_clip]
+        for r in (int(r) for r in returns if p.first_clip < r <= p.last_clip):
+            # each piece a whole excursion, long enough to be an action of its own
+            before_sec = trainee.start_sec[r] - trainee.start_sec[edges[-1]]
+            if min(before_sec, t1 - trainee.start_sec[r]) >= config.extra_min_sec:
+                edges.append(r)
+        if len(edges) == 1:
+            continue
+        edges.append(p.last_clip + 1)
+        pieces = list(zip(edges[:-1], [e - 1 for e in edges[1:]], strict=True))
+        rows = slice(steps[p.step].start_clip, steps[p.step].end_clip)
+        costs = [float(alignment.cost[rows, a : b + 1].min(axis=0).mean()) for a, b in pieces]
+        keep = int(np.argmin(costs))
+        spans[p.step] = pieces[keep]
+        before = seq.placements[i - 1].step if i > 0 else -1
+        extras += [
+            ExtraRun(p.step if k > keep else before, a, b)
+            for k, (a, b) in enumerate(pieces)
+            if k != keep
+        ]
+    return spans, extras
 
 
 def _sequence_warp(seq: SequenceAlignment, steps: tuple[Step, ...], n_trainee: int) -> float:

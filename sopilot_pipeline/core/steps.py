@@ -194,6 +194,24 @@ def _rest_boundaries(
     return boundaries.astype(np.int64)
 
 
+def rest_returns(
+    vectors: np.ndarray,
+    start_sec: np.ndarray,
+    end_sec: np.ndarray,
+    config: StepDetectionConfig | None = None,
+) -> np.ndarray:
+    """Clip indices where the video comes back to the rest pose it opens in (the step
+    boundaries ``rest`` detection would give); empty when it does not open at rest."""
+    config = config or StepDetectionConfig()
+    vectors = np.asarray(vectors, dtype=np.float32)
+    start_sec = np.asarray(start_sec, dtype=np.float64)
+    min_clips = max(2, int(round(config.min_step_sec * clips_per_second(start_sec))))
+    if len(vectors) < 2 * min_clips:
+        return np.zeros(0, dtype=np.int64)
+    found = _rest_boundaries(vectors, start_sec, np.asarray(end_sec), min_clips, config, True)
+    return found if found is not None else np.zeros(0, dtype=np.int64)
+
+
 def detect_step_boundaries(
     vectors: np.ndarray,
     start_sec: np.ndarray,
