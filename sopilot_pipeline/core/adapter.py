@@ -62,6 +62,22 @@ class FeatureAdapter:
         return ((x - self.mean) / self.std).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class TaskAdapter:
+    """The feature adapter, then one task's per-dimension emphasis (``gold_model``)."""
+
+    base: FeatureAdapter
+    scale: np.ndarray | None = None  # (dim,) float32; None: the adapter alone
+
+    @property
+    def version(self) -> str:
+        return self.base.version
+
+    def apply(self, vectors: np.ndarray) -> np.ndarray:
+        adapted = self.base.apply(vectors)
+        return adapted if self.scale is None else (adapted * self.scale).astype(np.float32)
+
+
 def fit_feature_adapter(
     embeddings: Sequence[np.ndarray],
     version: str,

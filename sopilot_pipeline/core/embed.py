@@ -187,10 +187,15 @@ class HeuristicEmbedder:
     @property
     def feature_groups(self) -> tuple[tuple[int, float], ...]:
         """(size, weight) of appearance, where-it-moves, colour-of-what-moves, where it
-        moves on the fine grid, and where the foreground is. The two fine grids weigh
-        double when a trainee is compared with a gold: they are what survives another
-        person and another camera (step detection, within one video, weighs all alike)."""
-        return ((_APPEARANCE_DIM, 1.0), (16, 1.0), (64, 1.0), (_FINE_DIM, 2.0), (_FINE_DIM, 2.0))
+        moves on the fine grid, and where the foreground is."""
+        return ((_APPEARANCE_DIM, 1.0), (16, 1.0), (64, 1.0), (_FINE_DIM, 1.0), (_FINE_DIM, 1.0))
+
+    @property
+    def where_groups(self) -> tuple[int, ...]:
+        """Groups that say where the hand goes, whatever its colour (fine motion and
+        foreground grids): what tells alike steps apart in a procedure done from a
+        rest pose, and what survives another person and another camera."""
+        return (3, 4)
 
     def embed(self, frames: np.ndarray, times: np.ndarray, fps: float) -> ClipEmbeddings:
         n = len(frames)
@@ -231,6 +236,20 @@ class HeuristicEmbedder:
             end_sec=np.asarray(ends, dtype=np.float64),
             embedder=self.name,
         )
+
+
+def where_dimensions(embedder: str) -> np.ndarray | None:
+    """Boolean mask of the dimensions in a named embedder's where-the-hand-goes groups
+    (None: the embedder has no such groups)."""
+    if embedder != HeuristicEmbedder.name:
+        return None
+    model = HeuristicEmbedder()
+    sizes = [size for size, _ in model.feature_groups]
+    mask = np.zeros(sum(sizes), dtype=bool)
+    edges = np.cumsum([0, *sizes])
+    for g in model.where_groups:
+        mask[edges[g] : edges[g + 1]] = True
+    return mask
 
 
 def feature_groups(embedder: str) -> tuple[tuple[int, float], ...] | None:

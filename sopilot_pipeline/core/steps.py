@@ -281,8 +281,6 @@ def detect_gold_steps(
     (so one gold's boundaries do not depend on which other golds exist)."""
     from sopilot_pipeline.core.adapter import fit_feature_adapter
 
-    # within one video nothing needs discounting: every group counts alike
-    groups = tuple((size, 1.0) for size, _ in feature_groups) if feature_groups else None
-    own = fit_feature_adapter([vectors], version="self", embedder="", groups=groups)
+    own = fit_feature_adapter([vectors], version="self", embedder="", groups=feature_groups)
     boundaries = detect_step_boundaries(own.apply(vectors), start_sec, config, end_sec)
     return steps_from_boundaries(boundaries, start_sec, end_sec)

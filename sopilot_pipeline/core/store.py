@@ -8,7 +8,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from sopilot_pipeline.core.adapter import FeatureAdapter, fit_feature_adapter, load_feature_adapter
+from sopilot_pipeline.core.adapter import (
+    FeatureAdapter,
+    TaskAdapter,
+    fit_feature_adapter,
+    load_feature_adapter,
+)
 from sopilot_pipeline.core.atomic import atomic_write_with
 from sopilot_pipeline.core.embed import ClipEmbeddings, feature_groups
 from sopilot_pipeline.core.layout import DataLayout, read_json, write_json
@@ -133,7 +138,7 @@ class SavedAlignment:
     gold_key: str
     order: tuple[int, ...]
     edits: tuple[Edit, ...]
-    adapter: FeatureAdapter
+    adapter: TaskAdapter
     path: np.ndarray
     mean_cost: float
     variation: GoldVariation = GoldVariation()  # what the task's other golds allow
@@ -155,9 +160,12 @@ def save_trainee_alignment(layout: DataLayout, key: str, saved: SavedAlignment) 
             gold_key=np.array(saved.gold_key),
             mean_cost=np.array(saved.mean_cost),
             adapter_version=np.array(saved.adapter.version),
-            adapter_mean=saved.adapter.mean,
-            adapter_std=saved.adapter.std,
-            adapter_per_video=np.array(saved.adapter.per_video),
+            adapter_mean=saved.adapter.base.mean,
+            adapter_std=saved.adapter.base.std,
+            adapter_per_video=np.array(saved.adapter.base.per_video),
+            task_feature_scale=(
+                saved.adapter.scale if saved.adapter.scale is not None else np.zeros(0, np.float32)
+            ),
             free_pairs=np.array(sorted(saved.variation.free_pairs), dtype=np.int32).reshape(-1, 2),
             slowest_duration_sec=np.array(saved.variation.slowest_duration_sec, dtype=np.float64),
         ),
@@ -172,7 +180,7 @@ def load_trainee_alignment(layout: DataLayout, key: str, embedder: str) -> Saved
                 f["edit_kinds"], f["edit_steps"], f["edit_savings"], strict=True
             )
         )
-        adapter = FeatureAdapter(
+        base = FeatureAdapter(
             mean=f["adapter_mean"],
             std=f["adapter_std"],
             version=str(f["adapter_version"]),
@@ -181,6 +189,8 @@ def load_trainee_alignment(layout: DataLayout, key: str, embedder: str) -> Saved
             num_clips=0,
             per_video=bool(f["adapter_per_video"]) if "adapter_per_video" in f.files else False,
         )
+        scale = f["task_feature_scale"] if "task_feature_scale" in f.files else np.zeros(0)
+        adapter = TaskAdapter(base, scale if len(scale) else None)
         return SavedAlignment(
             gold_key=str(f["gold_key"]),
             order=tuple(int(s) for s in f["order"]),

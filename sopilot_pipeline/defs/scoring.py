@@ -28,7 +28,7 @@ from dagster import (
 )
 
 from sopilot_pipeline import __version__
-from sopilot_pipeline.core.adapter import FeatureAdapter
+from sopilot_pipeline.core.adapter import FeatureAdapter, TaskAdapter
 from sopilot_pipeline.core.audit import append_audit_record
 from sopilot_pipeline.core.authored_steps import (
     SidecarError,
@@ -39,8 +39,8 @@ from sopilot_pipeline.core.authored_steps import (
 )
 from sopilot_pipeline.core.clips import cut_clip
 from sopilot_pipeline.core.dtw import cosine_cost
-from sopilot_pipeline.core.embed import feature_groups
-from sopilot_pipeline.core.gold_model import gold_variations
+from sopilot_pipeline.core.embed import feature_groups, where_dimensions
+from sopilot_pipeline.core.gold_model import gold_variations, task_feature_scale
 from sopilot_pipeline.core.layout import DataLayout, read_json, write_json
 from sopilot_pipeline.core.preview import alignment_png, markdown_image, timeline_png
 from sopilot_pipeline.core.report import ReportContext, write_score_report
@@ -236,6 +236,7 @@ def trainee_alignment(context: AssetExecutionContext, settings: SopilotSettings)
             "gold_video": best,
             "golds_compared": len(candidates),
             "orders_allowed_by_other_golds": len(variations[best].free_pairs),
+            "rest_pose_task": adapter.scale is not None,
             "path_length": len(result.alignment.path),
             "mean_cost": round(result.mean_cost, 4),
             "adapter_version": adapter.version,
@@ -247,7 +248,7 @@ def trainee_alignment(context: AssetExecutionContext, settings: SopilotSettings)
     yield from batch.results()
 
 
-LoadedGolds = tuple[FeatureAdapter, dict, dict[str, GoldVariation]]
+LoadedGolds = tuple[TaskAdapter, dict, dict[str, GoldVariation]]
 
 
 class TaskGolds:
@@ -269,7 +270,8 @@ class TaskGolds:
         if not gold_keys:
             return None
         golds = {g: load_clip_series(self.layout, "gold", g)[0] for g in gold_keys}
-        adapter = _adapter_for(self.layout, embedder, [g.vectors for g in golds.values()])
+        base = _adapter_for(self.layout, embedder, [g.vectors for g in golds.values()])
+        adapter = TaskAdapter(base, task_feature_scale(golds, where_dimensions(embedder)))
         adapted = {
             g: (
                 ClipSeries(adapter.apply(series.vectors), series.start_sec, series.end_sec),

@@ -1,0 +1,129 @@
+"""Several golds per task are a model: orders some gold shows are no swap, durations come
+from the slowest gold; and steps found by returns to the rest pose. Rendered with the
+assembly renderer (tuning seeds only), through the real pipeline where it matters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from dagster import DagsterInstance
+
+from sopilot_pipeline.core.accuracy import boundary_f1
+from sopilot_pipeline.core.assembly_harness import TUNING_SEEDS
+from sopilot_pipeline.core.assembly_render import (
+    Camera,
+    Performance,
+    make_assembly_task,
+    random_actor,
+    random_camera,
+    render_assembly,
+)
+from sopilot_pipeline.core.embed import HeuristicEmbedder
+from sopilot_pipeline.core.gold_model import gold_variations, step_correspondence
+from sopilot_pipeline.core.scoring import ClipSeries
+from sopilot_pipeline.core.steps import Step, detect_gold_steps, rest_returns
+from sopilot_pipeline.core.video import decode_video
+from sopilot_pipeline.defs.resources import SopilotSettings
+from sopilot_pipeline.process import process_watch_folder
+
+SEED = TUNING_SEEDS[0]
+K = 5
+
+
+def _series(n: int) -> ClipSeries:
+    t = np.arange(n) * 0.5
+    return ClipSeries(np.zeros((n, 4), np.float32), t, t + 1.0)
+
+
+def _named_steps(names: list[str], durations: list[float]) -> tuple[Step, ...]:
+    steps, t, clip = [], 0.0, 0
+    for i, (name, d) in enumerate(zip(names, durations, strict=True)):
+        clips = int(d * 2)
+        steps.append(Step(i, clip, clip + clips, t, t + d, name))
+        t, clip = t + d, clip + clips
+    return tuple(steps)
+
+
+def test_authored_names_give_free_orders_and_the_slowest_durations() -> None:
+    a = _named_steps(["fetch", "fit", "seat", "close"], [2.0, 3.0, 2.0, 2.0])
+    b = _named_steps(["fetch", "seat", "fit", "close"], [2.5, 2.0, 2.0, 4.0])
+    golds = {"a": (_series(18), a), "b": (_series(21), b)}
+    assert step_correspondence(golds["a"], golds["b"]) == {0: 0, 1: 2, 2: 1, 3: 3}
+    variations = gold_variations(golds)
+    assert variations["a"].free_pairs == {(1, 2)}
+    assert variations["b"].free_pairs == {(1, 2)}
+    assert variations["a"].slowest_duration_sec == (2.5, 3.0, 2.0, 4.0)
+    single = gold_variations({"a": golds["a"]})
+    assert single["a"].free_pairs == frozenset()
+    assert single["a"].slowest_duration_sec == (2.0, 3.0, 2.0, 2.0)
+
+
+@pytest.fixture(scope="module")
+def task():
+    return make_assembly_task("two_golds", K, SEED)
+
+
+def _render(task, order, path: Path, seed: int, moved: bool, fps: int = 15) -> dict:
+    rng = np.random.default_rng(seed)
+    performance = Performance(tuple((s, float(rng.uniform(0.92, 1.08))) for s in order))
+    camera = random_camera(rng, 16.0, moved) if moved else Camera(noise=2.0)
+    return render_assembly(task, performance, random_actor(rng), camera, path, seed, fps)
+
+
+def test_returns_to_rest_find_alike_steps_and_demo_footage_falls_back(task, tmp_path) -> None:
+    truth = _render(task, range(K), tmp_path / "gold.mp4", 1, moved=False)
+    sampled = decode_video(tmp_path / "gold.mp4", 4, (96, 96))
+    emb = HeuristicEmbedder().embed(sampled.frames, sampled.times, 4)
+    groups = HeuristicEmbedder().feature_groups
+    steps = detect_gold_steps(emb.vectors, emb.start_sec, emb.end_sec, groups)
+    want = [s["start_sec"] for s in truth["segments"][1:]]
+    got = [s.start_sec for s in steps[1:]]
+    assert boundary_f1(want, got) == (K - 1, K - 1, K - 1), (want, got)
+    assert len(rest_returns(emb.vectors, emb.start_sec, emb.end_sec)) == K - 1
+    # footage that never returns to a pose it opened in has no rest returns
+    from sopilot_pipeline.core.demo import Variant, make_task, render_variant
+
+    demo = make_task("demo", 5, 11)
+    render_variant(demo, Variant("g", tuple((s, 1.0) for s in range(5))), tmp_path / "d.mp4")
+    sampled = decode_video(tmp_path / "d.mp4", 4, (96, 96))
+    emb = HeuristicEmbedder().embed(sampled.frames, sampled.times, 4)
+    assert len(rest_returns(emb.vectors, emb.start_sec, emb.end_sec)) == 0
+
+
+def test_a_trainee_doing_what_some_gold_does_is_not_penalised(task, tmp_path) -> None:
+    """Two golds do steps 2 and 3 in opposite orders: a trainee following either is
+    clean, a trainee swapping another pair is a swap, and a trainee slower than one gold
+    but not than the slowest is not over time."""
+    watch = tmp_path / "data" / "watch" / "two_golds"
+    order_a = list(range(K))
+    order_b = [0, 2, 1, 3, 4]
+    _render(task, order_a, watch / "gold" / "gold_a.mp4", 11, moved=False)
+    _render(task, order_b, watch / "gold" / "gold_b.mp4", 12, moved=True)
+    _render(task, order_a, watch / "trainee" / "like_gold_a.mp4", 13, moved=True)
+    _render(task, order_b, watch / "trainee" / "like_gold_b.mp4", 14, moved=True)
+    _render(task, [0, 1, 2, 4, 3], watch / "trainee" / "swaps_4_5.mp4", 15, moved=True)
+    settings = SopilotSettings(data_dir=str(tmp_path / "data"))
+    (tmp_path / "home").mkdir()
+    instance = DagsterInstance.local_temp(str(tmp_path / "home"))
+    outcome = process_watch_folder(settle_seconds=0.2, settings=settings, instance=instance)
+    assert outcome.failed_runs == []
+    tables = tmp_path / "data" / "tables"
+    scores = pl.read_parquet(str(tables / "scores/**/*.parquet"), hive_partitioning=True)
+    assert set(scores["trainee_video"]) == {"like_gold_a.mp4", "like_gold_b.mp4", "swaps_4_5.mp4"}
+    devs = pl.read_parquet(str(tables / "deviations/**/*.parquet"), hive_partitioning=True)
+    found = {
+        name: sorted(
+            (r["type"], r["gold_video"], r["gold_step"])
+            for r in devs.filter(pl.col("trainee_video") == name).iter_rows(named=True)
+        )
+        for name in scores["trainee_video"]
+    }
+    assert found["like_gold_a.mp4"] == [], found
+    assert found["like_gold_b.mp4"] == [], found
+    swaps = found["swaps_4_5.mp4"]
+    assert [d[0] for d in swaps] == ["swapped_step"], found
+    # steps 4 and 5 sit at the same place in both golds' orders
+    assert swaps[0][2] == 3, found
