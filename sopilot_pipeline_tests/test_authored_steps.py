@@ -167,3 +167,11 @@ def test_authored_steps_name_and_weigh_everything_and_a_change_rescores(
     rescored = _table(data, "scores").filter(pl.col("trainee_video") == missing)["score"][0]
     assert rescored > missing_score
     assert rescored == pytest.approx(missing_score + 30, abs=0.01)
+
+
+def test_step_method_setting_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOPILOT_STEP_METHOD", "kernel")
+    assert SopilotSettings.from_env().step_detection.method == "kernel"
+    monkeypatch.setenv("SOPILOT_STEP_METHOD", "magic")
+    with pytest.raises(Exception, match="SOPILOT_STEP_METHOD must be one of auto, rest"):
+        SopilotSettings.from_env()

@@ -4,6 +4,7 @@ import json
 import os
 from dataclasses import fields
 from pathlib import Path
+from typing import get_args
 
 from dagster import ConfigurableResource
 from pydantic import Field, field_validator, model_validator
@@ -12,7 +13,7 @@ from sopilot_pipeline.core.device import DEVICE_CHOICES
 from sopilot_pipeline.core.embed import HeuristicEmbedder
 from sopilot_pipeline.core.layout import DataLayout
 from sopilot_pipeline.core.scoring import ScoringConfig
-from sopilot_pipeline.core.steps import StepDetectionConfig
+from sopilot_pipeline.core.steps import StepDetectionConfig, StepMethod
 from sopilot_pipeline.core.vjepa2 import VJEPA2Embedder, check_model_source, model_revision
 
 EMBEDDERS = ("heuristic", "vjepa2")
@@ -36,6 +37,11 @@ class SopilotSettings(ConfigurableResource):
     step_penalty_per_sec: float = Field(
         default=StepDetectionConfig.penalty_per_sec,
         description="Change-point penalty per second of video; lower finds more steps",
+    )
+    step_method: str = Field(
+        default=StepDetectionConfig.method,
+        description="Step detection without a sidecar: auto (returns to the rest pose a "
+        "video opens in, else change points), rest, kernel or novelty",
     )
     extra_cost: float = Field(
         default=ScoringConfig.extra_cost,
@@ -75,6 +81,16 @@ class SopilotSettings(ConfigurableResource):
     def _positive(cls, value: float) -> float:
         if not value > 0:
             raise ValueError(f"must be positive, got {value}")
+        return value
+
+    @field_validator("step_method")
+    @classmethod
+    def _known_step_method(cls, value: str) -> str:
+        if value not in get_args(StepMethod):
+            raise ValueError(
+                f"SOPILOT_STEP_METHOD must be one of {', '.join(get_args(StepMethod))}, "
+                f"got {value!r}"
+            )
         return value
 
     @field_validator("scoring_overrides")
@@ -145,6 +161,7 @@ class SopilotSettings(ConfigurableResource):
             step_penalty_per_sec=float(
                 env.get("SOPILOT_STEP_PENALTY", StepDetectionConfig.penalty_per_sec)
             ),
+            step_method=env.get("SOPILOT_STEP_METHOD", StepDetectionConfig.method),
             extra_cost=float(env.get("SOPILOT_EXTRA_COST", ScoringConfig.extra_cost)),
             over_time_ratio=float(
                 env.get("SOPILOT_OVER_TIME_RATIO", ScoringConfig.over_time_ratio)
@@ -197,5 +214,7 @@ class SopilotSettings(ConfigurableResource):
     @property
     def step_detection(self) -> StepDetectionConfig:
         return StepDetectionConfig(
-            min_step_sec=self.min_step_sec, penalty_per_sec=self.step_penalty_per_sec
+            method=self.step_method,  # type: ignore[arg-type]  # checked by _known_step_method
+            min_step_sec=self.min_step_sec,
+            penalty_per_sec=self.step_penalty_per_sec,
         )
