@@ -130,6 +130,15 @@ def _kernel_boundaries(vectors: np.ndarray, min_clips: int, penalty: float) -> n
     return np.asarray(ends[:-1], dtype=np.int64)
 
 
+_NONE = np.zeros(0, dtype=np.int64)  # no boundary: one step (read-only, shared)
+_NONE.setflags(write=False)
+
+
+def _min_clips(start_sec: np.ndarray, config: StepDetectionConfig) -> int:
+    """The shortest step in clips at this video's clip rate."""
+    return max(2, int(round(config.min_step_sec * clips_per_second(start_sec))))
+
+
 def _returns(distance: np.ndarray, gap: int, visit_ratio: float) -> list[int]:
     """Clips where ``distance`` has a local minimum well below its median, at least
     ``gap`` clips apart (the deepest kept first)."""
@@ -206,11 +215,11 @@ def rest_returns(
     config = config or StepDetectionConfig()
     vectors = np.asarray(vectors, dtype=np.float32)
     start_sec = np.asarray(start_sec, dtype=np.float64)
-    min_clips = max(2, int(round(config.min_step_sec * clips_per_second(start_sec))))
+    min_clips = _min_clips(start_sec, config)
     if len(vectors) < 2 * min_clips:
-        return np.zeros(0, dtype=np.int64)
+        return _NONE
     found = _rest_boundaries(vectors, start_sec, np.asarray(end_sec), min_clips, config, True)
-    return found if found is not None else np.zeros(0, dtype=np.int64)
+    return found if found is not None else _NONE
 
 
 def detect_step_boundaries(
@@ -224,21 +233,18 @@ def detect_step_boundaries(
     vectors = np.asarray(vectors, dtype=np.float32)
     start_sec = np.asarray(start_sec, dtype=np.float64)
     rate = clips_per_second(start_sec)
-    if end_sec is None:
-        end_sec = start_sec + 2.0 / rate
-    min_clips = max(2, int(round(config.min_step_sec * rate)))
+    end_sec = start_sec + 2.0 / rate if end_sec is None else np.asarray(end_sec)
+    min_clips = _min_clips(start_sec, config)
     if len(vectors) < 2 * min_clips:
-        return np.zeros(0, dtype=np.int64)
+        return _NONE
     if config.method == "novelty":
         return _novelty_boundaries(vectors, min_clips, config.threshold_std, config.novelty_window)
-    kernel = None
-    if config.method in ("rest", "auto"):
-        found = _rest_boundaries(
-            vectors, start_sec, np.asarray(end_sec), min_clips, config, config.method == "auto"
-        )
-        if config.method == "rest":
-            return found if found is not None else np.zeros(0, dtype=np.int64)
-        kernel = _kernel_boundaries(vectors, min_clips, config.penalty_per_sec * rate)
+    if config.method == "rest":
+        found = _rest_boundaries(vectors, start_sec, end_sec, min_clips, config, False)
+        return found if found is not None else _NONE
+    kernel = _kernel_boundaries(vectors, min_clips, config.penalty_per_sec * rate)
+    if config.method == "auto":
+        found = _rest_boundaries(vectors, start_sec, end_sec, min_clips, config, True)
         # alike steps merge into fewer change points than there are returns to rest; a
         # video with clearly more change points than "returns" is not done from a rest
         # pose (a tray visited every other step looks like one). Measured on the tuning
@@ -246,8 +252,6 @@ def detect_step_boundaries(
         # 2026: 0.94-1.0; assembly seeds 4242, 4343: 1.0, 0.986 at +-0.5 s).
         if found is not None and len(found) + 1 >= len(kernel):
             return found
-    if kernel is None:
-        kernel = _kernel_boundaries(vectors, min_clips, config.penalty_per_sec * rate)
     return kernel
 
 
