@@ -54,6 +54,19 @@ def test_rotated_video_decodes_upright_everywhere(tmp_path: Path) -> None:
     assert np.abs(sideways.astype(float) - up.frames[:, :48, :48].astype(float)).mean() > 5.0
     (k_up,), (k_rot,) = (frames_at(tmp_path / n, [1.0], (80, 48)) for n in ("up.mp4", "rot.mp4"))
     assert np.abs(k_up.astype(float) - k_rot.astype(float)).mean() < 2.0
+    # deviation clips are written upright, at the display size
+    from sopilot_pipeline.core.clips import cut_clip
+
+    for name in ("up", "rot"):
+        cut_clip(tmp_path / f"{name}.mp4", tmp_path / f"{name}_clip.mp4", 1.0, 2.0)
+    clip = probe_video(tmp_path / "rot_clip.mp4")
+    assert (clip.width, clip.height, clip.rotation) == (160, 96, 0)
+    up_clip, rot_clip = (
+        decode_video(tmp_path / f"{n}_clip.mp4", 4, (80, 48)).frames.astype(float)
+        for n in ("up", "rot")
+    )
+    n = min(len(up_clip), len(rot_clip))
+    assert n >= 4 and np.abs(up_clip[:n] - rot_clip[:n]).mean() < 3.0
 
 
 @pytest.mark.parametrize("fps", [1, 3, 5, 60])

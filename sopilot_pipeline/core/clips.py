@@ -14,10 +14,9 @@ import av
 from sopilot_pipeline.core.atomic import atomic_write_with
 from sopilot_pipeline.core.video import (
     VideoDecodeError,
-    first_frame_time,
+    first_frame,
     frames_from,
     open_video,
-    quarter_turns,
     upright_rgb,
     video_stream,
 )
@@ -38,11 +37,7 @@ def cut_clip(source: Path, target: Path, start_sec: float, end_sec: float) -> Pa
             stream = video_stream(src)
             rate = stream.average_rate or Fraction(25)
             with av.open(str(tmp), "w", format="mp4") as out:
-                origin = first_frame_time(src, stream)
-                turns = 0
-                for _, first in frames_from(src, stream, origin, 0.0):
-                    turns = quarter_turns(first)
-                    break
+                origin, turns = first_frame(src, stream)
                 src_w, src_h = stream.width, stream.height
                 if turns % 2:  # the clip is written upright
                     src_w, src_h = src_h, src_w

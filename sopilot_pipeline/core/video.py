@@ -335,8 +335,15 @@ def frames_at(path: str | Path, times: list[float], size: tuple[int, int]) -> li
 
 def first_frame_time(container: av.container.InputContainer, stream) -> float:
     """Stream time of the first decodable frame: the origin of all our timestamps."""
+    return first_frame(container, stream)[0]
+
+
+def first_frame(container: av.container.InputContainer, stream) -> tuple[float, int]:
+    """Stream time of the first decodable frame and the quarter turns that make the
+    video upright (``quarter_turns``), from one decode."""
     for frame in _frames(container, stream):
-        return frame.pts * float(stream.time_base) if frame.pts is not None else 0.0
+        origin = frame.pts * float(stream.time_base) if frame.pts is not None else 0.0
+        return origin, quarter_turns(frame)
     raise VideoDecodeError("no decodable video frames")
 
 
