@@ -51,13 +51,15 @@ def sidecar_path(video: Path) -> Path:
 def sidecar_digest(video: Path) -> str:
     """Content hash of the video's sidecar ("none" without one, "unreadable" if it
     cannot be read): part of what decides whether a gold and its trainees are done."""
-    path = sidecar_path(video)
     try:
-        data = path.read_bytes()
+        return _digest(sidecar_path(video).read_bytes())
     except FileNotFoundError:
         return "none"
     except OSError:
         return "unreadable"
+
+
+def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
@@ -141,16 +143,19 @@ def parse_steps_csv(data: bytes, duration_sec: float | None = None) -> tuple[Aut
     return tuple(steps)
 
 
-def read_sidecar(video: Path, duration_sec: float | None) -> tuple[AuthoredStep, ...] | None:
-    """The authored steps of ``video``, or None when it has no sidecar."""
+def read_sidecar(
+    video: Path, duration_sec: float | None
+) -> tuple[tuple[AuthoredStep, ...] | None, str]:
+    """The authored steps of ``video`` (None when it has no sidecar) and the sidecar's
+    ``sidecar_digest``, from one read."""
     path = sidecar_path(video)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        return None
+        return None, "none"
     except OSError as exc:
         raise SidecarError(f"cannot read: {exc.strerror or exc}") from exc
-    return parse_steps_csv(data, duration_sec)
+    return parse_steps_csv(data, duration_sec), _digest(data)
 
 
 def authored_gold_steps(

@@ -34,7 +34,6 @@ from sopilot_pipeline.core.authored_steps import (
     SidecarError,
     authored_gold_steps,
     read_sidecar,
-    sidecar_digest,
     sidecar_path,
 )
 from sopilot_pipeline.core.clips import cut_clip
@@ -91,9 +90,10 @@ GOLD_INPUTS = [
     kinds={"parquet"},
     metadata=column_schema_metadata("steps"),
     description="Steps of a gold video: authored in `<stem>.steps.csv` beside the video "
-    "(names and weights), else detected (kernel change points with a minimum step "
-    "length, named `step 1`, `step 2`, ...); written to tables/steps. A bad sidecar "
-    "rejects the gold with the line at fault.",
+    "(names and weights), else detected (SOPILOT_STEP_METHOD, by default the returns to "
+    "the rest pose the video opens in, or kernel change points; named `step 1`, "
+    "`step 2`, ...); written to tables/steps. A bad sidecar rejects the gold with the "
+    "line at fault.",
 )
 def gold_steps(context: AssetExecutionContext, settings: SopilotSettings):
     layout = settings.layout
@@ -103,7 +103,7 @@ def gold_steps(context: AssetExecutionContext, settings: SopilotSettings):
         task_id = meta["task_id"]
         video = layout.watch / task_id / "gold" / meta["video"]
         try:
-            authored = read_sidecar(video, meta.get("duration_sec"))
+            authored, sidecar_sha256 = read_sidecar(video, meta.get("duration_sec"))
             steps = authored_gold_steps(authored, series.start_sec) if authored else None
         except SidecarError as exc:
             reason = f"steps sidecar {sidecar_path(video).name}: {exc}"
@@ -135,7 +135,7 @@ def gold_steps(context: AssetExecutionContext, settings: SopilotSettings):
             layout.gold_step_details(key),
             {
                 "source": source,
-                "sidecar_sha256": sidecar_digest(video),
+                "sidecar_sha256": sidecar_sha256,
                 "weights": [s.weight for s in steps],
             },
         )
