@@ -64,10 +64,9 @@ def _digest(parts: list[str]) -> str:
     return hashlib.sha1("\n".join(sorted(parts)).encode()).hexdigest()[:12]
 
 
-def _gold_content(r: ReadyFile, sha_chars: int = 64) -> str:
-    """The video's hash, plus its authored steps' hash when it has them (a changed
-    sidecar redoes the gold's steps and re-scores the task's trainees)."""
-    sidecar = sidecar_digest(r.file.path)
+def _gold_content(r: ReadyFile, sidecar: str, sha_chars: int = 64) -> str:
+    """The video's hash, plus its authored steps' hash (``sidecar_digest``) when it has
+    them: a changed sidecar redoes the gold's steps and re-scores the task's trainees."""
     sha = r.sha256[:sha_chars]
     return sha if sidecar == "none" else f"{sha}+steps{sidecar}"
 
@@ -96,12 +95,13 @@ def plan_run_requests(
     adapter_version = adapter.stem if adapter else "none"
     task_golds: dict[str, list[str]] = {}
     golds_pending: set[str] = set()  # tasks with a gold on its way: wait, then score at once
+    sidecars = {r.file.rel: sidecar_digest(r.file.path) for r in ready if r.file.role == "gold"}
     for r in ready:
         if r.file.role != "gold":
             continue
         if r.file.partition_key in golds_done:
             task_golds.setdefault(r.file.task_id, []).append(
-                f"{r.file.partition_key}:{_gold_content(r)}"
+                f"{r.file.partition_key}:{_gold_content(r, sidecars[r.file.rel])}"
             )
         elif not _rejected(layout, r):
             golds_pending.add(r.file.task_id)
@@ -109,7 +109,9 @@ def plan_run_requests(
     runs: list[RunRequest] = []
     for r in ready:
         try:
-            run = _plan_one(r, layout, embedded, task_golds, golds_pending, adapter_version)
+            run = _plan_one(
+                r, layout, embedded, task_golds, golds_pending, adapter_version, sidecars
+            )
         except Exception as exc:  # noqa: BLE001 - one bad file must never fail the tick
             context.log.exception(f"cannot plan {r.file.rel!r}: {exc}; trying again next tick")
             continue
@@ -125,13 +127,14 @@ def _plan_one(
     task_golds: dict[str, list[str]],
     golds_pending: set[str],
     adapter_version: str,
+    sidecars: dict[str, str],
 ) -> RunRequest | None:
-    """The run this file needs now, if any."""
+    """The run this file needs now, if any (``sidecars``: gold rel path -> digest)."""
     key = r.file.partition_key
     tags = {"sopilot/task_id": r.file.task_id[:200], "sopilot/video": r.file.file_name[:200]}
     if r.file.role == "gold":
         return RunRequest(
-            run_key=f"gold:{key}:{_gold_content(r, 16)}",
+            run_key=f"gold:{key}:{_gold_content(r, sidecars[r.file.rel], 16)}",
             job_name=gold_job.name,
             partition_key=key,
             tags=tags,
