@@ -24,7 +24,14 @@ from sopilot_pipeline.core.assembly_render import (
 from sopilot_pipeline.core.embed import HeuristicEmbedder
 from sopilot_pipeline.core.gold_model import gold_variations, step_correspondence
 from sopilot_pipeline.core.scoring import ClipSeries
-from sopilot_pipeline.core.steps import Step, detect_gold_steps, rest_returns
+from sopilot_pipeline.core.steps import (
+    Step,
+    _auto_prefers_rest,
+    _RestReturns,
+    detect_gold_steps,
+    performed_from_rest,
+    rest_returns,
+)
 from sopilot_pipeline.core.video import decode_video
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.process import process_watch_folder
@@ -90,6 +97,7 @@ def test_returns_to_rest_find_alike_steps_and_demo_footage_falls_back(tmp_path) 
         want = [s["start_sec"] for s in truth["segments"][1:]]
         h, p, t = boundary_f1(want, [s.start_sec for s in steps[1:]])
         hits, predicted, true = hits + h, predicted + p, true + t
+        assert performed_from_rest(emb.vectors, emb.start_sec, emb.end_sec), job.path
     assert len(jobs) == 4 and f1_from_counts(hits, predicted, true) >= 0.9, (hits, predicted, true)
     # footage that never returns to a pose it opened in has no rest returns
     from sopilot_pipeline.core.demo import Variant, make_task, render_variant
@@ -99,6 +107,18 @@ def test_returns_to_rest_find_alike_steps_and_demo_footage_falls_back(tmp_path) 
     sampled = decode_video(tmp_path / "d.mp4", 4, (96, 96))
     emb = HeuristicEmbedder().embed(sampled.frames, sampled.times, 4)
     assert len(rest_returns(emb.vectors, emb.start_sec, emb.end_sec)) == 0
+    assert not performed_from_rest(emb.vectors, emb.start_sec, emb.end_sec)
+
+
+def test_auto_takes_rest_returns_only_when_they_explain_the_change_points() -> None:
+    """As many returns as change points: rest. One fewer: rest only when the video
+    also ends at rest (a tray visited every other step is opened in, not ended in)."""
+    three = np.array([4, 9, 14])
+    assert _auto_prefers_rest(_RestReturns(three, ends_at_rest=False), np.array([5, 10, 15]))
+    assert _auto_prefers_rest(_RestReturns(three, ends_at_rest=True), np.arange(4))
+    assert not _auto_prefers_rest(_RestReturns(three, ends_at_rest=False), np.arange(4))
+    assert not _auto_prefers_rest(_RestReturns(three, ends_at_rest=True), np.arange(5))
+    assert not _auto_prefers_rest(None, np.arange(2))
 
 
 def test_a_trainee_doing_what_some_gold_does_is_not_penalised(task, tmp_path) -> None:

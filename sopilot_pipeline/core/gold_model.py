@@ -30,24 +30,22 @@ from sopilot_pipeline.core.scoring import (
     ScoringConfig,
     align_to_gold,
 )
-from sopilot_pipeline.core.steps import Step, default_step_name, rest_returns
+from sopilot_pipeline.core.steps import Step, default_step_name, performed_from_rest
 
 GoldSteps = tuple[ClipSeries, tuple[Step, ...]]
 REST_POSE_WHERE_WEIGHT = 2.0
 
 
 def is_rest_pose_task(golds: Mapping[str, ClipSeries]) -> bool:
-    """Every gold opens in a pose it returns to between steps (two returns or more)."""
+    """Every gold is performed from a rest pose, as ``auto`` step detection reads it."""
     return bool(golds) and all(
-        len(rest_returns(g.vectors, g.start_sec, g.end_sec)) >= 2 for g in golds.values()
+        performed_from_rest(g.vectors, g.start_sec, g.end_sec) for g in golds.values()
     )
 
 
-def task_feature_scale(
-    golds: Mapping[str, ClipSeries], where: np.ndarray | None
-) -> np.ndarray | None:
+def task_feature_scale(rest_pose: bool, where: np.ndarray | None) -> np.ndarray | None:
     """Per-dimension multiplier of the adapted features of one task (None: none)."""
-    if where is None or not is_rest_pose_task(golds):
+    if where is None or not rest_pose:
         return None
     return np.where(where, REST_POSE_WHERE_WEIGHT, 1.0).astype(np.float32)
 
@@ -84,10 +82,11 @@ def step_correspondence(
 
 
 def gold_variations(
-    golds: Mapping[str, GoldSteps], config: ScoringConfig | None = None
+    golds: Mapping[str, GoldSteps], config: ScoringConfig | None = None, rest_pose: bool = False
 ) -> dict[str, GoldVariation]:
     """For every gold: the adjacent step pairs other golds do in reverse, and per step
-    the longest time any gold takes over it. One gold: no variation."""
+    the longest time any gold takes over it (one gold: no variation); ``rest_pose``
+    says the task is performed from a rest pose (``is_rest_pose_task``)."""
     out: dict[str, GoldVariation] = {}
     for key, (series, steps) in golds.items():
         free: set[tuple[int, int]] = set()
@@ -105,5 +104,6 @@ def gold_variations(
         out[key] = GoldVariation(
             free_pairs=frozenset(free),
             slowest_duration_sec=tuple(float(d) for d in slowest),
+            rest_pose=rest_pose,
         )
     return out

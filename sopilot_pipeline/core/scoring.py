@@ -62,6 +62,9 @@ class GoldVariation:
     free_pairs: frozenset[tuple[int, int]] = frozenset()
     # per step, the longest any gold takes over it; empty: this gold's own durations
     slowest_duration_sec: tuple[float, ...] = ()
+    # the task is performed from a rest pose: a slow-looking step with a return to rest
+    # inside is the step and an extra action (``_split_at_rest``)
+    rest_pose: bool = False
 
 
 @dataclass(frozen=True)
@@ -411,6 +414,8 @@ def _split_at_rest(
     seq = alignment.sequence
     spans = {p.step: (p.first_clip, p.last_clip) for p in seq.placements}
     extras: list[ExtraRun] = []
+    if not variation.rest_pose:
+        return spans, extras
     returns: np.ndarray | None = None
     for i, p in enumerate(seq.placements):
         t0, t1 = trainee.span_times(p.first_clip, p.last_clip)

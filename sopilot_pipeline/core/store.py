@@ -168,6 +168,7 @@ def save_trainee_alignment(layout: DataLayout, key: str, saved: SavedAlignment) 
             ),
             free_pairs=np.array(sorted(saved.variation.free_pairs), dtype=np.int32).reshape(-1, 2),
             slowest_duration_sec=np.array(saved.variation.slowest_duration_sec, dtype=np.float64),
+            rest_pose=np.array(saved.variation.rest_pose),
         ),
     )
 
@@ -205,6 +206,7 @@ def load_trainee_alignment(layout: DataLayout, key: str, embedder: str) -> Saved
                 slowest_duration_sec=tuple(float(d) for d in f["slowest_duration_sec"])
                 if "slowest_duration_sec" in f.files
                 else (),
+                rest_pose=bool(f["rest_pose"]) if "rest_pose" in f.files else False,
             ),
         )
 

@@ -39,7 +39,11 @@ from sopilot_pipeline.core.authored_steps import (
 from sopilot_pipeline.core.clips import cut_clip
 from sopilot_pipeline.core.dtw import cosine_cost
 from sopilot_pipeline.core.embed import feature_groups, where_dimensions
-from sopilot_pipeline.core.gold_model import gold_variations, task_feature_scale
+from sopilot_pipeline.core.gold_model import (
+    gold_variations,
+    is_rest_pose_task,
+    task_feature_scale,
+)
 from sopilot_pipeline.core.layout import DataLayout, read_json, write_json
 from sopilot_pipeline.core.preview import alignment_png, markdown_image, timeline_png
 from sopilot_pipeline.core.report import ReportContext, write_score_report
@@ -236,7 +240,7 @@ def trainee_alignment(context: AssetExecutionContext, settings: SopilotSettings)
             "gold_video": best,
             "golds_compared": len(candidates),
             "orders_allowed_by_other_golds": len(variations[best].free_pairs),
-            "rest_pose_task": adapter.scale is not None,
+            "rest_pose_task": variations[best].rest_pose,
             "path_length": len(result.alignment.path),
             "mean_cost": round(result.mean_cost, 4),
             "adapter_version": adapter.version,
@@ -271,7 +275,8 @@ class TaskGolds:
             return None
         golds = {g: load_clip_series(self.layout, "gold", g)[0] for g in gold_keys}
         base = _adapter_for(self.layout, embedder, [g.vectors for g in golds.values()])
-        adapter = TaskAdapter(base, task_feature_scale(golds, where_dimensions(embedder)))
+        rest_pose = is_rest_pose_task(golds)
+        adapter = TaskAdapter(base, task_feature_scale(rest_pose, where_dimensions(embedder)))
         adapted = {
             g: (
                 ClipSeries(adapter.apply(series.vectors), series.start_sec, series.end_sec),
@@ -279,7 +284,7 @@ class TaskGolds:
             )
             for g, series in golds.items()
         }
-        return adapter, adapted, gold_variations(adapted, self.config)
+        return adapter, adapted, gold_variations(adapted, self.config, rest_pose)
 
 
 @asset(
