@@ -12,6 +12,7 @@ import pytest
 from dagster import DagsterInstance
 
 from sopilot_pipeline.core.accuracy import boundary_f1
+from sopilot_pipeline.core.adapter import fit_feature_adapter
 from sopilot_pipeline.core.assembly_harness import TUNING_SEEDS
 from sopilot_pipeline.core.assembly_render import (
     Camera,
@@ -97,7 +98,8 @@ def test_returns_to_rest_find_alike_steps_and_demo_footage_falls_back(tmp_path) 
         want = [s["start_sec"] for s in truth["segments"][1:]]
         h, p, t = boundary_f1(want, [s.start_sec for s in steps[1:]])
         hits, predicted, true = hits + h, predicted + p, true + t
-        assert performed_from_rest(emb.vectors, emb.start_sec, emb.end_sec), job.path
+        own = fit_feature_adapter([emb.vectors], version="self", embedder="", groups=groups)
+        assert performed_from_rest(own.apply(emb.vectors), emb.start_sec, emb.end_sec), job.path
     assert len(jobs) == 4 and f1_from_counts(hits, predicted, true) >= 0.9, (hits, predicted, true)
     # footage that never returns to a pose it opened in has no rest returns
     from sopilot_pipeline.core.demo import Variant, make_task, render_variant
