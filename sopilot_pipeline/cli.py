@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=("demo", "assembly"),
         default="demo",
         help="renderer: 'demo' (the one the algorithms were tuned on) or 'assembly' (the "
-        "independent pick-and-place renderer; seeds 8101/8102 are for evaluation only)",
+        "independent pick-and-place renderer; seeds 8101-8103 are for evaluation only)",
     )
     e.add_argument(
         "--sidecars", action="store_true", help="give every gold its authored steps (.steps.csv)"

@@ -163,3 +163,57 @@ def test_a_swap_reports_where_the_pair_was_performed(gold) -> None:
     assert swap.trainee_start_sec == pytest.approx(4.0, abs=1.0)
     assert swap.trainee_end_sec == pytest.approx(12.0, abs=1.0)
     assert (swap.gold_start_sec, swap.gold_end_sec) == (steps[1].start_sec, steps[2].end_sec)
+
+
+def test_a_slow_step_keeps_the_hesitation_next_to_it(gold) -> None:
+    """A second set aside as unrelated (too short for an extra action) between a slowed
+    step and the next is part of the slow step: 5.5 s + half of 1 s against 4 s."""
+    plan = [(0, 8), (1, 8), (2, 11), (-1, 2), (3, 8), (4, 8), (5, 8)]
+    series, steps = gold
+    result = evaluate_trainee(series, steps, _video(plan, 1))
+    assert {(d.type, d.gold_step) for d in result.deviations} == {("over_time", 2)}
+    slow = result.step_matches[2]
+    assert slow.duration_sec == pytest.approx(6.0, abs=0.51)
+
+
+# steps whose clips run through distinct moments, so the alignment knows where it is in one
+MOMENTS = np.random.default_rng(11).normal(size=(2, 8, 48))  # step and moment directions
+
+
+def _moment_video(plan: list[tuple[int, int, float]], seed: int) -> ClipSeries:
+    """One clip per (step, moment, how much of an unrelated action is mixed in)."""
+    r = np.random.default_rng(seed)
+    steps, moments = np.random.default_rng(12).normal(size=(6, 48)), MOMENTS[1]
+    unrelated = MOMENTS[0][0]
+    x = np.asarray(
+        [
+            steps[k] + 0.6 * moments[i] + mix * unrelated + r.normal(scale=0.15, size=48)
+            for k, i, mix in plan
+        ],
+        dtype=np.float32,
+    )
+    start = np.arange(len(x)) * CLIP_SEC
+    return ClipSeries(x, start, start + 1.0)
+
+
+def _step_plan(k: int, moments=range(8), mix: float = 0.0) -> list[tuple[int, int, float]]:
+    return [(k, i, mix) for i in moments]
+
+
+@pytest.mark.parametrize(
+    ("mix", "expected"),
+    [(0.7, ("extra_step", 2)), (0.0, ("over_time", 2))],
+    ids=["another-action-part-way", "a-pause-part-way"],
+)
+def test_an_action_done_part_way_through_a_step_is_extra_a_pause_is_slow(mix, expected) -> None:
+    """Three seconds spent on one moment of step 3: doing something else there (it
+    matches that moment worse than the rest of the step matches) is an extra action and
+    the step is on time; holding the moment itself is the step taking longer."""
+    gold_plan = [c for k in range(6) for c in _step_plan(k)]
+    gold_series = _moment_video(gold_plan, 0)
+    steps = steps_from_boundaries(np.arange(8, 48, 8), gold_series.start_sec, gold_series.end_sec)
+    plan = [c for k in range(2) for c in _step_plan(k)]
+    plan += _step_plan(2, range(5)) + [(2, 4, mix)] * 6 + _step_plan(2, range(5, 8))
+    plan += [c for k in range(3, 6) for c in _step_plan(k)]
+    result = evaluate_trainee(gold_series, steps, _moment_video(plan, 1))
+    assert {(d.type, d.gold_step) for d in result.deviations} == {expected}

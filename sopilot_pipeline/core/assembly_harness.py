@@ -2,8 +2,9 @@
 
 Seeds are split by purpose, and fixed before any result on them was seen:
 
-* ``TUNING_SEEDS`` (4242, 4343): for developing and tuning detection and scoring.
-* ``EVALUATION_SEEDS`` (8101, 8102): for reporting only; never tuned on.
+* ``TUNING_SEEDS`` (4242, 4343, 4444): for developing and tuning detection and scoring.
+* ``EVALUATION_SEEDS`` (8101, 8102, 8103): for reporting only; never tuned on (8103
+  was added on 2026-12-03, before any result on it was seen).
 
 Each task has one gold, or two golds that perform one pair of neighbouring steps in
 opposite orders (both orders are correct). Trainees: clean repeats (in a two-gold task
@@ -33,8 +34,8 @@ from sopilot_pipeline.core.assembly_render import (
     render_assembly,
 )
 
-TUNING_SEEDS = (4242, 4343)
-EVALUATION_SEEDS = (8101, 8102)
+TUNING_SEEDS = (4242, 4343, 4444)
+EVALUATION_SEEDS = (8101, 8102, 8103)
 STEP_COUNTS = (5, 7, 6, 8, 5, 7, 6, 8)
 TRAINEE_FORMATS = (  # (suffix, codec, fps, size)
     (".mp4", "libx264", 24, (320, 240)),

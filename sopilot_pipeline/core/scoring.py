@@ -26,7 +26,7 @@ from sopilot_pipeline.core.step_alignment import (
     align_step_sequence,
     explain_trainee,
 )
-from sopilot_pipeline.core.steps import Step, default_step_name, rest_returns
+from sopilot_pipeline.core.steps import Step, clips_per_second, default_step_name, rest_returns
 
 DEVIATION_TYPES = ("missing_step", "swapped_step", "over_time", "extra_step", "temporal_warp")
 
@@ -38,12 +38,16 @@ class ScoringConfig:
 
     extra_cost: float = 0.6  # per clip: unlike every gold step beyond this = unrelated
     extra_min_sec: float = 1.5
+    # a step's alignment held on one moment that long and this much costlier than the
+    # rest of the step is an extra action done part-way through it (``_dwell_extras``)
+    dwell_margin: float = 0.05
     delete_price: float = 0.3  # per gold clip: saving needed to call a step missing
     swap_price: float = 0.1  # per gold clip of the pair: saving needed to call a swap
     found_cost: float = 0.6  # a step matched this well somewhere is performed, not missing
-    # durations are measured to about one clip stride at each end, hence the margins
+    # durations are measured to about one clip stride (0.5 s) at each end, hence the
+    # margins: more than two strides over, and 1.4 times the slowest gold
     over_time_ratio: float = 1.4
-    over_time_min_sec: float = 1.25
+    over_time_min_sec: float = 1.0
     warp_threshold: float = 0.2
     miss_penalty: float = 15.0
     swap_penalty: float = 10.0
@@ -90,10 +94,17 @@ class StepMatch:
     mean_cost: float
     trainee_start_sec: float
     trainee_end_sec: float
+    # seconds inside the span spent on an extra action (``_dwell_extras``)
+    set_aside_sec: float = 0.0
+
+    @property
+    def duration_sec(self) -> float:
+        """Time the trainee spent on the step itself."""
+        return self.trainee_end_sec - self.trainee_start_sec - self.set_aside_sec
 
     @property
     def duration_ratio(self) -> float:
-        return (self.trainee_end_sec - self.trainee_start_sec) / max(self.step.duration_sec, 1e-6)
+        return self.duration_sec / max(self.step.duration_sec, 1e-6)
 
 
 @dataclass(frozen=True)
@@ -286,10 +297,18 @@ def evaluate_trainee(
             )
 
     spans, split_extras = _split_at_rest(alignment, steps, trainee, variation, config)
+    times = _step_times(seq, spans, trainee, config)
+    dwells = _dwell_extras(alignment, steps, trainee, variation, config, times)
     matches: dict[int, StepMatch] = {}
     for p in seq.placements:
-        t0, t1 = trainee.span_times(*spans[p.step])
-        matches[p.step] = StepMatch(steps[p.step], True, p.step not in swapped, p.mean_cost, t0, t1)
+        t0, t1 = times[p.step]
+        aside = 0.0
+        if (dwell := dwells.get(p.step)) is not None:
+            d0, d1 = trainee.span_times(dwell.first_clip, dwell.last_clip)
+            aside = d1 - d0
+        matches[p.step] = StepMatch(
+            steps[p.step], True, p.step not in swapped, p.mean_cost, t0, t1, aside
+        )
     step_matches = tuple(
         matches.get(s.index, StepMatch(s, False, False, float("nan"), float("nan"), float("nan")))
         for s in steps
@@ -300,7 +319,7 @@ def evaluate_trainee(
         if not m.found:
             continue
         gold_dur = _reference_duration(m.step, variation)
-        trainee_dur = m.trainee_end_sec - m.trainee_start_sec
+        trainee_dur = m.duration_sec
         ratio = trainee_dur / gold_dur
         if _over_time(trainee_dur, gold_dur, config):
             severity = float(min(1.0, ratio - 1.0))
@@ -320,7 +339,7 @@ def evaluate_trainee(
                 )
             )
 
-    for run in (*seq.extras, *split_extras):
+    for run in (*seq.extras, *split_extras, *dwells.values()):
         t0, t1 = trainee.span_times(run.first_clip, run.last_clip)
         if t1 - t0 < config.extra_min_sec:
             continue
@@ -395,6 +414,83 @@ def _over_time(trainee_sec: float, gold_sec: float, config: ScoringConfig) -> bo
         trainee_sec / gold_sec > config.over_time_ratio
         and trainee_sec - gold_sec >= config.over_time_min_sec
     )
+
+
+def _step_times(
+    seq: SequenceAlignment,
+    spans: dict[int, tuple[int, int]],
+    trainee: ClipSeries,
+    config: ScoringConfig,
+) -> dict[int, tuple[float, float]]:
+    """Trainee seconds of every performed step, hesitations included.
+
+    A stretch set aside as unrelated but too short to be an extra action is part of
+    doing the steps around it (a slow reach, a fumbled part): each neighbour takes the
+    half next to it, the first and last step all of what lies before or after them.
+    Without it a slow step that partly looks unlike the gold loses its slow seconds.
+    """
+    times = {s: trainee.span_times(*span) for s, span in spans.items()}
+    order = [p.step for p in seq.placements]
+    for run in seq.extras:
+        t0, t1 = trainee.span_times(run.first_clip, run.last_clip)
+        if t1 - t0 >= config.extra_min_sec:
+            continue
+        following = order.index(run.after) + 1 if run.after >= 0 else 0
+        before = order[following - 1] if following > 0 else None
+        after = order[following] if following < len(order) else None
+        split = t1 if after is None else t0 if before is None else (t0 + t1) / 2
+        if before is not None:
+            times[before] = (times[before][0], max(times[before][1], split))
+        if after is not None:
+            times[after] = (min(times[after][0], split), times[after][1])
+    return times
+
+
+def _dwell_extras(
+    alignment: TraineeAlignment,
+    steps: tuple[Step, ...],
+    trainee: ClipSeries,
+    variation: GoldVariation,
+    config: ScoringConfig,
+    times: dict[int, tuple[float, float]],
+) -> dict[int, ExtraRun]:
+    """Extra actions done in the middle of a step, per step.
+
+    A slow step is slow throughout: its trainee clips spread over all of its gold
+    clips. An unrelated action done part-way (wiping the bench before pressing the
+    part) holds the alignment on one moment of the step for as long as it lasts, and
+    matches that moment worse than the rest of the step matches the gold. Such a dwell,
+    ``extra_min_sec`` longer than the step's pace elsewhere and ``dwell_margin`` costlier
+    (in step-contrast units) than the rest of the step, is an extra action; its time is
+    not the step's. Measured on the assembly tuning seeds: the two unrelated actions
+    read as slow steps held one gold clip for 6-7 trainee clips, 0.11-0.15 costlier;
+    slow steps held at most 4, never costlier.
+    """
+    seq = alignment.sequence
+    path = seq.path
+    stride = 1.0 / clips_per_second(trainee.start_sec)
+    out: dict[int, ExtraRun] = {}
+    for p in seq.placements:
+        step = steps[p.step]
+        t0, t1 = times[p.step]
+        if step.end_clip - step.start_clip < 2:
+            continue
+        if not _over_time(t1 - t0, _reference_duration(step, variation), config):
+            continue
+        on_step = path[(path[:, 0] >= step.start_clip) & (path[:, 0] < step.end_clip)]
+        held = np.bincount(on_step[:, 0] - step.start_clip)
+        moment = int(np.argmax(held)) + step.start_clip
+        dwell = on_step[on_step[:, 0] == moment, 1]
+        rest = on_step[on_step[:, 0] != moment]
+        pace = len(rest) / (step.end_clip - step.start_clip - 1)  # trainee clips per gold clip
+        if (len(dwell) - pace) * stride < config.extra_min_sec:
+            continue
+        dwell_cost = float(alignment.cost[moment, dwell].mean())
+        if dwell_cost < float(alignment.cost[rest[:, 0], rest[:, 1]].mean()) + config.dwell_margin:
+            continue  # the same moment held longer (a pause, a slow part): over time
+        # the first clip of the dwell is the step's own moment; the rest is the action
+        out[p.step] = ExtraRun(p.step, int(dwell.min()) + 1, int(dwell.max()))
+    return out
 
 
 def _split_at_rest(
