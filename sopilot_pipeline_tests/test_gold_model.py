@@ -29,6 +29,7 @@ from sopilot_pipeline.core.steps import (
     Step,
     _auto_prefers_rest,
     _RestReturns,
+    _split_long_steps,
     detect_gold_steps,
     performed_from_rest,
     rest_returns,
@@ -116,11 +117,29 @@ def test_auto_takes_rest_returns_only_when_they_explain_the_change_points() -> N
     """As many returns as change points: rest. One fewer: rest only when the video
     also ends at rest (a tray visited every other step is opened in, not ended in)."""
     three = np.array([4, 9, 14])
-    assert _auto_prefers_rest(_RestReturns(three, ends_at_rest=False), np.array([5, 10, 15]))
-    assert _auto_prefers_rest(_RestReturns(three, ends_at_rest=True), np.arange(4))
-    assert not _auto_prefers_rest(_RestReturns(three, ends_at_rest=False), np.arange(4))
-    assert not _auto_prefers_rest(_RestReturns(three, ends_at_rest=True), np.arange(5))
+    assert _auto_prefers_rest(_RestReturns(three, False, three), np.array([5, 10, 15]))
+    assert _auto_prefers_rest(_RestReturns(three, True, three), np.arange(4))
+    assert not _auto_prefers_rest(_RestReturns(three, False, three), np.arange(4))
+    assert not _auto_prefers_rest(_RestReturns(three, True, three), np.arange(5))
     assert not _auto_prefers_rest(None, np.arange(2))
+    # weak returns that split long steps are no evidence of a rest pose
+    four = np.array([4, 9, 14, 19])
+    assert not _auto_prefers_rest(_RestReturns(four, False, three), np.arange(4))
+
+
+def test_a_step_twice_as_long_as_its_peers_is_split_at_the_weak_return_inside() -> None:
+    """A late return to rest can be shallow (every placed part stays in view); a step
+    that long holds two, and splits at the weak return nearest its middle."""
+    peaks, n = np.array([10, 20, 30]), 60
+    assert _split_long_steps(peaks, np.array([10, 20, 30, 44, 52]), n, 3, 1.75).tolist() == [
+        10,
+        20,
+        30,
+        44,
+    ]
+    # steps of alike lengths, or no weak return inside the long one: unchanged
+    assert _split_long_steps(peaks, np.array([15, 25]), 40, 3, 1.75).tolist() == [10, 20, 30]
+    assert _split_long_steps(peaks, np.array([31, 59]), n, 3, 1.75).tolist() == [10, 20, 30]
 
 
 def test_a_trainee_doing_what_some_gold_does_is_not_penalised(task, tmp_path) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from sopilot_pipeline.core.dtw import cosine_cost
+from sopilot_pipeline.core.dtw import cosine_cost, dtw_from_cost
 from sopilot_pipeline.core.step_alignment import (
     Edit,
     ExtraRun,
@@ -530,7 +530,7 @@ def _split_at_rest(
         edges.append(p.last_clip + 1)
         pieces = list(zip(edges[:-1], [e - 1 for e in edges[1:]], strict=True))
         rows = slice(steps[p.step].start_clip, steps[p.step].end_clip)
-        costs = [float(alignment.cost[rows, a : b + 1].min(axis=0).mean()) for a, b in pieces]
+        costs = [dtw_from_cost(alignment.cost[rows, a : b + 1]).mean_cost for a, b in pieces]
         keep = int(np.argmin(costs))
         spans[p.step] = pieces[keep]
         before = seq.placements[i - 1].step if i > 0 else -1
