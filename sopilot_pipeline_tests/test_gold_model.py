@@ -176,3 +176,21 @@ def test_a_trainee_doing_what_some_gold_does_is_not_penalised(task, tmp_path) ->
     assert [d[0] for d in swaps] == ["swapped_step"], found
     # steps 4 and 5 sit at the same place in both golds' orders
     assert swaps[0][2] == 3, found
+
+
+def test_the_rest_a_video_opens_in_is_no_return_to_it() -> None:
+    """A trainee who stays at rest a moment before starting: the middle of that opening
+    rest must not cut the first step (its first piece would read as an extra action)."""
+    r = np.random.default_rng(5)
+    rest, moves = r.normal(size=16), r.normal(size=(3, 16))
+    opening = [rest + moves[1], rest]  # in view at rest from the second clip on
+    rows = list(opening)
+    for m in moves:
+        rows += [m + 0.2 * r.normal(size=16) for _ in range(7)] + [rest, rest]
+    x = np.asarray(rows, dtype=np.float32) + 0.05 * r.normal(size=(len(rows), 16)).astype(
+        np.float32
+    )
+    start = np.arange(len(x)) * 0.5
+    returns = rest_returns(x, start, start + 1.02)
+    assert len(returns) >= 2
+    assert start[returns].min() > 2.0, start[returns]

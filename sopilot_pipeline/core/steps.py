@@ -209,6 +209,8 @@ def _rest_boundaries(
     prominence = config.rest_prominence * spread
     peaks, _ = find_peaks(-distance, distance=gap, prominence=prominence)
     weak, _ = find_peaks(-distance, distance=gap, prominence=prominence * config.weak_return_share)
+    # a minimum in the first clips is the rest the video opens in, not a return to it
+    peaks, weak = peaks[peaks >= gap], weak[weak >= gap]
     clear = _boundaries_at(peaks, start_sec, end_sec, config)
     if len(clear) < 2:
         return None
