@@ -9,6 +9,9 @@ Detectors, all with a minimum step length in seconds:
   returns to rest are strong: the clips at rest resemble each other far more than
   anything else in the video. The rest pose is the recurring state with the most
   returns; a boundary is the middle of each return (the hand leaving for the next step).
+  As placed parts pile up the scene at rest drifts from that pose and late returns grow
+  shallow: a step 1.75 times longer than the median one is split at the weaker return
+  inside it.
 * ``kernel``: penalised kernel change-point detection (``ruptures`` KernelCPD, RBF
   kernel, median-heuristic bandwidth), for videos whose steps differ in what they
   look like. The penalty is given per second of video, so the same setting holds at
@@ -239,7 +242,7 @@ def _split_long_steps(
 
     Every part placed stays in view, so the scene at rest drifts from the rest pose's
     template as the procedure goes on and a late return can be shallow; a step twice as
-    long as its peers is then two steps whose boundary is the deepest weak return in it.
+    long as its peers is then two steps, split at the weak return nearest its middle.
     """
     if len(peaks) < 2 or len(weak) == 0:
         return peaks
