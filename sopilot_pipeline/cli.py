@@ -53,12 +53,18 @@ def _settings_from_env():  # noqa: ANN202 - SopilotSettings, imported late (slow
     """Settings from the environment, or a one-line reason per bad variable."""
     from pydantic import ValidationError
 
-    from sopilot_pipeline.defs.resources import SopilotSettings
+    from sopilot_pipeline.defs.resources import ENV_NAMES, SopilotSettings
 
     try:
         return SopilotSettings.from_env()
     except ValidationError as exc:
-        reasons = [e["msg"].removeprefix("Value error, ") for e in exc.errors()]
+        reasons = []
+        for e in exc.errors():
+            message = e["msg"].removeprefix("Value error, ")
+            name = ENV_NAMES.get(str(e["loc"][0]) if e["loc"] else "", "")
+            if name and name not in message:  # say which variable, and its value
+                message = f"{name}={os.environ.get(name, e.get('input'))!r}: {message}"
+            reasons.append(message)
     except ValueError as exc:  # e.g. SOPILOT_TARGET_FPS=fast, SOPILOT_SCORING not JSON
         reasons = [str(exc)]
     for reason in reasons:
@@ -67,10 +73,10 @@ def _settings_from_env():  # noqa: ANN202 - SopilotSettings, imported late (slow
 
 
 def _cmd_process(args: argparse.Namespace) -> int:
-    data_dir = Path(os.environ.get("SOPILOT_DATA_DIR", "data")).absolute()
     settings = _settings_from_env()
     if settings is None:
         return 2
+    data_dir = Path(settings.data_dir)
     home = _ensure_dagster_home(data_dir)
     from sopilot_pipeline.process import print_summary, process_watch_folder
 

@@ -1,6 +1,7 @@
 """Pipeline settings as a Dagster resource, filled from ``SOPILOT_*`` variables."""
 
 import json
+import math
 import os
 from dataclasses import fields
 from pathlib import Path
@@ -21,6 +22,71 @@ EMBEDDERS = ("heuristic", "vjepa2")
 
 def _flag(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+# the variable each setting is read from, so that every error names it
+ENV_NAMES = {
+    "data_dir": "SOPILOT_DATA_DIR",
+    "target_fps": "SOPILOT_TARGET_FPS",
+    "training_min_new_videos": "SOPILOT_TRAINING_MIN_NEW_VIDEOS",
+    "min_step_sec": "SOPILOT_MIN_STEP_SEC",
+    "step_penalty_per_sec": "SOPILOT_STEP_PENALTY",
+    "step_method": "SOPILOT_STEP_METHOD",
+    "extra_cost": "SOPILOT_EXTRA_COST",
+    "over_time_ratio": "SOPILOT_OVER_TIME_RATIO",
+    "scoring_overrides": "SOPILOT_SCORING",
+    "sensor_max_requests": "SOPILOT_SENSOR_MAX_REQUESTS",
+    "sensor_hash_seconds": "SOPILOT_SENSOR_HASH_SECONDS",
+    "retention_days": "SOPILOT_RETENTION_DAYS",
+    "embedder_kind": "SOPILOT_EMBEDDER",
+    "vjepa2_model": "SOPILOT_VJEPA2_MODEL",
+    "device": "SOPILOT_DEVICE",
+    "vjepa2_batch_size": "SOPILOT_VJEPA2_BATCH",
+    "vjepa2_frames_per_clip": "SOPILOT_VJEPA2_FRAMES",
+}
+
+
+def _env_number(name: str, default: float, kind: type = float) -> float:
+    """A numeric variable; a value that is not a finite number is refused by name."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return kind(default)
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise ValueError(f"{name} must be {what}, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {raw!r}")
+    return value
+
+
+def _env_scoring() -> dict[str, float]:
+    """``SOPILOT_SCORING``: a JSON object of finite numbers."""
+    raw = os.environ.get("SOPILOT_SCORING", "{}")
+
+    def refuse(constant: str) -> float:
+        raise ValueError(f"SOPILOT_SCORING must hold finite numbers, got {constant} in {raw!r}")
+
+    try:
+        value = json.loads(raw, parse_constant=refuse)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"SOPILOT_SCORING must be a JSON object, got {raw!r} ({exc})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"SOPILOT_SCORING must be a JSON object, got {raw!r}")
+    wrong = sorted(
+        k for k, v in value.items() if isinstance(v, bool) or not isinstance(v, int | float)
+    )
+    if wrong:
+        raise ValueError(f"SOPILOT_SCORING values must be numbers: {wrong} in {raw!r}")
+    return value
+
+
+def _env_data_dir() -> str:
+    raw = os.environ.get("SOPILOT_DATA_DIR", "data")
+    if not raw.strip():
+        raise ValueError("SOPILOT_DATA_DIR is set but empty; give the data root's path")
+    return str(Path(raw).absolute())
 
 
 class SopilotSettings(ConfigurableResource):
@@ -76,11 +142,49 @@ class SopilotSettings(ConfigurableResource):
         default=False, description="Let a hub id download when it is not in the local cache"
     )
 
+    @field_validator(
+        "target_fps",
+        "min_step_sec",
+        "step_penalty_per_sec",
+        "extra_cost",
+        "over_time_ratio",
+        "sensor_hash_seconds",
+        mode="before",
+    )
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if isinstance(value, int | float) and not math.isfinite(value):
+            raise ValueError(f"must be a finite number, got {value}")
+        return value
+
     @field_validator("min_step_sec", "step_penalty_per_sec", "extra_cost", "over_time_ratio")
     @classmethod
     def _positive(cls, value: float) -> float:
         if not value > 0:
             raise ValueError(f"must be positive, got {value}")
+        return value
+
+    @field_validator("sensor_hash_seconds")
+    @classmethod
+    def _positive_seconds(cls, value: float) -> float:
+        if not value > 0:
+            raise ValueError(f"must be positive, got {value}")
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _usable_data_root(cls, value: str) -> str:
+        """The data root, or the folder it will be made in, is a writable directory."""
+        if not value.strip():
+            raise ValueError("is empty; give the data root's path")
+        path = Path(value)
+        if path.exists() and not path.is_dir():
+            raise ValueError("is not a directory")
+        existing = next((p for p in (path, *path.parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise ValueError(f"cannot be made: {str(existing)!r} is a file")
+        if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+            raise ValueError(f"is not writable ({str(existing)!r} is not)")
         return value
 
     @field_validator("step_method")
@@ -100,6 +204,9 @@ class SopilotSettings(ConfigurableResource):
         unknown = sorted(set(value) - known)
         if unknown:
             raise ValueError(f"unknown scoring settings {unknown}; known: {sorted(known)}")
+        not_finite = sorted(k for k, v in value.items() if not math.isfinite(v))
+        if not_finite:
+            raise ValueError(f"scoring settings must be finite numbers: {not_finite}")
         negative = sorted(k for k, v in value.items() if v < 0)
         if negative:
             raise ValueError(f"scoring settings must not be negative: {negative}")
@@ -152,32 +259,32 @@ class SopilotSettings(ConfigurableResource):
 
     @classmethod
     def from_env(cls) -> "SopilotSettings":
+        """Settings from ``SOPILOT_*`` variables; a bad one raises ``ValueError`` (or
+        pydantic's ``ValidationError``) naming the variable and its value."""
         env = os.environ
         return cls(
-            data_dir=str(Path(env.get("SOPILOT_DATA_DIR", "data")).absolute()),
-            target_fps=float(env.get("SOPILOT_TARGET_FPS", "4.0")),
-            training_min_new_videos=int(env.get("SOPILOT_TRAINING_MIN_NEW_VIDEOS", "1")),
-            min_step_sec=float(env.get("SOPILOT_MIN_STEP_SEC", StepDetectionConfig.min_step_sec)),
-            step_penalty_per_sec=float(
-                env.get("SOPILOT_STEP_PENALTY", StepDetectionConfig.penalty_per_sec)
+            data_dir=_env_data_dir(),
+            target_fps=_env_number("SOPILOT_TARGET_FPS", 4.0),
+            training_min_new_videos=_env_number("SOPILOT_TRAINING_MIN_NEW_VIDEOS", 1, int),
+            min_step_sec=_env_number("SOPILOT_MIN_STEP_SEC", StepDetectionConfig.min_step_sec),
+            step_penalty_per_sec=_env_number(
+                "SOPILOT_STEP_PENALTY", StepDetectionConfig.penalty_per_sec
             ),
             step_method=env.get("SOPILOT_STEP_METHOD", StepDetectionConfig.method),
-            extra_cost=float(env.get("SOPILOT_EXTRA_COST", ScoringConfig.extra_cost)),
-            over_time_ratio=float(
-                env.get("SOPILOT_OVER_TIME_RATIO", ScoringConfig.over_time_ratio)
-            ),
-            scoring_overrides=json.loads(env.get("SOPILOT_SCORING", "{}")),
+            extra_cost=_env_number("SOPILOT_EXTRA_COST", ScoringConfig.extra_cost),
+            over_time_ratio=_env_number("SOPILOT_OVER_TIME_RATIO", ScoringConfig.over_time_ratio),
+            scoring_overrides=_env_scoring(),
             # a model given and no embedder named means: use the model
             embedder_kind=env.get(
                 "SOPILOT_EMBEDDER", "vjepa2" if env.get("SOPILOT_VJEPA2_MODEL") else "heuristic"
             ),
             vjepa2_model=env.get("SOPILOT_VJEPA2_MODEL", ""),
-            retention_days=int(env.get("SOPILOT_RETENTION_DAYS", "0")),
-            sensor_max_requests=int(env.get("SOPILOT_SENSOR_MAX_REQUESTS", "200")),
-            sensor_hash_seconds=float(env.get("SOPILOT_SENSOR_HASH_SECONDS", "20")),
+            retention_days=_env_number("SOPILOT_RETENTION_DAYS", 0, int),
+            sensor_max_requests=_env_number("SOPILOT_SENSOR_MAX_REQUESTS", 200, int),
+            sensor_hash_seconds=_env_number("SOPILOT_SENSOR_HASH_SECONDS", 20.0),
             device=env.get("SOPILOT_DEVICE", "auto").strip().lower() or "auto",
-            vjepa2_batch_size=int(env.get("SOPILOT_VJEPA2_BATCH", "32")),
-            vjepa2_frames_per_clip=int(env.get("SOPILOT_VJEPA2_FRAMES", "0")),
+            vjepa2_batch_size=_env_number("SOPILOT_VJEPA2_BATCH", 32, int),
+            vjepa2_frames_per_clip=_env_number("SOPILOT_VJEPA2_FRAMES", 0, int),
             vjepa2_compile=_flag(env.get("SOPILOT_VJEPA2_COMPILE", "")),
             vjepa2_allow_download=_flag(env.get("SOPILOT_VJEPA2_ALLOW_DOWNLOAD", "")),
         )
