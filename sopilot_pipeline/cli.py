@@ -82,7 +82,10 @@ def _cmd_process(args: argparse.Namespace) -> int:
 
     print(f"Dagster instance: {home}  data: {data_dir}")
     outcome = process_watch_folder(
-        settle_seconds=args.settle_seconds, max_ticks=args.max_ticks, settings=settings
+        settle_seconds=args.settle_seconds,
+        max_ticks=args.max_ticks,
+        settings=settings,
+        verbose=args.verbose,
     )
     print_summary(outcome)
     return 1 if outcome.failed_runs else 0
@@ -225,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
         help="wait between scans; files must be unchanged across one wait",
     )
     p.add_argument("--max-ticks", type=int, default=50)
+    p.add_argument(
+        "--verbose", action="store_true", help="show Dagster's logs and tracebacks of failures"
+    )
     p.set_defaults(func=_cmd_process)
     d = sub.add_parser("demo-data", help="write rendered demo videos into a watch folder DIR")
     d.add_argument("dir", help="watch folder to write into, e.g. data/watch")

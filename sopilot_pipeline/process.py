@@ -36,10 +36,11 @@ from dagster._core.storage.tags import (
     SENSOR_NAME_TAG,
 )
 
-from sopilot_pipeline.core.store import scan_table
+from sopilot_pipeline.core.layout import DataLayout, read_json
+from sopilot_pipeline.core.store import gold_keys_for_task, scan_table
 from sopilot_pipeline.defs import build_definitions
 from sopilot_pipeline.defs.adapter import adapter_training_due, feature_adapter
-from sopilot_pipeline.defs.batch import MAX_PARTITIONS_PER_RUN
+from sopilot_pipeline.defs.batch import FAILED_PARTITIONS, MAX_PARTITIONS_PER_RUN
 from sopilot_pipeline.defs.ingest import rejected_rows
 from sopilot_pipeline.defs.rejections import REJECTED_ASSET, rejected_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
@@ -54,16 +55,61 @@ from sopilot_pipeline.defs.summary import task_summary
 
 PLANNED_EVENTS_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# without --verbose a failure is said once, in the summary, not as a traceback
+SILENT = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @dataclass
 class ProcessOutcome:
     settings: SopilotSettings
+    verbose: bool = False
     succeeded_runs: int = 0
-    failed_runs: list[str] = field(default_factory=list)
+    failed_runs: list[str] = field(default_factory=list)  # one line each: what, where, why
     skipped_run_keys: set[str] = field(default_factory=set)
     failed_keys: set[str] = field(default_factory=set)
     done_keys: set[str] = field(default_factory=set)  # run keys completed in this pass
+
+    @property
+    def run_config(self) -> dict:
+        return QUIET if self.verbose else SILENT
+
+    def record_failure(
+        self, what: str, result: ExecuteInProcessResult, keys: str | None = None
+    ) -> None:
+        """One line per failure: ``what[partition] step S: Error: reason (run id)``."""
+        run = result.run_id[:8]
+        lines = [
+            f"{what}[{partition or keys}] {why} (run {run})"
+            if partition or keys
+            else f"{what} {why} (run {run})"
+            for partition, why in failure_lines(result)
+        ]
+        self.failed_runs += lines or [f"{what}: the run failed before any step (run {run})"]
+
+
+def failure_lines(result: ExecuteInProcessResult) -> list[tuple[str | None, str]]:
+    """(partition or None, "step S: Error: reason") for every failure of a run: one per
+    failed partition of a batched step, else the innermost error of the step (the
+    user's, not Dagster's wrapper), e.g. ``step trainee_score: OSError: ... No space``."""
+    lines: list[tuple[str | None, str]] = []
+    for event in result.all_events:
+        data = event.step_failure_data if event.is_step_failure else None
+        if data is None:
+            continue
+        entry = (
+            data.user_failure_data.metadata.get(FAILED_PARTITIONS)
+            if (data.user_failure_data)
+            else None
+        )
+        if entry is not None:
+            lines += [(k, f"step {event.step_key}: {why}") for k, why in entry.value.items()]
+            continue
+        error = data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        text = f"{error.cls_name}: {error.message.strip()}" if error else "unknown error"
+        lines.append((None, f"step {event.step_key}: {text.splitlines()[0]}"))
+    return lines
 
 
 def _ledger_key(run_key: str) -> str:
@@ -142,7 +188,7 @@ def _execute(
         tags=tags,
         asset_selection=first.asset_selection,
         raise_on_error=False,
-        run_config=QUIET,
+        run_config=outcome.run_config,
         **partition,
     )
     # a partition is done when the last asset its request selected materialised it
@@ -165,7 +211,7 @@ def _execute(
             if len(batch) == 1
             else f"{first.partition_key}...{last.partition_key}"
         )
-        outcome.failed_runs.append(f"{first.job_name}[{keys}] run {result.run_id}")
+        outcome.record_failure(first.job_name, result, keys)
 
 
 def _tick(
@@ -194,6 +240,7 @@ def process_watch_folder(
     settings: SopilotSettings | None = None,
     instance: DagsterInstance | None = None,
     max_partitions: int = MAX_PARTITIONS_PER_RUN,
+    verbose: bool = False,
 ) -> ProcessOutcome:
     # one "materialisation planned" event per asset and range run instead of one per
     # partition: half the event-log writes of a batch (the price, failed partitions not
@@ -203,7 +250,7 @@ def process_watch_folder(
     settings.layout.ensure()
     defs = build_definitions(settings)
     instance = instance or DagsterInstance.get()
-    outcome = ProcessOutcome(settings)
+    outcome = ProcessOutcome(settings, verbose)
     cursor: str | None = None
     quiet_ticks = 0
     for tick in range(max_ticks):
@@ -229,9 +276,9 @@ def process_watch_folder(
         )
         if due:
             print(f"training feature adapter: {why}")
-            res = _materialize([feature_adapter], instance, settings)
+            res = _materialize([feature_adapter], instance, outcome)
             if not res.success:
-                outcome.failed_runs.append(f"feature_adapter run {res.run_id}")
+                outcome.record_failure("feature_adapter", res)
             continue
         if runs:
             quiet_ticks = 0
@@ -242,36 +289,52 @@ def process_watch_folder(
             break
         if tick < max_ticks - 1:
             time.sleep(settle_seconds)
-    _summarise_rejections(instance, settings)
+    _summarise_rejections(instance, outcome)
     if outcome.succeeded_runs:
-        _materialize([task_summary, clip_index], instance, settings)
+        res = _materialize([task_summary, clip_index], instance, outcome)
+        if not res.success:
+            outcome.record_failure("task_summary and clip_index", res)
     return outcome
 
 
 def _materialize(
-    assets: list, instance: DagsterInstance, settings: SopilotSettings
+    assets: list, instance: DagsterInstance, outcome: ProcessOutcome
 ) -> ExecuteInProcessResult:
     """An unpartitioned asset run of ``process``'s own (adapter, summaries, index)."""
     return materialize(
         assets,
         instance=instance,
-        resources={"settings": settings},
+        resources={"settings": outcome.settings},
         raise_on_error=False,
         tags={"sopilot/launched_by": "process"},
-        run_config=QUIET,
+        run_config=outcome.run_config,
     )
 
 
-def _summarise_rejections(instance: DagsterInstance, settings: SopilotSettings) -> None:
+def _summarise_rejections(instance: DagsterInstance, outcome: ProcessOutcome) -> None:
     """Materialise ``rejected_videos`` when its row count changed since the last time."""
-    rows = len(rejected_rows(settings.layout))
+    rows = len(rejected_rows(outcome.settings.layout))
     last = instance.get_latest_materialization_event(AssetKey(REJECTED_ASSET))
     seen = None
     if last is not None and last.asset_materialization is not None:
         entry = last.asset_materialization.metadata.get("dagster/row_count")
         seen = entry.value if entry is not None else None
     if rows != (seen if seen is not None else 0):
-        _materialize([rejected_videos], instance, settings)
+        res = _materialize([rejected_videos], instance, outcome)
+        if not res.success:
+            outcome.record_failure("rejected_videos", res)
+
+
+def tasks_waiting_for_gold(layout: DataLayout) -> dict[str, int]:
+    """Tasks with embedded trainee videos but no gold video with steps, and how many."""
+    waiting: dict[str, int] = {}
+    folder = layout.embeddings / "trainee"
+    for meta_path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        meta = read_json(meta_path)
+        task, embedder = meta.get("task_id"), meta.get("embedder", "")
+        if task is not None and not gold_keys_for_task(layout, task, embedder):
+            waiting[task] = waiting.get(task, 0) + 1
+    return waiting
 
 
 def print_summary(outcome: ProcessOutcome) -> None:
@@ -279,11 +342,13 @@ def print_summary(outcome: ProcessOutcome) -> None:
 
     layout = outcome.settings.layout
     print(
-        f"runs: {outcome.succeeded_runs} succeeded, {len(outcome.failed_runs)} failed, "
+        f"runs: {outcome.succeeded_runs} succeeded, {len(outcome.failed_runs)} failures, "
         f"{len(outcome.skipped_run_keys)} already done earlier"
     )
     for failed in outcome.failed_runs:
         print(f"  FAILED {failed}")
+    for task, count in tasks_waiting_for_gold(layout).items():
+        print(f"waiting for a gold video: task {task!r} ({count} trainee videos not scored)")
     rejected = rejected_rows(layout)
     if rejected:
         print(f"rejected videos ({len(rejected)}):")

@@ -37,6 +37,7 @@ MAX_PARTITIONS_PER_RUN = 32
 per-run cost is small beside the work, small enough that a failed run redoes little."""
 
 BATCHED = BackfillPolicy.multi_run(max_partitions_per_run=MAX_PARTITIONS_PER_RUN)
+FAILED_PARTITIONS = "failed_partitions"  # Failure metadata: partition key -> reason
 
 
 class Skip(Exception):
@@ -101,7 +102,10 @@ class PartitionBatch:
             listing = "\n".join(f"- `{k}`: {why}" for k, why in self.failed.items())
             raise Failure(
                 description=f"{len(self.failed)} of {len(self.keys)} partitions failed",
-                metadata={"failed": MetadataValue.md(listing)},
+                metadata={
+                    "failed": MetadataValue.md(listing),
+                    FAILED_PARTITIONS: MetadataValue.json(self.failed),
+                },
             )
 
 

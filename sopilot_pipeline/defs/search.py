@@ -26,10 +26,14 @@ from sopilot_pipeline.defs.resources import SopilotSettings
 INDEX_ASSET = "clip_index"
 
 
-def build_index_from_layout(layout: DataLayout, embedder: str) -> ClipIndex:
-    adapter = current_adapter(layout, embedder) or task_fallback_adapter(
-        [v for _, v in all_gold_embeddings(layout, embedder)], embedder
-    )
+def build_index_from_layout(layout: DataLayout, embedder: str) -> ClipIndex | None:
+    """The index in the current adapter's space; None before there is any gold video
+    (no adapter, and none can be fitted: the index waits for one)."""
+    golds = [v for _, v in all_gold_embeddings(layout, embedder)]
+    adapter = current_adapter(layout, embedder)
+    if adapter is None and not golds:
+        return None
+    adapter = adapter or task_fallback_adapter(golds, embedder)
     entries = []
     for role in ("gold", "trainee"):
         folder = layout.embeddings / role
@@ -62,16 +66,20 @@ def build_index_from_layout(layout: DataLayout, embedder: str) -> ClipIndex:
     automation_condition=AutomationCondition.cron_tick_passed("15 * * * *")
     & ~AutomationCondition.in_progress(),
     kinds={"numpy"},
+    output_required=False,
     description="Exact cosine-similarity index over every clip of every video (current "
     "embedder and adapter): index/clip_index_<embedder>.npz. Query it with "
     "`sopilot-pipeline search`.",
 )
-def clip_index(context: AssetExecutionContext, settings: SopilotSettings) -> MaterializeResult:
+def clip_index(context: AssetExecutionContext, settings: SopilotSettings):
     layout = settings.layout
     started = time.perf_counter()
     index = build_index_from_layout(layout, settings.embedder.name)
+    if index is None:
+        context.log.info("no gold video yet: the clip index waits for one (nothing written)")
+        return
     path = save_clip_index(index, layout.index)
-    return MaterializeResult(
+    yield MaterializeResult(
         metadata={
             "clips": len(index.vectors),
             "videos": len(index.videos),
