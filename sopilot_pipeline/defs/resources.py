@@ -157,16 +157,15 @@ class SopilotSettings(ConfigurableResource):
             raise ValueError(f"must be a finite number, got {value}")
         return value
 
-    @field_validator("min_step_sec", "step_penalty_per_sec", "extra_cost", "over_time_ratio")
+    @field_validator(
+        "min_step_sec",
+        "step_penalty_per_sec",
+        "extra_cost",
+        "over_time_ratio",
+        "sensor_hash_seconds",
+    )
     @classmethod
     def _positive(cls, value: float) -> float:
-        if not value > 0:
-            raise ValueError(f"must be positive, got {value}")
-        return value
-
-    @field_validator("sensor_hash_seconds")
-    @classmethod
-    def _positive_seconds(cls, value: float) -> float:
         if not value > 0:
             raise ValueError(f"must be positive, got {value}")
         return value
