@@ -2,7 +2,8 @@
 
 Seeds are split by purpose, and fixed before any result on them was seen:
 
-* ``TUNING_SEEDS`` (4242, 4343, 4444): for developing and tuning detection and scoring.
+* ``TUNING_SEEDS`` (4242, 4343, 4444, 4545): for developing and tuning detection and
+  scoring.
 * ``EVALUATION_SEEDS`` (8101, 8102, 8103): for reporting only; never tuned on (8103
   was added on 2026-12-03, before any result on it was seen).
 
@@ -34,7 +35,7 @@ from sopilot_pipeline.core.assembly_render import (
     render_assembly,
 )
 
-TUNING_SEEDS = (4242, 4343, 4444)
+TUNING_SEEDS = (4242, 4343, 4444, 4545)
 EVALUATION_SEEDS = (8101, 8102, 8103)
 STEP_COUNTS = (5, 7, 6, 8, 5, 7, 6, 8)
 TRAINEE_FORMATS = (  # (suffix, codec, fps, size)
