@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 _DEFAULT_INSTANCE_YAML = """\
@@ -81,14 +83,50 @@ def _cmd_process(args: argparse.Namespace) -> int:
     from sopilot_pipeline.process import print_summary, process_watch_folder
 
     print(f"Dagster instance: {home}  data: {data_dir}")
-    outcome = process_watch_folder(
-        settle_seconds=args.settle_seconds,
-        max_ticks=args.max_ticks,
-        settings=settings,
-        verbose=args.verbose,
-    )
+    # one process per instance at a time, taken before the instance is first opened so
+    # that two starting together cannot both create its storage
+    with _exclusive(home / PROCESS_LOCK):
+        outcome = process_watch_folder(
+            settle_seconds=args.settle_seconds,
+            max_ticks=args.max_ticks,
+            settings=settings,
+            verbose=args.verbose,
+        )
     print_summary(outcome)
     return 1 if outcome.failed_runs else 0
+
+
+PROCESS_LOCK = "sopilot-process.lock"
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_path``; say who holds it while waiting for it.
+
+    A kernel lock (``flock``): it is released when its holder exits, even when killed,
+    so a crashed ``process`` never blocks the next one.
+    """
+    import fcntl
+
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            print(f"waiting for {holder} to finish with this instance ({lock_path})", flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"sopilot-pipeline process pid {os.getpid()} since {time.ctime()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
