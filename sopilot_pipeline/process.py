@@ -96,11 +96,8 @@ def failure_lines(result: ExecuteInProcessResult) -> list[tuple[str | None, str]
         data = event.step_failure_data if event.is_step_failure else None
         if data is None:
             continue
-        entry = (
-            data.user_failure_data.metadata.get(FAILED_PARTITIONS)
-            if (data.user_failure_data)
-            else None
-        )
+        user = data.user_failure_data
+        entry = user.metadata.get(FAILED_PARTITIONS) if user is not None else None
         if entry is not None:
             lines += [(k, f"step {event.step_key}: {why}") for k, why in entry.value.items()]
             continue
