@@ -29,11 +29,12 @@ INDEX_ASSET = "clip_index"
 def build_index_from_layout(layout: DataLayout, embedder: str) -> ClipIndex | None:
     """The index in the current adapter's space; None before there is any gold video
     (no adapter, and none can be fitted: the index waits for one)."""
-    golds = [v for _, v in all_gold_embeddings(layout, embedder)]
     adapter = current_adapter(layout, embedder)
-    if adapter is None and not golds:
-        return None
-    adapter = adapter or task_fallback_adapter(golds, embedder)
+    if adapter is None:
+        golds = [v for _, v in all_gold_embeddings(layout, embedder)]
+        if not golds:
+            return None
+        adapter = task_fallback_adapter(golds, embedder)
     entries = []
     for role in ("gold", "trainee"):
         folder = layout.embeddings / role
