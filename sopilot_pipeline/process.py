@@ -1,18 +1,14 @@
 """One-shot processing: the watch sensor's and the adapter schedule's work, run to completion.
 
 Runs go through the configured Dagster instance (they show in the UI like any other).
-The sensor asks for one run per video; ``process`` batches those requests into runs
-over contiguous partition ranges (``MAX_PARTITIONS_PER_RUN`` each), the same shape a
-backfill from the UI takes, because Dagster's cost is per run. Each request's run key
-is recorded in the instance's key-value store once its partition materialised, and a
-run key done before (by ``process`` or by a sensor run) is not run again, so
-``process`` is idempotent across invocations.
+``process`` asks the same question the sensor asks (``defs/work.py``: what does each
+ready video still need, judged from the data) and runs the same batched range runs, in
+this process, until nothing is left. So it leaves the instance as the daemon would, and
+either can follow the other without redoing work.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -20,24 +16,13 @@ from dataclasses import dataclass, field
 from dagster import (
     AssetKey,
     DagsterInstance,
-    DagsterRunStatus,
     Definitions,
     ExecuteInProcessResult,
-    RunRequest,
-    RunsFilter,
-    SensorResult,
-    build_sensor_context,
     materialize,
 )
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    RUN_KEY_TAG,
-    SENSOR_NAME_TAG,
-)
 
-from sopilot_pipeline.core.layout import DataLayout, read_json
-from sopilot_pipeline.core.store import gold_keys_for_task, scan_table
+from sopilot_pipeline.core.store import scan_table
+from sopilot_pipeline.core.watch import advance_watch_state, scan_watch_folder
 from sopilot_pipeline.defs import build_definitions
 from sopilot_pipeline.defs.adapter import adapter_training_due, feature_adapter
 from sopilot_pipeline.defs.batch import FAILED_PARTITIONS, MAX_PARTITIONS_PER_RUN
@@ -45,13 +30,15 @@ from sopilot_pipeline.defs.ingest import rejected_rows
 from sopilot_pipeline.defs.rejections import REJECTED_ASSET, rejected_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.search import clip_index
-from sopilot_pipeline.defs.sensors import (
-    PARTITIONS_OF_JOB,
-    WATCH_SENSOR_NAME,
-    gold_job,
-    watch_folder_sensor,
-)
 from sopilot_pipeline.defs.summary import task_summary
+from sopilot_pipeline.defs.work import (
+    FINAL_ASSET,
+    Need,
+    batch_needs,
+    partition_order,
+    plan_work,
+    run_request,
+)
 
 PLANNED_EVENTS_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -65,9 +52,15 @@ class ProcessOutcome:
     verbose: bool = False
     succeeded_runs: int = 0
     failed_runs: list[str] = field(default_factory=list)  # one line each: what, where, why
-    skipped_run_keys: set[str] = field(default_factory=set)
-    failed_keys: set[str] = field(default_factory=set)
-    done_keys: set[str] = field(default_factory=set)  # run keys completed in this pass
+    failed_keys: set[str] = field(default_factory=set)  # not retried in this pass
+    completed: set[str] = field(default_factory=set)  # partitions finished in this pass
+    found_done: set[str] = field(default_factory=set)  # partitions seen done by a plan
+    waiting: dict[str, int] = field(default_factory=dict)  # task -> trainees without a gold
+
+    @property
+    def already_done(self) -> int:
+        """Videos done before this pass (by an earlier ``process``, the daemon, the UI)."""
+        return len(self.found_done - self.completed)
 
     @property
     def run_config(self) -> dict:
@@ -109,126 +102,33 @@ def failure_lines(result: ExecuteInProcessResult) -> list[tuple[str | None, str]
     return lines
 
 
-def _ledger_key(run_key: str) -> str:
-    return f"sopilot/process/{hashlib.sha1(run_key.encode()).hexdigest()}"
-
-
-def already_done(instance: DagsterInstance, run_keys: list[str]) -> set[str]:
-    """Run keys done by an earlier batch of ``process`` or by a run the sensor launched."""
-    if not run_keys:
-        return set()
-    by_ledger = {_ledger_key(k): k for k in run_keys}
-    done = {by_ledger[k] for k in instance.run_storage.get_cursor_values(set(by_ledger))}
-    rest = [k for k in run_keys if k not in done]
-    for start in range(0, len(rest), 500):
-        records = instance.get_run_records(
-            RunsFilter(
-                tags={RUN_KEY_TAG: rest[start : start + 500], SENSOR_NAME_TAG: WATCH_SENSOR_NAME},
-                statuses=[DagsterRunStatus.SUCCESS],
-            )
-        )
-        done.update(r.dagster_run.tags[RUN_KEY_TAG] for r in records)
-    return done
-
-
-def plan_batches(
-    instance: DagsterInstance, requests: list[RunRequest], max_partitions: int
-) -> list[list[RunRequest]]:
-    """Requests grouped into runs over contiguous partition ranges of one job and selection.
-
-    A run covers a range of keys in the partitions' order, so keys that are not asked for
-    split a group; each batch holds at most ``max_partitions`` keys.
-    """
-    groups: dict[tuple, list[RunRequest]] = {}
-    for r in requests:
-        selection = tuple(sorted(a.to_user_string() for a in r.asset_selection or []))
-        groups.setdefault((r.job_name, selection), []).append(r)
-    batches: list[list[RunRequest]] = []
-    for (job_name, _), members in groups.items():
-        order = {
-            k: i for i, k in enumerate(instance.get_dynamic_partitions(PARTITIONS_OF_JOB[job_name]))
-        }
-        members.sort(key=lambda r: order[r.partition_key])
-        current: list[RunRequest] = []
-        for r in members:
-            contiguous = current and order[r.partition_key] == order[current[-1].partition_key] + 1
-            if current and (not contiguous or len(current) >= max_partitions):
-                batches.append(current)
-                current = []
-            current.append(r)
-        if current:
-            batches.append(current)
-    return batches
-
-
 def _execute(
-    defs: Definitions, instance: DagsterInstance, batch: list[RunRequest], outcome: ProcessOutcome
+    defs: Definitions, instance: DagsterInstance, batch: list[Need], outcome: ProcessOutcome
 ) -> None:
-    first, last = batch[0], batch[-1]
-    job = defs.resolve_job_def(first.job_name)
-    tags = {
-        SENSOR_NAME_TAG: WATCH_SENSOR_NAME,
-        "sopilot/launched_by": "process",
-        "sopilot/videos": str(len(batch)),
-    }
-    if len(batch) == 1:
-        tags.update(first.tags)
-        if first.run_key:
-            tags[RUN_KEY_TAG] = first.run_key
-        partition = {"partition_key": first.partition_key}
-    else:
-        tags[ASSET_PARTITION_RANGE_START_TAG] = first.partition_key
-        tags[ASSET_PARTITION_RANGE_END_TAG] = last.partition_key
-        partition = {}
-    result = job.execute_in_process(
+    """One batch as the daemon would run it (same request, no run key), in this process."""
+    request = run_request(batch, keyed=False)
+    result = defs.resolve_job_def(request.job_name).execute_in_process(
         instance=instance,
-        tags=tags,
-        asset_selection=first.asset_selection,
+        tags={**request.tags, "sopilot/launched_by": "process"},
+        asset_selection=request.asset_selection,
+        partition_key=request.partition_key,
         raise_on_error=False,
         run_config=outcome.run_config,
-        **partition,
     )
-    # a partition is done when the last asset its request selected materialised it
-    final = first.asset_selection[-1] if first.asset_selection else None
-    materialized = {
-        e.partition
-        for e in result.get_asset_materialization_events()
-        if final is None or e.asset_key == final
+    final = AssetKey(FINAL_ASSET[batch[0].ready.file.role])
+    completed = {
+        e.partition for e in result.get_asset_materialization_events() if e.asset_key == final
     }
-    completed = {r.run_key for r in batch if r.run_key and r.partition_key in materialized}
-    if completed:
-        instance.run_storage.set_cursor_values({_ledger_key(k): result.run_id for k in completed})
-    outcome.done_keys |= completed
+    outcome.completed |= completed
     if result.success:
+        # partitions a rejection in the range held back run on the next tick
         outcome.succeeded_runs += 1
-    else:
-        outcome.failed_keys |= {r.run_key for r in batch if r.run_key} - completed
-        keys = (
-            first.partition_key
-            if len(batch) == 1
-            else f"{first.partition_key}...{last.partition_key}"
-        )
-        outcome.record_failure(first.job_name, result, keys)
-
-
-def _tick(
-    defs: Definitions, instance: DagsterInstance, settings: SopilotSettings, cursor: str | None
-) -> SensorResult:
-    if cursor:
-        # process tracks what is done itself (the ledger), and re-runs what a partial
-        # batch left over, so it asks the sensor for every outstanding request each tick
-        state = json.loads(cursor)
-        for entry in state["files"].values():
-            entry[3:] = [None]
-        cursor = json.dumps(state)
-    context = build_sensor_context(
-        instance=instance,
-        cursor=cursor,
-        sensor_name=WATCH_SENSOR_NAME,
-        resources={"settings": settings},
-        definitions=defs,
-    )
-    return watch_folder_sensor(context)
+        return
+    # a failed partition is retried by the next pass, not by this one
+    named = {partition for partition, _ in failure_lines(result) if partition}
+    outcome.failed_keys |= (named or {n.key for n in batch}) - completed
+    keys = batch[0].key if len(batch) == 1 else f"{batch[0].key}...{batch[-1].key}"
+    outcome.record_failure(request.job_name, result, keys)
 
 
 def process_watch_folder(
@@ -244,32 +144,29 @@ def process_watch_folder(
     # being flagged by Dagster itself, is paid by the record_failed_runs sensor)
     os.environ.setdefault(PLANNED_EVENTS_ENV, "true")
     settings = settings or SopilotSettings.from_env()
-    settings.layout.ensure()
+    layout = settings.layout
+    layout.ensure()
     defs = build_definitions(settings)
     instance = instance or DagsterInstance.get()
     outcome = ProcessOutcome(settings, verbose)
-    cursor: str | None = None
+    state: dict[str, list] = {}
     quiet_ticks = 0
     for tick in range(max_ticks):
-        result = _tick(defs, instance, settings, cursor)
-        cursor = result.cursor
-        for req in result.dynamic_partitions_requests or []:
-            instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
-        requests = result.run_requests or []
-        done = already_done(instance, [r.run_key for r in requests if r.run_key])
-        outcome.skipped_run_keys |= done - outcome.done_keys  # done before this pass
-        # a request whose run failed in this pass is not retried by the next tick: run
-        # retries (dagster.yaml) and the next `process` are where failures are retried
-        runs = [
-            r for r in requests if r.run_key not in done and r.run_key not in outcome.failed_keys
-        ]
-        for batch in sorted(
-            plan_batches(instance, runs, max_partitions),
-            key=lambda b: b[0].job_name != gold_job.name,
-        ):
+        state, ready, settling = advance_watch_state(state, list(scan_watch_folder(layout.watch)))
+        plan = plan_work(instance, settings, ready)
+        for name, keys in plan.new_partitions.items():
+            instance.add_dynamic_partitions(name, keys)
+        outcome.found_done |= {r.file.partition_key for r in plan.done}
+        outcome.waiting = plan.waiting
+        for rel, why in plan.errors.items():
+            line = f"cannot plan {rel}: {why}"
+            if line not in outcome.failed_runs:
+                outcome.failed_runs.append(line)
+        needs = [n for n in plan.needs if n.key not in outcome.failed_keys]
+        for batch in batch_needs(needs, partition_order(instance, plan), max_partitions):
             _execute(defs, instance, batch, outcome)
         due, why = adapter_training_due(
-            settings.layout, settings.embedder.name, settings.training_min_new_videos
+            layout, settings.embedder.name, settings.training_min_new_videos
         )
         if due:
             print(f"training feature adapter: {why}")
@@ -277,10 +174,9 @@ def process_watch_folder(
             if not res.success:
                 outcome.record_failure("feature_adapter", res)
             continue
-        if runs:
+        if needs:
             quiet_ticks = 0
             continue
-        settling = any(v[2] is None for v in json.loads(cursor)["files"].values())
         quiet_ticks += 1
         if quiet_ticks >= 2 and not settling:
             break
@@ -322,29 +218,17 @@ def _summarise_rejections(instance: DagsterInstance, outcome: ProcessOutcome) ->
             outcome.record_failure("rejected_videos", res)
 
 
-def tasks_waiting_for_gold(layout: DataLayout) -> dict[str, int]:
-    """Tasks with embedded trainee videos but no gold video with steps, and how many."""
-    waiting: dict[str, int] = {}
-    folder = layout.embeddings / "trainee"
-    for meta_path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        meta = read_json(meta_path)
-        task, embedder = meta.get("task_id"), meta.get("embedder", "")
-        if task is not None and not gold_keys_for_task(layout, task, embedder):
-            waiting[task] = waiting.get(task, 0) + 1
-    return waiting
-
-
 def print_summary(outcome: ProcessOutcome) -> None:
     import polars as pl
 
     layout = outcome.settings.layout
     print(
-        f"runs: {outcome.succeeded_runs} succeeded, {len(outcome.failed_runs)} failures, "
-        f"{len(outcome.skipped_run_keys)} already done earlier"
+        f"runs: {outcome.succeeded_runs} succeeded, {len(outcome.failed_runs)} failures; "
+        f"{outcome.already_done} videos already done earlier"
     )
     for failed in outcome.failed_runs:
         print(f"  FAILED {failed}")
-    for task, count in tasks_waiting_for_gold(layout).items():
+    for task, count in sorted(outcome.waiting.items()):
         print(f"waiting for a gold video: task {task!r} ({count} trainee videos not scored)")
     rejected = rejected_rows(layout)
     if rejected:

@@ -195,9 +195,9 @@ def test_nothing_outside_the_data_folder_was_touched(bad_input_run: BadInputRun)
 
 def test_a_file_deleted_between_tick_and_run_is_rejected(demo_watch: Path, tmp_path: Path) -> None:
     settings = SopilotSettings(data_dir=str(tmp_path / "data"))
-    trainee = tmp_path / "data" / "watch" / "t" / "trainee"
-    trainee.mkdir(parents=True)
-    shutil.copy(demo_watch / "assemble_valve" / "trainee" / "clean_1.mp4", trainee / "v.mp4")
+    gold = tmp_path / "data" / "watch" / "t" / "gold"
+    gold.mkdir(parents=True)
+    shutil.copy(demo_watch / "assemble_valve" / "gold" / "gold.mp4", gold / "v.mp4")
     instance = DagsterInstance.ephemeral()
     defs = build_definitions(settings)
 
@@ -212,7 +212,7 @@ def test_a_file_deleted_between_tick_and_run_is_rejected(demo_watch: Path, tmp_p
     for req in second.dynamic_partitions_requests:
         instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
     (request,) = second.run_requests
-    (trainee / "v.mp4").unlink()  # gone before the run starts
+    (gold / "v.mp4").unlink()  # gone before the run starts
     result = defs.resolve_job_def(request.job_name).execute_in_process(
         instance=instance,
         partition_key=request.partition_key,

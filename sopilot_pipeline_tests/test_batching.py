@@ -1,69 +1,60 @@
-"""How ``process`` turns the sensor's per-video requests into range runs."""
+"""How needed videos become runs: contiguous range runs, keyed by what they replace."""
 
 from __future__ import annotations
 
-from dagster import AssetKey, DagsterInstance, RunRequest, job, op
-from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
+from pathlib import Path
 
-from sopilot_pipeline.defs.sensors import WATCH_SENSOR_NAME, gold_job, trainee_job
-from sopilot_pipeline.process import _ledger_key, already_done, plan_batches
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from sopilot_pipeline.core.watch import ReadyFile, WatchedFile
+from sopilot_pipeline.defs.work import (
+    GOLD_CHAIN,
+    TRAINEE_CHAIN,
+    TRAINEE_SCORING,
+    Need,
+    batch_needs,
+    run_request,
+)
 
 
-def _request(job: str, key: str, assets: list[str] | None = None) -> RunRequest:
-    selection = [AssetKey(a) for a in assets] if assets else None
-    return RunRequest(
-        run_key=f"{job}:{key}", job_name=job, partition_key=key, asset_selection=selection
-    )
+def _need(role: str, key: str, selection: tuple[str, ...], latest_id: int = 0) -> Need:
+    watched = WatchedFile(role, "task", f"{key}.mp4", Path(f"/w/{key}.mp4"), 1, 1)
+    ready = ReadyFile(watched, "ab" * 32)
+    return Need(ready, selection, f"v-{key}", None, latest_id)
 
 
 def test_batches_are_contiguous_ranges_of_one_job_and_selection() -> None:
-    instance = DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("trainee_videos", [f"t{i:02d}" for i in range(10)])
-    instance.add_dynamic_partitions("gold_videos", ["g0", "g1"])
-    full = ["trainee_video", "trainee_clip_embeddings", "trainee_alignment", "trainee_score"]
-    scoring = ["trainee_alignment", "trainee_score"]
-    requests = [
-        *(_request(trainee_job.name, f"t{i:02d}", full) for i in (7, 0, 1, 2, 3, 5, 6)),
-        _request(trainee_job.name, "t04", scoring),  # other selection: splits nothing else
-        _request(gold_job.name, "g1"),
-        _request(gold_job.name, "g0"),
-    ]
-    batches = plan_batches(instance, requests, max_partitions=3)
-    shapes = sorted([r.partition_key for r in b] for b in batches)
-    # t04 is not in the full-chain group, so t03 and t05 cannot share a range run
-    assert shapes == [["g0", "g1"], ["t00", "t01", "t02"], ["t03"], ["t04"], ["t05", "t06", "t07"]]
-
-
-@op
-def finishes() -> None:
-    pass
-
-
-@op
-def breaks() -> None:
-    raise RuntimeError("boom")
-
-
-@job
-def good_job() -> None:
-    finishes()
-
-
-@job
-def bad_job() -> None:
-    breaks()
-
-
-def test_already_done_knows_process_ledger_and_sensor_runs() -> None:
-    instance = DagsterInstance.ephemeral()
-    instance.run_storage.set_cursor_values({_ledger_key("by-process"): "run-1"})
-    for key, tiny in (("by-sensor", good_job), ("failed", bad_job)):
-        tiny.execute_in_process(
-            instance=instance,
-            tags={RUN_KEY_TAG: key, SENSOR_NAME_TAG: WATCH_SENSOR_NAME},
-            raise_on_error=False,
-        )
-    assert already_done(instance, ["by-process", "by-sensor", "failed", "new"]) == {
-        "by-process",
-        "by-sensor",
+    trainees = [_need("trainee", f"t{i:02d}", TRAINEE_CHAIN) for i in (7, 0, 1, 2, 3, 5, 6)]
+    trainees.append(_need("trainee", "t04", TRAINEE_SCORING))  # other selection
+    golds = [_need("gold", g, GOLD_CHAIN) for g in ("g1", "g0")]
+    order = {
+        "trainee_videos": {n.key: i for i, n in enumerate(sorted(trainees, key=lambda n: n.key))},
+        "gold_videos": {n.key: i for i, n in enumerate(reversed(golds))},
     }
+    batches = batch_needs(trainees + golds, order, max_partitions=3)
+    names = {n.key: n.ready.file.file_name.removesuffix(".mp4") for n in trainees + golds}
+    shapes = [[names[n.key] for n in b] for b in batches]
+    assert shapes[0] == ["g0", "g1"]  # golds first: their trainees wait for them
+    # t04 is not in the full-chain group, so t03 and t05 cannot share a range run
+    assert sorted(shapes[1:]) == [["t00", "t01", "t02"], ["t03"], ["t04"], ["t05", "t06", "t07"]]
+
+
+def test_a_range_run_names_its_range_and_its_key_follows_what_it_replaces() -> None:
+    needs = [_need("trainee", f"t{i}", TRAINEE_CHAIN) for i in range(3)]
+    range_run = run_request(needs)
+    assert range_run.partition_key is None
+    assert range_run.tags[ASSET_PARTITION_RANGE_START_TAG] == needs[0].key
+    assert range_run.tags[ASSET_PARTITION_RANGE_END_TAG] == needs[-1].key
+    assert range_run.tags["sopilot/videos"] == "3"
+    assert [a.to_user_string() for a in range_run.asset_selection] == list(TRAINEE_CHAIN)
+    single = run_request(needs[:1])
+    assert single.partition_key == needs[0].key and single.tags["sopilot/video"] == "t0.mp4"
+    # the same video asked for again after its last materialisation changed: a new key,
+    # so the daemon runs it (content put back, outputs deleted); same state: same key
+    again = run_request([_need("trainee", "t0", TRAINEE_CHAIN, latest_id=42)])
+    assert again.run_key != single.run_key
+    assert run_request(needs[:1]).run_key == single.run_key
+    assert run_request(needs, keyed=False).run_key is None  # process: no daemon key

@@ -1,12 +1,16 @@
 """Load: a thousand files dropped at once are registered across sensor ticks, each tick
-well inside the sensor's time limit, each file requested exactly once."""
+well inside the sensor's time limit, each file requested exactly once, in range runs."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-from dagster import DagsterInstance, build_sensor_context
+from dagster import DagsterInstance, RunRequest, build_sensor_context
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from sopilot_pipeline.defs import build_definitions
 from sopilot_pipeline.defs.resources import SopilotSettings
@@ -20,7 +24,7 @@ def test_a_thousand_files_are_requested_once_each_within_the_tick_limit(tmp_path
         data_dir=str(tmp_path / "data"), sensor_max_requests=300, sensor_hash_seconds=0.02
     )
     for task in range(10):
-        folder = tmp_path / "data" / "watch" / f"task {task:02d}" / "trainee"
+        folder = tmp_path / "data" / "watch" / f"task {task:02d}" / "gold"
         folder.mkdir(parents=True)
         for i in range(100):  # small generated files: the sensor never decodes them
             (folder / f"clip {i:03d}.mp4").write_bytes(f"{task}-{i}".encode() * 20000)
@@ -40,16 +44,27 @@ def test_a_thousand_files_are_requested_once_each_within_the_tick_limit(tmp_path
         for req in result.dynamic_partitions_requests or []:
             instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
             partitions.extend(req.partition_keys)
-        assert len(result.run_requests) <= 300  # batches of run requests per tick
-        seen.extend(r.run_key for r in result.run_requests)
-        per_tick.append(len(result.run_requests))
+        keys = [k for r in result.run_requests for k in _keys(instance, r)]
+        assert len(keys) <= 300  # videos per tick
+        assert all(len(_keys(instance, r)) <= 32 for r in result.run_requests)
+        seen.extend(keys)
+        per_tick.append(len(keys))
         if len(seen) == 1000 and not result.run_requests:
             break
     assert len(seen) == 1000 and len(set(seen)) == 1000  # every file once: no duplicate run
     assert len(partitions) == len(set(partitions)) == 1000
-    assert set(instance.get_dynamic_partitions("trainee_videos")) == set(partitions)
+    assert set(instance.get_dynamic_partitions("gold_videos")) == set(partitions)
     assert sum(1 for n in per_tick if n) >= 4  # 300 a tick at most: several ticks
     assert slowest < SENSOR_TIME_LIMIT_SEC / 4
+
+
+def _keys(instance: DagsterInstance, request: RunRequest) -> list[str]:
+    """The partitions a run request covers: its key, or its range."""
+    if request.partition_key:
+        return [request.partition_key]
+    keys = instance.get_dynamic_partitions("gold_videos")
+    start = keys.index(request.tags[ASSET_PARTITION_RANGE_START_TAG])
+    return keys[start : keys.index(request.tags[ASSET_PARTITION_RANGE_END_TAG]) + 1]
 
 
 def test_hashing_stops_at_its_budget_and_resumes_next_tick(tmp_path: Path) -> None:

@@ -9,10 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dagster import AssetMaterialization, DagsterInstance, SensorResult, build_sensor_context
+import pytest
+from dagster import DagsterInstance, SensorResult, build_sensor_context
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from sopilot_pipeline.core.keys import video_partition_key
-from sopilot_pipeline.defs import build_definitions
+from sopilot_pipeline.defs import build_definitions, work
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.sensors import watch_folder_sensor
 
@@ -85,7 +90,7 @@ def test_sensor_waits_for_stable_files_and_keys_runs_by_content(
 
 def test_sensor_never_raises_on_vanishing_or_broken_files(tmp_path: Path) -> None:
     settings = SopilotSettings(data_dir=str(tmp_path))
-    trainee = tmp_path / "watch" / "t" / "trainee"
+    trainee = tmp_path / "watch" / "t" / "gold"  # golds run at once: no gold to wait for
     trainee.mkdir(parents=True)
     (trainee / "empty.mp4").write_bytes(b"")
     gone = trainee / "gone.mp4"
@@ -97,9 +102,13 @@ def test_sensor_never_raises_on_vanishing_or_broken_files(tmp_path: Path) -> Non
     gone.unlink()
     second = _tick(instance, settings, first.cursor)
     # links out of the watch folder are requested too, to be rejected unread with a reason
-    assert sorted(r.partition_key for r in second.run_requests) == sorted(
+    (request,) = second.run_requests
+    expected = sorted(
         video_partition_key("t", n) for n in ("empty.mp4", "dangling.mp4", "outside.mp4")
     )
+    assert request.tags["sopilot/videos"] == "3"
+    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == expected[0]
+    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == expected[-1]
 
 
 def _validate_code_location(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
@@ -124,22 +133,23 @@ def test_code_location_validates_and_refuses_bad_settings(tmp_path: Path) -> Non
     assert "SOPILOT_TARGET_FPS must be within 0.1-60" in bad.stderr + bad.stdout
 
 
-def test_one_unplannable_file_does_not_fail_the_tick(tmp_path: Path, demo_watch: Path) -> None:
+def test_one_unplannable_file_does_not_fail_the_tick(
+    tmp_path: Path, demo_watch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = SopilotSettings(data_dir=str(tmp_path))
-    trainee = tmp_path / "watch" / "t" / "trainee"
-    trainee.mkdir(parents=True)
+    gold = tmp_path / "watch" / "t" / "gold"
+    gold.mkdir(parents=True)
     for name in ("a.mp4", "b.mp4"):
-        shutil.copy(demo_watch / "assemble_valve" / "trainee" / "clean_1.mp4", trainee / name)
+        shutil.copy(demo_watch / "assemble_valve" / "gold" / "gold.mp4", gold / name)
+    real_digest = work.sidecar_digest
+
+    def broken_for_a(video: Path) -> str:  # a fault injected into planning one file
+        if video.name == "a.mp4":
+            raise RuntimeError("record written by hand")
+        return real_digest(video)
+
+    monkeypatch.setattr(work, "sidecar_digest", broken_for_a)
     instance = DagsterInstance.ephemeral()
-    bad_key = video_partition_key("t", "a.mp4")
-    instance.add_dynamic_partitions("trainee_videos", [bad_key])
-    # a registration record that cannot be parsed (written by hand, not by the pipeline)
-    registration = settings.layout.registration("trainee", bad_key)
-    registration.parent.mkdir(parents=True)
-    registration.write_text("{ not json")
-    instance.report_runless_asset_event(
-        AssetMaterialization("trainee_clip_embeddings", partition=bad_key)
-    )
     first = _tick(instance, settings, None)
     second = _tick(instance, settings, first.cursor)
     assert [r.partition_key for r in second.run_requests] == [video_partition_key("t", "b.mp4")]

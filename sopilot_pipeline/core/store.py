@@ -17,6 +17,7 @@ from sopilot_pipeline.core.adapter import (
 from sopilot_pipeline.core.atomic import atomic_write_with
 from sopilot_pipeline.core.embed import ClipEmbeddings, feature_groups
 from sopilot_pipeline.core.layout import DataLayout, read_json, write_json
+from sopilot_pipeline.core.provenance import gold_versions_by_task
 from sopilot_pipeline.core.scoring import ClipSeries, GoldVariation
 from sopilot_pipeline.core.step_alignment import Edit
 from sopilot_pipeline.core.steps import Step, steps_from_spans
@@ -74,17 +75,7 @@ def load_clip_series(layout: DataLayout, role: str, key: str) -> tuple[ClipSerie
 
 def gold_keys_for_task(layout: DataLayout, task_id: str, embedder: str) -> list[str]:
     """Gold videos of ``task_id`` embedded with ``embedder`` whose steps are detected."""
-    folder = layout.embeddings / "gold"
-    if not folder.is_dir():
-        return []
-    keys = []
-    for meta_path in sorted(folder.glob("*.json")):
-        meta = read_json(meta_path)
-        if meta.get("task_id") != task_id or meta.get("embedder") != embedder:
-            continue
-        if layout.table_file("steps", task_id, meta_path.stem).exists():
-            keys.append(meta_path.stem)
-    return keys
+    return list(gold_versions_by_task(layout, embedder).get(task_id, {}))
 
 
 def all_gold_embeddings(layout: DataLayout, embedder: str) -> list[tuple[str, np.ndarray]]:

@@ -14,6 +14,11 @@ partitions from the instance each time); Dagster copies the step's summary onto 
 partition's event, so the summary stays small. ``work_seconds`` is the time spent in
 our own per-partition code, so that ``benchmarks/pipeline_scale.py`` can tell it from
 Dagster's share.
+
+The last asset of a video's chain (``gold_steps``, ``trainee_score``) records what it
+was made from as the partition's data version (``core.provenance``): one
+``AssetMaterialization`` per partition always, since an output's data version would be
+the same for every partition of a range. Nothing in those runs is downstream of them.
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ from dagster import (
     Failure,
     MaterializeResult,
     MetadataValue,
+)
+from dagster._core.definitions.data_version import (
+    DATA_VERSION_IS_USER_PROVIDED_TAG,
+    DATA_VERSION_TAG,
 )
 
 MAX_PARTITIONS_PER_RUN = 32
@@ -51,6 +60,7 @@ class PartitionBatch:
     skipped: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     work: dict[str, float] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)  # set by fn of a versioned asset
     started: float = field(default_factory=time.perf_counter)
 
     keys: list[str] = field(init=False)
@@ -81,18 +91,24 @@ class PartitionBatch:
             "step_seconds": round(time.perf_counter() - self.started, 3),
             **(summary or {}),
         }
-        if len(self.done) == len(self.keys):
+        if len(self.done) == len(self.keys) and not self.versions:
             if len(self.keys) == 1:
                 yield MaterializeResult(metadata={**self.done[self.keys[0]], **summary})
             else:
                 self.context.log.info("per partition:\n" + _table(self.done))
                 yield MaterializeResult(metadata={**summary, "partitions": len(self.keys)})
             return
+        if self.versions:
+            self.context.log.info(f"step summary: {summary}")
         for key, metadata in self.done.items():
+            version = self.versions.get(key)
             yield AssetMaterialization(
                 asset_key=self.context.asset_key,
                 partition=key,
                 metadata={**metadata, "work_seconds": round(self.work[key], 3)},
+                tags={DATA_VERSION_TAG: version, DATA_VERSION_IS_USER_PROVIDED_TAG: "true"}
+                if version
+                else None,
             )
         if self.skipped:
             self.context.log.info(

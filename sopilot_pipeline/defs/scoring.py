@@ -46,6 +46,7 @@ from sopilot_pipeline.core.gold_model import (
 )
 from sopilot_pipeline.core.layout import DataLayout, read_json, write_json
 from sopilot_pipeline.core.preview import alignment_png, markdown_image, timeline_png
+from sopilot_pipeline.core.provenance import gold_version, gold_versions_by_task, trainee_version
 from sopilot_pipeline.core.report import ReportContext, write_score_report
 from sopilot_pipeline.core.scoring import (
     ClipSeries,
@@ -101,6 +102,7 @@ GOLD_INPUTS = [
 )
 def gold_steps(context: AssetExecutionContext, settings: SopilotSettings):
     layout = settings.layout
+    batch = PartitionBatch(context)
 
     def segment(key: str) -> dict[str, Any]:
         series, meta = load_clip_series(layout, "gold", key)
@@ -144,6 +146,7 @@ def gold_steps(context: AssetExecutionContext, settings: SopilotSettings):
             },
         )
         write_table(layout.table_file("steps", task_id, key), rows, STEPS_SCHEMA)
+        batch.versions[key] = gold_version(meta["sha256"], meta["embedder"], sidecar_sha256)
         table = (
             "| step | name | start (s) | end (s) | weight |\n|---|---|---|---|---|\n"
             + "\n".join(
@@ -160,7 +163,6 @@ def gold_steps(context: AssetExecutionContext, settings: SopilotSettings):
             "dagster/row_count": len(rows),
         }
 
-    batch = PartitionBatch(context)
     batch.run(segment)
     yield from batch.results()
 
@@ -301,11 +303,13 @@ class TaskGolds:
 )
 def trainee_score(context: AssetExecutionContext, settings: SopilotSettings):
     layout = settings.layout
+    batch = PartitionBatch(context)
 
     def score(key: str) -> dict[str, Any]:
-        return _score_one(layout, key, settings, context.run.run_id)
+        metadata, version = _score_one(layout, key, settings, context.run.run_id)
+        batch.versions[key] = version
+        return metadata
 
-    batch = PartitionBatch(context)
     batch.run(score)
     yield from batch.results()
 
@@ -400,10 +404,13 @@ def _user() -> str:
 
 def _score_one(
     layout: DataLayout, key: str, settings: SopilotSettings, run_id: str
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], str]:
+    """The partition's metadata, and its data version (``core.provenance``)."""
     trainee, meta = load_clip_series(layout, "trainee", key)
     saved = load_trainee_alignment(layout, key, meta["embedder"])
     adapter = saved.adapter
+    golds_now = gold_versions_by_task(layout, meta["embedder"]).get(meta["task_id"], {})
+    version = trainee_version(meta["sha256"], meta["embedder"], golds_now, adapter.version)
     gold, gold_meta = load_clip_series(layout, "gold", saved.gold_key)
     task_id = meta["task_id"]
     steps = load_steps(layout, task_id, saved.gold_key)
@@ -561,4 +568,4 @@ def _score_one(
         **{f"num_{k}": v for k, v in c.items()},
         "summary": MetadataValue.md(summary),
         "report": MetadataValue.path(str(report)),
-    }
+    }, version

@@ -1,0 +1,77 @@
+"""What a finished video is made of: the data versions that say a video is done.
+
+A gold is done when its steps were made from this video content, with this embedder
+and this steps sidecar; a trainee when its score was computed from this content, with
+the task's golds as they are now and this adapter. The asset that finishes a chain
+(``gold_steps``, ``trainee_score``) records the version it computed from what it read;
+the watch sensor and ``process`` compute the version they want from the watch folder and
+the data root, and a video whose recorded version matches, with its outputs present, is
+not run again, whichever path (daemon, UI, backfill, ``process``) did the work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from sopilot_pipeline.core.layout import DataLayout, read_json
+
+NO_ADAPTER = "task-golds"  # the version of the per-task fallback adapter (store.py)
+
+
+def gold_version(video_sha256: str, embedder: str, sidecar_digest: str) -> str:
+    """``sidecar_digest``: of the steps sidecar, ``"none"`` without one."""
+    return f"{video_sha256[:16]}.{embedder}.steps-{sidecar_digest}"
+
+
+def trainee_version(
+    video_sha256: str, embedder: str, golds: dict[str, str], adapter_version: str
+) -> str:
+    """``golds``: gold key -> :func:`gold_version` of every gold the task has now."""
+    parts = [f"{k}={v}" for k, v in sorted(golds.items())] + [f"adapter={adapter_version}"]
+    digest = hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
+    return f"{video_sha256[:16]}.{embedder}.golds-{digest}"
+
+
+def adapter_version(adapter_file: Path | None) -> str:
+    """The version a trainee is aligned in: the newest trained adapter, else the fallback."""
+    if adapter_file is None:
+        return NO_ADAPTER
+    return adapter_file.stem.removeprefix("feature_adapter_")
+
+
+def gold_versions_by_task(layout: DataLayout, embedder: str) -> dict[str, dict[str, str]]:
+    """task -> gold key -> version, for the golds a trainee is scored against now: those
+    embedded with ``embedder`` whose steps exist (what ``gold_keys_for_task`` finds)."""
+    folder = layout.embeddings / "gold"
+    found: dict[str, dict[str, str]] = {}
+    for meta_path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            meta = read_json(meta_path)
+            task, key = meta["task_id"], meta_path.stem
+            if meta.get("embedder") != embedder:
+                continue
+            if not layout.table_file("steps", task, key).exists():
+                continue
+            details_path = layout.gold_step_details(key)
+            details = read_json(details_path) if details_path.exists() else {}
+        except (OSError, ValueError, KeyError):
+            continue  # half-written or removed: not a gold to score against
+        found.setdefault(task, {})[key] = gold_version(
+            meta["sha256"], embedder, details.get("sidecar_sha256") or "none"
+        )
+    return found
+
+
+def outputs_present(layout: DataLayout, role: str, task_id: str, key: str) -> bool:
+    """The files a finished video leaves under the data root, all still there."""
+    if role == "gold":
+        paths = [layout.clip_vectors("gold", key), layout.table_file("steps", task_id, key)]
+    else:
+        paths = [
+            layout.clip_vectors("trainee", key),
+            layout.table_file("scores", task_id, key),
+            layout.table_file("deviations", task_id, key),
+            layout.report(task_id, key),
+        ]
+    return all(p.exists() for p in paths)

@@ -1,0 +1,245 @@
+"""What each ready watch-folder video still needs: one answer for the sensor and ``process``.
+
+A video is done when the last asset of its chain recorded the data version wanted now
+(``core.provenance``: this content, this embedder, the task's golds and adapter as they
+are) and its outputs are still under the data root. Nothing else is consulted: not run
+keys, not a ledger. So work done by the daemon, a UI materialisation, a backfill or
+``process`` is never redone by another path, and content put back (A→B→A), deleted
+outputs or a fresh data root with an old instance are redone.
+
+What is not done becomes runs over contiguous partition ranges of one job and asset
+selection, up to ``MAX_PARTITIONS_PER_RUN`` each, the shape a backfill from the UI takes:
+Dagster's cost is per run, not per partition.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from dataclasses import dataclass, field
+
+from dagster import AssetKey, DagsterEventType, DagsterInstance, RunRequest
+from dagster._core.definitions.data_version import DATA_VERSION_TAG
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from sopilot_pipeline.core.authored_steps import sidecar_digest, sidecar_path
+from sopilot_pipeline.core.layout import DataLayout, read_json
+from sopilot_pipeline.core.provenance import (
+    adapter_version,
+    gold_version,
+    gold_versions_by_task,
+    outputs_present,
+    trainee_version,
+)
+from sopilot_pipeline.core.watch import ReadyFile
+from sopilot_pipeline.defs.partitions import PARTITIONS_BY_ROLE
+from sopilot_pipeline.defs.resources import SopilotSettings
+
+GOLD_INGEST = ("gold_video", "gold_clip_embeddings")
+GOLD_CHAIN = GOLD_INGEST + ("gold_steps",)
+TRAINEE_INGEST = ("trainee_video", "trainee_clip_embeddings")
+TRAINEE_SCORING = ("trainee_alignment", "trainee_score")
+TRAINEE_CHAIN = TRAINEE_INGEST + TRAINEE_SCORING
+GOLD_JOB = "ingest_gold_video"
+TRAINEE_JOB = "score_trainee_video"
+JOB_OF_ROLE = {"gold": GOLD_JOB, "trainee": TRAINEE_JOB}
+FINAL_ASSET = {"gold": "gold_steps", "trainee": "trainee_score"}
+PARTITIONS_OF_JOB = {JOB_OF_ROLE[role]: p.name for role, p in PARTITIONS_BY_ROLE.items()}
+
+
+@dataclass(frozen=True)
+class Need:
+    """A video whose chain must run (``selection``) to reach data version ``version``."""
+
+    ready: ReadyFile
+    selection: tuple[str, ...]
+    version: str
+    latest_version: str | None  # recorded by the partition's last materialisation
+    latest_id: int  # that materialisation's storage id (0: never materialised)
+
+    @property
+    def key(self) -> str:
+        return self.ready.file.partition_key
+
+    @property
+    def job_name(self) -> str:
+        return JOB_OF_ROLE[self.ready.file.role]
+
+    @property
+    def mark(self) -> str:
+        """What this need was asked for: a version, after a given materialisation."""
+        return f"{self.version}@{self.latest_id}"
+
+
+@dataclass
+class WorkPlan:
+    needs: list[Need] = field(default_factory=list)
+    done: list[ReadyFile] = field(default_factory=list)
+    waiting: dict[str, int] = field(default_factory=dict)  # task -> trainees without a gold
+    new_partitions: dict[str, list[str]] = field(default_factory=dict)  # partitions def -> keys
+    errors: dict[str, str] = field(default_factory=dict)  # rel path -> why it was not planned
+
+
+def latest_versions(instance: DagsterInstance, asset: str) -> dict[str, tuple[str | None, int]]:
+    """partition -> (data version, storage id) of its latest materialisation: two queries
+    however many partitions there are."""
+    storage = instance.event_log_storage
+    key = AssetKey(asset)
+    kind = DagsterEventType.ASSET_MATERIALIZATION
+    ids = storage.get_latest_storage_id_by_partition(key, kind)
+    tags = storage.get_latest_tags_by_partition(key, kind, [DATA_VERSION_TAG])
+    return {p: (tags.get(p, {}).get(DATA_VERSION_TAG), i) for p, i in ids.items()}
+
+
+def rejected(layout: DataLayout, r: ReadyFile) -> bool:
+    """Rejected already, and not changed since: a newer video (or, for a gold, a newer
+    steps sidecar) is tried again."""
+    rejection = layout.table_file("rejected_videos", r.file.task_id, r.file.partition_key)
+    try:
+        rejected_at = rejection.stat().st_mtime_ns
+    except OSError:
+        return False
+    changed_at = r.file.mtime_ns
+    if r.file.role == "gold":
+        with contextlib.suppress(OSError):  # no sidecar
+            changed_at = max(changed_at, sidecar_path(r.file.path).stat().st_mtime_ns)
+    return rejected_at > changed_at
+
+
+def _embedded(layout: DataLayout, r: ReadyFile, embedder: str) -> bool:
+    """The video's clip embeddings are of this content and embedder (ingest can be skipped)."""
+    role, key = r.file.role, r.file.partition_key
+    try:
+        meta = read_json(layout.clip_meta(role, key))
+    except (OSError, ValueError):
+        return False
+    return (
+        meta.get("sha256") == r.sha256
+        and meta.get("embedder") == embedder
+        and layout.clip_vectors(role, key).exists()
+    )
+
+
+def plan_work(
+    instance: DagsterInstance, settings: SopilotSettings, ready: list[ReadyFile]
+) -> WorkPlan:
+    """Every ready video is done, needed, rejected (nothing to do), or waiting for a gold."""
+    layout = settings.layout
+    embedder = settings.embedder.name
+    plan = WorkPlan()
+    for role, pdef in PARTITIONS_BY_ROLE.items():
+        known = set(instance.get_dynamic_partitions(pdef.name))
+        new = sorted({r.file.partition_key for r in ready if r.file.role == role} - known)
+        if new:
+            plan.new_partitions[pdef.name] = new
+
+    def consider(r: ReadyFile, version: str, latest: dict, ingest: tuple, rest: tuple) -> bool:
+        """Adds a need unless done; True when done. One file that cannot be looked at
+        (an unreadable record written by hand) is left for the next tick, not the rest."""
+        key = r.file.partition_key
+        latest_version, latest_id = latest.get(key, (None, 0))
+        if latest_version == version and outputs_present(layout, r.file.role, r.file.task_id, key):
+            plan.done.append(r)
+            return True
+        selection = rest if _embedded(layout, r, embedder) else ingest + rest
+        plan.needs.append(Need(r, selection, version, latest_version, latest_id))
+        return False
+
+    golds = [r for r in ready if r.file.role == "gold" and not rejected(layout, r)]
+    trainees = [r for r in ready if r.file.role == "trainee" and not rejected(layout, r)]
+    with_gold: set[str] = set()
+    gold_pending: set[str] = set()  # tasks with a gold on its way: their trainees wait for it
+    latest = latest_versions(instance, "gold_steps") if golds else {}
+    for r in golds:
+        try:
+            version = gold_version(r.sha256, embedder, sidecar_digest(r.file.path))
+            done = consider(r, version, latest, GOLD_INGEST, ("gold_steps",))
+        except Exception as exc:  # noqa: BLE001 - one file must never stop the others
+            plan.errors[r.file.rel] = f"{type(exc).__name__}: {exc}"
+            done = False
+        (with_gold if done else gold_pending).add(r.file.task_id)
+    if not trainees:
+        return plan
+    latest = latest_versions(instance, "trainee_score")
+    golds_now = gold_versions_by_task(layout, embedder)
+    adapter = adapter_version(layout.latest_adapter(embedder))
+    for r in trainees:
+        task = r.file.task_id
+        if task in gold_pending or task not in with_gold or not golds_now.get(task):
+            plan.waiting[task] = plan.waiting.get(task, 0) + 1
+            continue
+        try:
+            version = trainee_version(r.sha256, embedder, golds_now[task], adapter)
+            consider(r, version, latest, TRAINEE_INGEST, TRAINEE_SCORING)
+        except Exception as exc:  # noqa: BLE001 - one file must never stop the others
+            plan.errors[r.file.rel] = f"{type(exc).__name__}: {exc}"
+    return plan
+
+
+def partition_order(instance: DagsterInstance, plan: WorkPlan) -> dict[str, dict[str, int]]:
+    """partitions def -> key -> position, the keys this plan adds coming last (as they will)."""
+    order = {}
+    for pdef in PARTITIONS_BY_ROLE.values():
+        keys = instance.get_dynamic_partitions(pdef.name) + plan.new_partitions.get(pdef.name, [])
+        order[pdef.name] = {k: i for i, k in enumerate(keys)}
+    return order
+
+
+def batch_needs(
+    needs: list[Need], order: dict[str, dict[str, int]], max_partitions: int
+) -> list[list[Need]]:
+    """Needs grouped into contiguous partition ranges of one job and asset selection
+    (a key not needed splits a range), golds first, at most ``max_partitions`` each."""
+    groups: dict[tuple[str, tuple[str, ...]], list[Need]] = {}
+    for n in needs:
+        groups.setdefault((n.job_name, n.selection), []).append(n)
+    batches: list[list[Need]] = []
+    for (job_name, _), members in sorted(groups.items(), key=lambda g: g[0][0] != GOLD_JOB):
+        position = order[PARTITIONS_OF_JOB[job_name]]
+        members.sort(key=lambda n: position[n.key])
+        current: list[Need] = []
+        for n in members:
+            contiguous = current and position[n.key] == position[current[-1].key] + 1
+            if current and (not contiguous or len(current) >= max_partitions):
+                batches.append(current)
+                current = []
+            current.append(n)
+        if current:
+            batches.append(current)
+    return batches
+
+
+def run_request(batch: list[Need], keyed: bool = True) -> RunRequest:
+    """One run for a batch: a single partition, or a range by Dagster's range tags.
+
+    The run key names what is asked for (versions, and the materialisation each
+    replaces), so the daemon launches it once; the same request after that
+    materialisation changed (content put back, outputs deleted) is a new key."""
+    first, last = batch[0], batch[-1]
+    tags = {"sopilot/videos": str(len(batch))}
+    digest = hashlib.sha1("\n".join(f"{n.key}@{n.mark}" for n in batch).encode()).hexdigest()
+    prefix = first.ready.file.role
+    if len(batch) == 1:
+        tags |= {
+            "sopilot/task_id": first.ready.file.task_id[:200],
+            "sopilot/video": first.ready.file.file_name[:200],
+        }
+        run_key = f"{prefix}:{first.key}:{first.version}@{first.latest_id}"
+        partition_key: str | None = first.key
+    else:
+        tags |= {
+            ASSET_PARTITION_RANGE_START_TAG: first.key,
+            ASSET_PARTITION_RANGE_END_TAG: last.key,
+        }
+        run_key = f"{prefix}:{len(batch)} videos:{digest[:20]}"
+        partition_key = None
+    return RunRequest(
+        run_key=run_key if keyed else None,
+        job_name=first.job_name,
+        partition_key=partition_key,
+        asset_selection=[AssetKey(a) for a in first.selection],
+        tags=tags,
+    )
