@@ -12,3 +12,9 @@ if [ -n "$extras" ]; then
 else
   .venv/bin/python -m pip install --quiet -e .
 fi
+# the embedded Dagster instance lives in data/dagster (DAGSTER_HOME in the README), with
+# the project's dagster.yaml linked in, so that it is one instance from any folder
+mkdir -p data/dagster
+if [ ! -e data/dagster/dagster.yaml ]; then
+  ln -s ../../dagster.yaml data/dagster/dagster.yaml
+fi

@@ -11,34 +11,29 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-_DEFAULT_INSTANCE_YAML = """\
-# Embedded default: SQLite run, event-log and schedule storage under this folder.
-storage:
-  sqlite:
-    base_dir: {base}
-local_artifact_storage:
-  module: dagster._core.storage.root
-  class: LocalArtifactStorage
-  config:
-    base_dir: {base}
-telemetry:
-  enabled: false
-"""
+REPO_INSTANCE_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
+_MINIMAL_INSTANCE_YAML = (
+    "# embedded default: SQLite storage under this folder\ntelemetry:\n  enabled: false\n"
+)
 
 
 def _ensure_dagster_home(data_dir: Path) -> Path:
-    """Use DAGSTER_HOME if set; else ./dagster.yaml's folder; else an embedded home in data/."""
+    """DAGSTER_HOME if set; else ``$SOPILOT_DATA_DIR/dagster``, given the project's
+    dagster.yaml when it has none. The instance's storage lives under its home (the
+    yaml names no paths), so it is the same instance from any working folder."""
     if os.environ.get("DAGSTER_HOME"):
         return Path(os.environ["DAGSTER_HOME"])
-    if Path("dagster.yaml").is_file():
-        home = Path.cwd()
-    else:
-        home = data_dir / "dagster"
-        home.mkdir(parents=True, exist_ok=True)
-        yaml = home / "dagster.yaml"
-        if not yaml.exists():
-            yaml.write_text(_DEFAULT_INSTANCE_YAML.format(base=str(home.absolute())))
-    os.environ["DAGSTER_HOME"] = str(home.absolute())
+    home = (data_dir / "dagster").absolute()
+    home.mkdir(parents=True, exist_ok=True)
+    yaml = home / "dagster.yaml"
+    if not yaml.exists():
+        text = (
+            REPO_INSTANCE_YAML.read_text()
+            if REPO_INSTANCE_YAML.is_file()
+            else _MINIMAL_INSTANCE_YAML
+        )
+        yaml.write_text(text)
+    os.environ["DAGSTER_HOME"] = str(home)
     return home
 
 

@@ -27,6 +27,7 @@ from sopilot_pipeline.defs import build_definitions
 from sopilot_pipeline.defs.adapter import adapter_training_due, feature_adapter
 from sopilot_pipeline.defs.batch import FAILED_PARTITIONS, MAX_PARTITIONS_PER_RUN
 from sopilot_pipeline.defs.ingest import rejected_rows
+from sopilot_pipeline.defs.orphans import fail_orphaned_runs, process_run_tags
 from sopilot_pipeline.defs.rejections import REJECTED_ASSET, rejected_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.search import clip_index
@@ -109,7 +110,7 @@ def _execute(
     request = run_request(batch, keyed=False)
     result = defs.resolve_job_def(request.job_name).execute_in_process(
         instance=instance,
-        tags={**request.tags, "sopilot/launched_by": "process"},
+        tags={**request.tags, **process_run_tags()},
         asset_selection=request.asset_selection,
         partition_key=request.partition_key,
         raise_on_error=False,
@@ -149,8 +150,11 @@ def process_watch_folder(
     defs = build_definitions(settings)
     instance = instance or DagsterInstance.get()
     outcome = ProcessOutcome(settings, verbose)
+    for line in fail_orphaned_runs(instance):
+        print(line)
     state: dict[str, list] = {}
     quiet_ticks = 0
+    trained = False
     for tick in range(max_ticks):
         state, ready, settling = advance_watch_state(state, list(scan_watch_folder(layout.watch)))
         plan = plan_work(instance, settings, ready)
@@ -168,7 +172,8 @@ def process_watch_folder(
         due, why = adapter_training_due(
             layout, settings.embedder.name, settings.training_min_new_videos
         )
-        if due:
+        if due and not trained:  # once a pass: a failed training is said, not looped
+            trained = True
             print(f"training feature adapter: {why}")
             res = _materialize([feature_adapter], instance, outcome)
             if not res.success:
@@ -199,7 +204,7 @@ def _materialize(
         instance=instance,
         resources={"settings": outcome.settings},
         raise_on_error=False,
-        tags={"sopilot/launched_by": "process"},
+        tags=process_run_tags(),
         run_config=outcome.run_config,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import urllib.parse
@@ -104,9 +105,33 @@ class DataLayout:
             d.mkdir(parents=True, exist_ok=True)
 
 
+MAX_NAME_BYTES = 255  # one path component, on every common file system
+
+
 def safe_dir_name(name: str) -> str:
-    """Percent-encode a task id for use as one folder name (hive readers decode it)."""
-    return urllib.parse.quote(name, safe=" ")
+    """Percent-encode a task id for use as one folder name (hive readers decode it).
+
+    A task id whose encoding passes ``MAX_NAME_BYTES`` is rejected at registration
+    (``task_id_problem``); its rejection row goes under a shortened name (the encoding
+    cut short plus a hash), so that nothing is ever built from a path the OS refuses."""
+    encoded = urllib.parse.quote(name, safe=" ")
+    if len(encoded) <= MAX_NAME_BYTES:
+        return encoded
+    digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    head = encoded[:200]
+    cut = head.rfind("%", len(head) - 2)  # never end inside a %XX escape
+    return f"{head[:cut] if cut >= 0 else head}~{digest}"
+
+
+def task_id_problem(task_id: str) -> str | None:
+    """Why a task id cannot name the task's folders under the data root, if it cannot."""
+    size = len(urllib.parse.quote(task_id, safe=" "))
+    if size > MAX_NAME_BYTES:
+        return (
+            f"task id too long: its folder name under tables/ and reports/ would be {size} "
+            f"bytes, more than the {MAX_NAME_BYTES} a file system allows"
+        )
+    return None
 
 
 def write_json(path: Path, payload: dict) -> None:

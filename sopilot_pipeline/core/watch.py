@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ from pathlib import Path
 from sopilot_pipeline.core.keys import ROLES, is_video_file_name, video_partition_key
 
 _HASH_CHUNK = 1 << 20
+# stand-ins for the sha256 of entries that are rejected without (further) reading
+NEVER_READ = "unread:"
+UNREADABLE = "unreadable:"
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,11 @@ class WatchedFile:
     size: int
     mtime_ns: int
     outside: bool = False  # a link that leads out of the watch folder: never read
+    not_regular: str | None = None  # "a directory", "a FIFO"...: never read
+
+    @property
+    def never_read(self) -> bool:
+        return self.outside or self.not_regular is not None
 
     @property
     def partition_key(self) -> str:
@@ -43,6 +52,11 @@ class ReadyFile:
     file: WatchedFile
     sha256: str
 
+    @property
+    def rejected_unread(self) -> bool:
+        """An entry that can only be rejected: a link out, not a file, or unreadable."""
+        return self.sha256.startswith((NEVER_READ, UNREADABLE))
+
 
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
@@ -53,19 +67,34 @@ def sha256_file(path: Path) -> str:
 
 
 def _inside(path: Path, root: Path) -> bool:
+    """False for a link out of ``root``, a dangling link, and a link loop."""
     try:
         path.resolve(strict=True).relative_to(root.resolve())
         return True
-    except (OSError, ValueError):
+    except (OSError, ValueError, RuntimeError):  # RuntimeError: "Symlink loop"
         return False
 
 
-def scan_watch_folder(watch_dir: Path) -> Iterator[WatchedFile]:
-    """Video files under ``watch/<task_id>/{gold,trainee}/``; others are ignored.
+def _kind(mode: int) -> str | None:
+    """What a non-regular entry is, in words; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device"
 
-    Links that resolve outside the watch folder are listed with ``outside=True`` and
-    their own (link) size and time, so they can be rejected with a reason while nothing
-    outside the data root is ever read.
+
+def scan_watch_folder(watch_dir: Path) -> Iterator[WatchedFile]:
+    """Entries with a video extension under ``watch/<task_id>/{gold,trainee}/``.
+
+    Links that resolve outside the watch folder, nowhere, or round in a loop are listed
+    with ``outside=True`` and their own (link) size and time, and entries that are not
+    regular files (a directory named ``x.mp4``, a FIFO) with ``not_regular``, so that
+    each is rejected with a reason while none is ever read. Other names are ignored.
     """
     if not watch_dir.is_dir():
         return
@@ -91,11 +120,11 @@ def scan_watch_folder(watch_dir: Path) -> Iterator[WatchedFile]:
                         try:
                             st = path.stat()
                         except OSError:
-                            continue  # vanished or dangling
-                        if not path.is_file():
-                            continue
+                            continue  # vanished between listing and looking
+                        kind = _kind(st.st_mode)
+                        size = 0 if kind else st.st_size
                         yield WatchedFile(
-                            role, task.name, entry.name, path, st.st_size, st.st_mtime_ns
+                            role, task.name, entry.name, path, size, st.st_mtime_ns, False, kind
                         )
 
 
@@ -122,8 +151,8 @@ def advance_watch_state(
             settling.append(f)
             continue
         sha = before[2]
-        if sha is None and f.outside:
-            sha = "outside:" + hashlib.sha256(f.rel.encode()).hexdigest()  # never read
+        if sha is None and f.never_read:
+            sha = NEVER_READ + hashlib.sha256(f.rel.encode()).hexdigest()
         if sha is None:
             spent = time.perf_counter() - started
             if hash_budget_sec is not None and hashed and spent > hash_budget_sec:
@@ -132,8 +161,10 @@ def advance_watch_state(
                 continue
             try:
                 sha = sha256_file(f.path)
-            except OSError:
+            except FileNotFoundError:
                 continue  # deleted between listing and hashing: forget it
+            except OSError:  # permission denied, an I/O error: rejected, not skipped
+                sha = UNREADABLE + hashlib.sha256(f.rel.encode()).hexdigest()
             hashed += 1
         mark = before[3] if len(before) > 3 else None
         state[f.rel] = [f.size, f.mtime_ns, sha, mark]

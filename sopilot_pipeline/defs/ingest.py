@@ -26,7 +26,7 @@ from dagster import (
 
 from sopilot_pipeline import __version__
 from sopilot_pipeline.core.atomic import atomic_write_with
-from sopilot_pipeline.core.layout import DataLayout, read_json, write_json
+from sopilot_pipeline.core.layout import DataLayout, read_json, task_id_problem, write_json
 from sopilot_pipeline.core.store import describe_embedder, save_clip_embeddings
 from sopilot_pipeline.core.tables import REJECTED_SCHEMA, read_table, write_table
 from sopilot_pipeline.core.video import VideoDecodeError, decode_video, probe_video
@@ -78,6 +78,18 @@ def record_rejection(
     )
 
 
+def unusable_entry(source: WatchedFile) -> str | None:
+    """Why a watch-folder entry is rejected before it is read, if it is."""
+    if source.outside:
+        return (
+            "symbolic link that leads outside the watch folder, nowhere, or round in a loop "
+            "(not read)"
+        )
+    if source.not_regular:
+        return f"not a regular file: {source.not_regular} (not read)"
+    return task_id_problem(source.task_id)
+
+
 def _task_from_key(layout: DataLayout, role: str, key: str) -> str:
     """Best effort task id for a key whose file is gone (from an earlier registration)."""
     reg = layout.registration(role, key)
@@ -113,8 +125,8 @@ def build_video_assets(role: str, pool: str | None = None) -> list[AssetsDefinit
                 reason = "file no longer in the watch folder"
                 record_rejection(context, layout, role, key, task, key, reason)
                 raise Skip(reason)
-            if source.outside:
-                reason = "symbolic link that leads outside the watch folder, or nowhere (not read)"
+            reason = unusable_entry(source)
+            if reason is not None:
                 record_rejection(
                     context, layout, role, key, source.task_id, source.file_name, reason
                 )

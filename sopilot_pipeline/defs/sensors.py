@@ -5,14 +5,18 @@ for videos ``process``, a UI materialisation or a backfill already finished, and
 a video whose content came back or whose outputs were deleted. Needs are batched into
 range runs of up to ``MAX_PARTITIONS_PER_RUN`` partitions per job and selection, as
 ``process`` runs them. Trainees wait for their task's gold, so each is ingested and
-scored in one run. Errors on one file are logged and never fail the tick.
+scored in one run, and for the first feature adapter, which the sensor asks for as soon
+as a gold is done (later ones come from the nightly schedule). Errors on one file are
+logged and never fail the tick.
 """
 
+import hashlib
 import json
 
 from dagster import (
     AddDynamicPartitionsRequest,
     DefaultSensorStatus,
+    RunRequest,
     SensorEvaluationContext,
     SensorResult,
     define_asset_job,
@@ -20,7 +24,9 @@ from dagster import (
 )
 
 from sopilot_pipeline.core.watch import advance_watch_state, scan_watch_folder
+from sopilot_pipeline.defs.adapter import adapter_job
 from sopilot_pipeline.defs.batch import MAX_PARTITIONS_PER_RUN
+from sopilot_pipeline.defs.orphans import fail_orphaned_runs
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.work import (
     GOLD_CHAIN,
@@ -52,7 +58,7 @@ __all__ = ["PARTITIONS_OF_JOB", "WATCH_SENSOR_NAME", "gold_job", "trainee_job"]
 
 @sensor(
     name=WATCH_SENSOR_NAME,
-    jobs=[gold_job, trainee_job],
+    jobs=[gold_job, trainee_job, adapter_job],
     minimum_interval_seconds=15,
     default_status=DefaultSensorStatus.RUNNING,
     description="Watches SOPILOT_DATA_DIR/watch/<task_id>/{gold,trainee}/ for videos whose "
@@ -60,6 +66,8 @@ __all__ = ["PARTITIONS_OF_JOB", "WATCH_SENSOR_NAME", "gold_job", "trainee_job"]
 )
 def watch_folder_sensor(context: SensorEvaluationContext, settings: SopilotSettings):
     cursor = json.loads(context.cursor) if context.cursor else {}
+    for line in fail_orphaned_runs(context.instance):
+        context.log.warning(line)
     files = list(scan_watch_folder(settings.layout.watch))
     state, ready, settling = advance_watch_state(
         cursor.get("files", {}), files, settings.sensor_hash_seconds
@@ -75,8 +83,18 @@ def watch_folder_sensor(context: SensorEvaluationContext, settings: SopilotSetti
             context.log.info(f"waiting for a gold video: task {task!r} ({n} trainee videos)")
     needs = _not_asked_yet(context, state, plan.needs, settings.sensor_max_requests)
     batches = batch_needs(needs, partition_order(context.instance, plan), MAX_PARTITIONS_PER_RUN)
+    runs = [run_request(b) for b in batches]
+    if plan.first_adapter:
+        digest = hashlib.sha1("\n".join(plan.first_adapter).encode()).hexdigest()[:16]
+        runs.append(
+            RunRequest(
+                run_key=f"first-adapter:{settings.embedder.name}:{digest}",
+                job_name=adapter_job.name,
+                tags={"sopilot/reason": f"first adapter: {len(plan.first_adapter)} golds"},
+            )
+        )
     return SensorResult(
-        run_requests=[run_request(b) for b in batches],
+        run_requests=runs,
         dynamic_partitions_requests=[
             AddDynamicPartitionsRequest(name, keys) for name, keys in plan.new_partitions.items()
         ],

@@ -26,7 +26,7 @@ from dagster._core.storage.tags import (
 )
 
 from sopilot_pipeline.core.authored_steps import sidecar_digest, sidecar_path
-from sopilot_pipeline.core.layout import DataLayout, read_json
+from sopilot_pipeline.core.layout import DataLayout, read_json, task_id_problem
 from sopilot_pipeline.core.provenance import (
     adapter_version,
     gold_version,
@@ -81,6 +81,7 @@ class WorkPlan:
     waiting: dict[str, int] = field(default_factory=dict)  # task -> trainees without a gold
     new_partitions: dict[str, list[str]] = field(default_factory=dict)  # partitions def -> keys
     errors: dict[str, str] = field(default_factory=dict)  # rel path -> why it was not planned
+    first_adapter: list[str] = field(default_factory=list)  # golds to train it on, if due
 
 
 def latest_versions(instance: DagsterInstance, asset: str) -> dict[str, tuple[str | None, int]]:
@@ -148,8 +149,16 @@ def plan_work(
         plan.needs.append(Need(r, selection, version, latest_version, latest_id))
         return False
 
-    golds = [r for r in ready if r.file.role == "gold" and not rejected(layout, r)]
-    trainees = [r for r in ready if r.file.role == "trainee" and not rejected(layout, r)]
+    candidates = [r for r in ready if not rejected(layout, r)]
+    for r in candidates:
+        if r.rejected_unread or task_id_problem(r.file.task_id):
+            # registration alone, which rejects it with the reason; no gold to wait for
+            plan.needs.append(Need(r, (f"{r.file.role}_video",), "rejected", None, 0))
+    candidates = [
+        r for r in candidates if not (r.rejected_unread or task_id_problem(r.file.task_id))
+    ]
+    golds = [r for r in candidates if r.file.role == "gold"]
+    trainees = [r for r in candidates if r.file.role == "trainee"]
     with_gold: set[str] = set()
     gold_pending: set[str] = set()  # tasks with a gold on its way: their trainees wait for it
     latest = latest_versions(instance, "gold_steps") if golds else {}
@@ -161,11 +170,17 @@ def plan_work(
             plan.errors[r.file.rel] = f"{type(exc).__name__}: {exc}"
             done = False
         (with_gold if done else gold_pending).add(r.file.task_id)
+    golds_now = gold_versions_by_task(layout, embedder)
+    adapter_file = layout.latest_adapter(embedder)
+    if adapter_file is None and with_gold:
+        # trainees wait for the first adapter, trained on the golds there are, rather than
+        # being scored twice (once in each task's own fallback, once in the adapter)
+        plan.first_adapter = sorted(k for golds in golds_now.values() for k in golds)
+        return plan
     if not trainees:
         return plan
     latest = latest_versions(instance, "trainee_score")
-    golds_now = gold_versions_by_task(layout, embedder)
-    adapter = adapter_version(layout.latest_adapter(embedder))
+    adapter = adapter_version(adapter_file)
     for r in trainees:
         task = r.file.task_id
         if task in gold_pending or task not in with_gold or not golds_now.get(task):
