@@ -21,6 +21,7 @@ from dagster import (
     materialize,
 )
 
+from sopilot_pipeline.core.provenance import gold_versions_by_task
 from sopilot_pipeline.core.store import scan_table
 from sopilot_pipeline.core.watch import advance_watch_state, scan_watch_folder
 from sopilot_pipeline.defs import build_definitions
@@ -172,7 +173,12 @@ def process_watch_folder(
         due, why = adapter_training_due(
             layout, settings.embedder.name, settings.training_min_new_videos
         )
-        if due and not trained:  # once a pass: a failed training is said, not looped
+        # the first adapter once a gold is done (as the sensor asks for it), later ones
+        # as the nightly schedule would; once a pass: a failed training is said, not looped
+        first_due = layout.latest_adapter(settings.embedder.name) is None
+        if first_due and not gold_versions_by_task(layout, settings.embedder.name):
+            due = False
+        if due and not trained:
             trained = True
             print(f"training feature adapter: {why}")
             res = _materialize([feature_adapter], instance, outcome)
