@@ -12,7 +12,6 @@ from sopilot_pipeline.defs.adapter import adapter_job, feature_adapter, nightly_
 from sopilot_pipeline.defs.checks import (
     trainee_alignment_is_a_valid_path,
     trainee_embeddings_are_finite,
-    trainee_score_is_consistent,
 )
 from sopilot_pipeline.defs.failures import record_failed_runs
 from sopilot_pipeline.defs.ingest import build_video_assets
@@ -53,7 +52,6 @@ def build_definitions(settings: SopilotSettings | None = None) -> Definitions:
         asset_checks=[
             trainee_embeddings_are_finite,
             trainee_alignment_is_a_valid_path,
-            trainee_score_is_consistent,
         ],
         jobs=[gold_job, trainee_job, adapter_job, apply_retention_policy],
         sensors=[watch_folder_sensor, automation_sensor, record_failed_runs],

@@ -1,14 +1,22 @@
 """Asset checks that guard what analysts read.
 
 A check runs in the same run as its asset, over the same partitions: one key, or a
-backfill range whose partitions all materialised (see ``defs/batch.py``). Over a range
+backfill range whose partitions all materialised (see ``defs/batch.py``). The score's
+check (``SCORE_CHECK``) runs inside ``trainee_score``, which records a data version per
+partition and so has no output for a separate check step to follow. Over a range
 it passes only if every partition passes, and lists the ones that do not.
 """
 
 from collections.abc import Callable
 
 import numpy as np
-from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSpec,
+    MetadataValue,
+    asset_check,
+)
 
 from sopilot_pipeline.core.embed import feature_groups
 from sopilot_pipeline.core.layout import DataLayout
@@ -17,6 +25,11 @@ from sopilot_pipeline.core.tables import read_table
 from sopilot_pipeline.defs.partitions import trainee_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
 
+SCORE_CHECK = AssetCheckSpec(
+    "trainee_score_is_consistent",
+    asset="trainee_score",
+    description="Score is within 0-100 and its counts match the deviation rows.",
+)
 COUNTED = {
     "missing_step": "num_missing",
     "swapped_step": "num_swapped",
@@ -28,7 +41,13 @@ COUNTED = {
 def _check_partitions(
     context: AssetCheckExecutionContext, problem: Callable[[str], str | None]
 ) -> AssetCheckResult:
-    keys = list(context.op_execution_context.partition_keys)
+    return check_result(list(context.op_execution_context.partition_keys), problem)
+
+
+def check_result(
+    keys: list[str], problem: Callable[[str], str | None], check_name: str | None = None
+) -> AssetCheckResult:
+    """One result over ``keys``: passed when no key has a problem, else listing each."""
     problems = {k: p for k in keys if (p := problem(k)) is not None}
     metadata: dict = {"partitions_checked": len(keys)}
     if len(keys) == 1:
@@ -37,7 +56,7 @@ def _check_partitions(
         metadata["problems"] = MetadataValue.md(
             "\n".join(f"- `{k}`: {p}" for k, p in problems.items())
         )
-    return AssetCheckResult(passed=not problems, metadata=metadata)
+    return AssetCheckResult(check_name=check_name, passed=not problems, metadata=metadata)
 
 
 def embeddings_problem(layout: DataLayout, key: str) -> str | None:
@@ -116,17 +135,6 @@ def trainee_embeddings_are_finite(
     context: AssetCheckExecutionContext, settings: SopilotSettings
 ) -> AssetCheckResult:
     return _check_partitions(context, lambda k: embeddings_problem(settings.layout, k))
-
-
-@asset_check(
-    asset="trainee_score",
-    partitions_def=trainee_videos,
-    description="Score is within 0-100 and its counts match the deviation rows.",
-)
-def trainee_score_is_consistent(
-    context: AssetCheckExecutionContext, settings: SopilotSettings
-) -> AssetCheckResult:
-    return _check_partitions(context, lambda k: score_problem(settings.layout, k))
 
 
 @asset_check(

@@ -71,6 +71,7 @@ from sopilot_pipeline.core.tables import DEVIATIONS_SCHEMA, SCORES_SCHEMA, STEPS
 from sopilot_pipeline.core.video import VideoDecodeError, frames_at
 from sopilot_pipeline.core.watch import sha256_file
 from sopilot_pipeline.defs.batch import BATCHED, PartitionBatch, Skip
+from sopilot_pipeline.defs.checks import SCORE_CHECK, check_result, score_problem
 from sopilot_pipeline.defs.ingest import record_rejection
 from sopilot_pipeline.defs.partitions import gold_videos, trainee_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
@@ -298,6 +299,7 @@ class TaskGolds:
     automation_condition=AutomationCondition.eager(),
     kinds={"parquet", "pdf"},
     metadata=column_schema_metadata("scores", "deviations"),
+    check_specs=[SCORE_CHECK],
     description="Deviations and the 0-100 score of a trainee video; rows in "
     "tables/scores and tables/deviations, and a PDF report.",
 )
@@ -312,6 +314,7 @@ def trainee_score(context: AssetExecutionContext, settings: SopilotSettings):
 
     batch.run(score)
     yield from batch.results()
+    yield check_result(list(batch.done), lambda k: score_problem(layout, k), SCORE_CHECK.name)
 
 
 def registered_raw(layout: DataLayout, role: str, key: str) -> tuple[Path, dict] | None:
