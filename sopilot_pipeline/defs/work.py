@@ -129,69 +129,85 @@ def plan_work(
 ) -> WorkPlan:
     """Every ready video is done, needed, rejected (nothing to do), or waiting for a gold."""
     layout = settings.layout
-    embedder = settings.embedder.name
     plan = WorkPlan()
     for role, pdef in PARTITIONS_BY_ROLE.items():
         known = set(instance.get_dynamic_partitions(pdef.name))
         new = sorted({r.file.partition_key for r in ready if r.file.role == role} - known)
         if new:
             plan.new_partitions[pdef.name] = new
-
-    def consider(r: ReadyFile, version: str, latest: dict, ingest: tuple, rest: tuple) -> bool:
-        """Adds a need unless done; True when done. One file that cannot be looked at
-        (an unreadable record written by hand) is left for the next tick, not the rest."""
-        key = r.file.partition_key
-        latest_version, latest_id = latest.get(key, (None, 0))
-        if latest_version == version and outputs_present(layout, r.file.role, r.file.task_id, key):
-            plan.done.append(r)
-            return True
-        selection = rest if _embedded(layout, r, embedder) else ingest + rest
-        plan.needs.append(Need(r, selection, version, latest_version, latest_id))
-        return False
-
-    candidates = [r for r in ready if not rejected(layout, r)]
-    for r in candidates:
+    usable = []
+    for r in ready:
+        if rejected(layout, r):
+            continue
         if r.rejected_unread or task_id_problem(r.file.task_id):
             # registration alone, which rejects it with the reason; no gold to wait for
             plan.needs.append(Need(r, (f"{r.file.role}_video",), "rejected", None, 0))
-    candidates = [
-        r for r in candidates if not (r.rejected_unread or task_id_problem(r.file.task_id))
-    ]
-    golds = [r for r in candidates if r.file.role == "gold"]
-    trainees = [r for r in candidates if r.file.role == "trainee"]
-    with_gold: set[str] = set()
-    gold_pending: set[str] = set()  # tasks with a gold on its way: their trainees wait for it
-    latest = latest_versions(instance, "gold_steps") if golds else {}
-    for r in golds:
-        try:
-            version = gold_version(r.sha256, embedder, sidecar_digest(r.file.path))
-            done = consider(r, version, latest, GOLD_INGEST, ("gold_steps",))
-        except Exception as exc:  # noqa: BLE001 - one file must never stop the others
-            plan.errors[r.file.rel] = f"{type(exc).__name__}: {exc}"
-            done = False
-        (with_gold if done else gold_pending).add(r.file.task_id)
-    golds_now = gold_versions_by_task(layout, embedder)
-    adapter_file = layout.latest_adapter(embedder)
-    if adapter_file is None and with_gold:
-        # trainees wait for the first adapter, trained on the golds there are, rather than
-        # being scored twice (once in each task's own fallback, once in the adapter)
-        plan.first_adapter = sorted(k for golds in golds_now.values() for k in golds)
-        return plan
-    if not trainees:
-        return plan
-    latest = latest_versions(instance, "trainee_score")
-    adapter = adapter_version(adapter_file)
-    for r in trainees:
-        task = r.file.task_id
-        if task in gold_pending or task not in with_gold or not golds_now.get(task):
-            plan.waiting[task] = plan.waiting.get(task, 0) + 1
-            continue
-        try:
-            version = trainee_version(r.sha256, embedder, golds_now[task], adapter)
-            consider(r, version, latest, TRAINEE_INGEST, TRAINEE_SCORING)
-        except Exception as exc:  # noqa: BLE001 - one file must never stop the others
-            plan.errors[r.file.rel] = f"{type(exc).__name__}: {exc}"
+        else:
+            usable.append(r)
+    planner = _Planner(instance, settings, plan)
+    with_gold, gold_pending = planner.golds([r for r in usable if r.file.role == "gold"])
+    planner.trainees([r for r in usable if r.file.role == "trainee"], with_gold, gold_pending)
     return plan
+
+
+@dataclass
+class _Planner:
+    instance: DagsterInstance
+    settings: SopilotSettings
+    plan: WorkPlan
+
+    def golds(self, golds: list[ReadyFile]) -> tuple[set[str], set[str]]:
+        """Plans the golds; returns the tasks with a gold done, and those with one on its
+        way (their trainees wait for it)."""
+        embedder = self.settings.embedder.name
+        with_gold: set[str] = set()
+        pending: set[str] = set()
+        latest = latest_versions(self.instance, "gold_steps") if golds else {}
+        for r in golds:
+            try:
+                version = gold_version(r.sha256, embedder, sidecar_digest(r.file.path))
+                done = self._consider(r, version, latest, GOLD_INGEST, ("gold_steps",))
+            except Exception as exc:  # noqa: BLE001 - one file must never stop the others
+                self.plan.errors[r.file.rel] = f"{type(exc).__name__}: {exc}"
+                done = False
+            (with_gold if done else pending).add(r.file.task_id)
+        return with_gold, pending
+
+    def trainees(self, trainees: list[ReadyFile], with_gold: set[str], pending: set[str]) -> None:
+        layout, embedder = self.settings.layout, self.settings.embedder.name
+        golds_now = gold_versions_by_task(layout, embedder)
+        adapter_file = layout.latest_adapter(embedder)
+        if adapter_file is None and with_gold:
+            # trainees wait for the first adapter, trained on the golds there are, rather
+            # than being scored twice (in their task's own fallback, then in the adapter)
+            self.plan.first_adapter = sorted(k for golds in golds_now.values() for k in golds)
+            return
+        latest = latest_versions(self.instance, "trainee_score") if trainees else {}
+        adapter = adapter_version(adapter_file)
+        for r in trainees:
+            task = r.file.task_id
+            if task in pending or task not in with_gold or not golds_now.get(task):
+                self.plan.waiting[task] = self.plan.waiting.get(task, 0) + 1
+                continue
+            try:
+                version = trainee_version(r.sha256, embedder, golds_now[task], adapter)
+                self._consider(r, version, latest, TRAINEE_INGEST, TRAINEE_SCORING)
+            except Exception as exc:  # noqa: BLE001 - one file must never stop the others
+                self.plan.errors[r.file.rel] = f"{type(exc).__name__}: {exc}"
+
+    def _consider(
+        self, r: ReadyFile, version: str, latest: dict, ingest: tuple, rest: tuple
+    ) -> bool:
+        """Adds a need unless the video is done at ``version``; True when done."""
+        layout, key = self.settings.layout, r.file.partition_key
+        latest_version, latest_id = latest.get(key, (None, 0))
+        if latest_version == version and outputs_present(layout, r.file.role, r.file.task_id, key):
+            self.plan.done.append(r)
+            return True
+        embedded = _embedded(layout, r, self.settings.embedder.name)
+        selection = rest if embedded else ingest + rest
+        self.plan.needs.append(Need(r, selection, version, latest_version, latest_id))
+        return False
 
 
 def partition_order(instance: DagsterInstance, plan: WorkPlan) -> dict[str, dict[str, int]]:
