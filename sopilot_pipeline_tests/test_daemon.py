@@ -6,6 +6,7 @@ embedded instance, run from a folder that is neither the instance's nor the data
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -19,6 +20,8 @@ from pathlib import Path
 
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.instance.ref import InstanceRef
+
+from sopilot_pipeline.defs.orphans import worker_pid
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -76,8 +79,8 @@ def _process(setup: Setup) -> subprocess.CompletedProcess:
 
 
 @contextmanager
-def _daemon(setup: Setup, log: Path) -> Iterator[Callable[[], str]]:
-    """``dagster-daemon run`` on the setup's instance; yields a reader of its log."""
+def _daemon(setup: Setup, log: Path) -> Iterator[subprocess.Popen]:
+    """``dagster-daemon run`` on the setup's instance, in a process group of its own."""
     with log.open("w") as out:
         daemon = subprocess.Popen(
             [str(BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
@@ -88,9 +91,10 @@ def _daemon(setup: Setup, log: Path) -> Iterator[Callable[[], str]]:
             start_new_session=True,
         )
         try:
-            yield log.read_text
+            yield daemon
         finally:
-            os.killpg(daemon.pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):  # a test may have killed it
+                os.killpg(daemon.pid, signal.SIGTERM)
             try:
                 daemon.wait(30)
             except subprocess.TimeoutExpired:
@@ -105,8 +109,8 @@ def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(1)
 
 
-def _sensor_ticks(read_log: Callable[[], str]) -> int:
-    return read_log().count("Checking for new runs for sensor: watch_folder_sensor")
+def _sensor_ticks(log: Path) -> int:
+    return log.read_text().count("Checking for new runs for sensor: watch_folder_sensor")
 
 
 def _settled(setup: Setup) -> bool:
@@ -129,11 +133,12 @@ def test_daemon_after_process_launches_nothing(tmp_path: Path, demo_watch: Path)
     assert first.returncode == 0, first.stdout + first.stderr
     assert len(setup.scored()) == 2
     runs, audit = len(setup.runs()), setup.audit_records()
-    with _daemon(setup, tmp_path / "daemon.log") as read_log:
+    log = tmp_path / "daemon.log"
+    with _daemon(setup, log):
         # the first tick sees the files, the next ones find them done
-        _wait_for(lambda: _sensor_ticks(read_log) >= 3, 150, "three sensor ticks")
+        _wait_for(lambda: _sensor_ticks(log) >= 3, 150, "three sensor ticks")
         time.sleep(5)  # a run launched by the last tick would be recorded by now
-    assert len(setup.runs()) == runs, read_log()[-3000:]
+    assert len(setup.runs()) == runs, log.read_text()[-3000:]
     assert setup.audit_records() == audit
     assert list(setup.elsewhere.iterdir()) == []  # the instance lives in DAGSTER_HOME
     assert (setup.home / "history" / "runs.db").exists()
@@ -142,7 +147,8 @@ def test_daemon_after_process_launches_nothing(tmp_path: Path, demo_watch: Path)
 def test_process_after_the_daemon_launches_nothing(tmp_path: Path, demo_watch: Path) -> None:
     trainees = ("clean_1.mp4", "missing_step_3.mp4", "swapped_steps_2_3.mp4")
     setup = _setup(tmp_path, demo_watch, trainees)
-    with _daemon(setup, tmp_path / "daemon.log") as read_log:
+    log = tmp_path / "daemon.log"
+    with _daemon(setup, log):
         _wait_for(lambda: len(setup.scored()) == 3, 420, "the daemon to score 3 trainees")
         _wait_for(lambda: _settled(setup), 120, "the daemon's runs to finish")
     # the sensor batches as process does: one gold run, the first adapter, then the three
@@ -157,7 +163,7 @@ def test_process_after_the_daemon_launches_nothing(tmp_path: Path, demo_watch: P
     again = _process(setup)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "runs: 0 succeeded, 0 failures; 4 videos already done earlier" in again.stdout
-    assert len(setup.runs()) == runs and setup.audit_records() == audit, read_log()[-2000:]
+    assert len(setup.runs()) == runs and setup.audit_records() == audit, log.read_text()[-2000:]
     assert list(setup.elsewhere.iterdir()) == []
 
 
@@ -191,17 +197,53 @@ def test_runs_of_a_killed_process_block_nothing(tmp_path: Path, demo_watch: Path
     new = setup.data / "watch" / TASK / "trainee" / "late arrival.mp4"
     shutil.copy(demo_watch / TASK / "trainee" / "clean_2.mp4", new)
     started = time.monotonic()
-    with _daemon(setup, tmp_path / "daemon.log") as read_log:
+    log = tmp_path / "daemon.log"
+    with _daemon(setup, log):
         _wait_for(
             lambda: any(k.startswith("assemble_valve__late_arrival") for k in setup.scored()),
             120,
             "the new file to be scored",
         )
     assert time.monotonic() - started < 120
-    assert "marked failed: sopilot-pipeline process pid" in read_log()
+    assert "marked failed: sopilot-pipeline process pid" in log.read_text()
     stuck = [
         r
         for r in setup.runs(**{"sopilot/launched_by": "process"})
         if r.status == DagsterRunStatus.STARTED
     ]
     assert stuck == []
+
+
+def test_runs_left_by_a_killed_daemon_are_failed_and_retried(
+    tmp_path: Path, demo_watch: Path
+) -> None:
+    """Daemon, code server and run worker SIGKILLed together (an OOM kill, a power cut):
+    nothing is left to report the run failed, and the default run launcher has no worker
+    health check. The next daemon's sensor finds the dead worker, reports the run failed,
+    and the run retry finishes the work."""
+    setup = _setup(tmp_path, demo_watch, ("clean_1.mp4", "clean_2.mp4", "missing_step_3.mp4"))
+    killed: list[tuple[str, int]] = []
+
+    def a_running_worker() -> bool:
+        with setup.instance() as instance:
+            for run in instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED])):
+                pid = worker_pid(instance, run)
+                if pid.isdigit():
+                    killed.append((run.run_id, int(pid)))
+                    return True
+        return False
+
+    with _daemon(setup, tmp_path / "first.log") as daemon:
+        _wait_for(a_running_worker, 180, "a run worker")
+        os.killpg(daemon.pid, signal.SIGKILL)
+        ((run_id, pid),) = killed
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)  # should it have left the daemon's process group
+    with setup.instance() as instance:
+        assert instance.get_run_by_id(run_id).status == DagsterRunStatus.STARTED
+    log = tmp_path / "second.log"
+    with _daemon(setup, log):
+        _wait_for(lambda: len(setup.scored()) == 3, 300, "the trainees to be scored")
+    assert f"marked failed: run worker pid {pid} that ran it is gone" in log.read_text()
+    with setup.instance() as instance:
+        assert instance.get_run_by_id(run_id).status == DagsterRunStatus.FAILURE

@@ -1,11 +1,13 @@
 """Runs whose process was killed: marked failed, so they never block later runs.
 
-``process`` runs its work in its own Python process, with no run launcher or worker for
-Dagster to watch; killed (SIGKILL, a reboot) it leaves its run STARTED forever, holding
-one of ``max_concurrent_runs`` slots, and the daemon would queue every new run behind
-such runs. Each run ``process`` makes carries its pid and host; a run whose process is
-gone is reported failed by the next ``process`` or the next watch-sensor tick, and its
-videos, not being done, are planned again.
+A run whose process dies (SIGKILL, out of memory, a reboot) stays STARTED forever,
+holding one of ``max_concurrent_runs`` slots: the daemon would queue every new run
+behind such runs. Dagster's run monitoring cannot see it with the default run launcher
+(it has no worker health check), so the next ``process`` and every watch-sensor tick
+look for them: a run ``process`` made carries its pid and host as tags; a run the
+daemon launched locally names its worker's pid in its "Started process" engine event.
+One whose process is gone is reported failed (the daemon's run retries then re-run it)
+and its videos, not being done, are planned again.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from __future__ import annotations
 import os
 import socket
 
-from dagster import DagsterInstance, RunsFilter
-from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster._core.launcher import DefaultRunLauncher
+from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, DagsterRun
 
 LAUNCHED_BY = "sopilot/launched_by"
 PID_TAG = "sopilot/pid"
@@ -36,22 +39,34 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def worker_pid(instance: DagsterInstance, run: DagsterRun) -> str:
+    """The pid of a run's own process: its tag (``process``), else the one a local run
+    worker logs when it starts; "" when unknown or not on this host."""
+    if run.tags.get(LAUNCHED_BY) == "process":
+        return run.tags.get(PID_TAG, "") if run.tags.get(HOST_TAG) == socket.gethostname() else ""
+    if run.status != DagsterRunStatus.STARTED:
+        return ""
+    if not isinstance(instance.run_launcher, DefaultRunLauncher):
+        return ""  # workers elsewhere (Celery, Kubernetes): their launcher watches them
+    for record in instance.all_logs(run.run_id, of_type=DagsterEventType.ENGINE_EVENT):
+        data = record.dagster_event.engine_event_data if record.dagster_event else None
+        pid = data.metadata.get("pid") if data is not None else None
+        if pid is not None:
+            return str(pid.value)
+    return ""
+
+
 def fail_orphaned_runs(instance: DagsterInstance) -> list[str]:
-    """Report failed each in-progress run of a ``process`` on this host that is gone;
-    one line per run."""
-    host = socket.gethostname()
+    """Report failed each in-progress run whose process on this host is gone; one line
+    per run."""
     said = []
-    records = instance.get_run_records(
-        RunsFilter(statuses=list(IN_PROGRESS_RUN_STATUSES), tags={LAUNCHED_BY: "process"})
-    )
-    for record in records:
+    for record in instance.get_run_records(RunsFilter(statuses=list(IN_PROGRESS_RUN_STATUSES))):
         run = record.dagster_run
-        pid = run.tags.get(PID_TAG, "")
-        if run.tags.get(HOST_TAG) != host or not pid.isdigit():
+        pid = worker_pid(instance, run)
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
             continue
-        if int(pid) == os.getpid() or _alive(int(pid)):
-            continue
-        why = f"sopilot-pipeline process pid {pid} that ran it is gone (killed?)"
+        who = "sopilot-pipeline process" if run.tags.get(LAUNCHED_BY) else "run worker"
+        why = f"{who} pid {pid} that ran it is gone (killed?)"
         instance.report_run_failed(run, message=why)
         said.append(f"run {run.run_id[:8]} ({run.job_name}) marked failed: {why}")
     return said
