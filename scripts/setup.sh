@@ -13,8 +13,9 @@ else
   .venv/bin/python -m pip install --quiet -e .
 fi
 # the embedded Dagster instance lives in data/dagster (DAGSTER_HOME in the README), with
-# the project's dagster.yaml linked in, so that it is one instance from any folder
+# a copy of the project's dagster.yaml (a copy, not a link: whatever writes the
+# instance's yaml must never edit the repository's), so it is one instance from any folder
 mkdir -p data/dagster
 if [ ! -e data/dagster/dagster.yaml ]; then
-  ln -s ../../dagster.yaml data/dagster/dagster.yaml
+  cp dagster.yaml data/dagster/dagster.yaml
 fi
