@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,7 +35,16 @@ def test_definitions_load() -> None:
     assert defs.resolve_job_def("score_trainee_video")
     assert defs.resolve_job_def("ingest_gold_video")
     assert defs.resolve_sensor_def("watch_folder_sensor")
-    assert defs.resolve_schedule_def("nightly_adapter_training")
+    # the README's table of automations and their default state
+    running = {
+        "watch_folder_sensor": defs.resolve_sensor_def("watch_folder_sensor"),
+        "sopilot_automation": defs.resolve_sensor_def("sopilot_automation"),
+        "record_failed_runs": defs.resolve_sensor_def("record_failed_runs"),
+        "nightly_adapter_training": defs.resolve_schedule_def("nightly_adapter_training"),
+    }
+    for name, definition in running.items():
+        assert definition.default_status.value == "RUNNING", name
+    assert defs.resolve_schedule_def("daily_retention").default_status.value == "STOPPED"
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == {
         "gold_video",
@@ -127,6 +137,7 @@ def test_code_location_validates_and_refuses_bad_settings(tmp_path: Path) -> Non
     ok = _validate_code_location(tmp_path)
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert "Validation successful" in ok.stderr + ok.stdout
+    assert "BetaWarning" not in ok.stderr and "PreviewWarning" not in ok.stderr
     bad = _validate_code_location(tmp_path, SOPILOT_TARGET_FPS="500")
     assert bad.returncode != 0
     assert "SOPILOT_TARGET_FPS must be within 0.1-60" in bad.stderr + bad.stdout
@@ -152,3 +163,18 @@ def test_one_unplannable_file_does_not_fail_the_tick(
     first = _tick(instance, settings, None)
     second = _tick(instance, settings, first.cursor)
     assert [r.partition_key for r in second.run_requests] == [video_partition_key("t", "b.mp4")]
+
+
+def test_descriptions_keep_their_placeholders_in_the_ui() -> None:
+    """The UI renders descriptions as Markdown, where a bare ``<embedder>`` is an HTML tag
+    and vanishes: placeholders must sit inside backticks."""
+    defs = build_definitions(SopilotSettings(data_dir="/tmp/sopilot-unused"))
+    graph = defs.resolve_asset_graph()
+    texts = {k.to_user_string(): graph.get(k).description or "" for k in graph.get_all_asset_keys()}
+    for sensor in defs.sensors or []:
+        texts[sensor.name] = sensor.description or ""
+    for schedule in defs.schedules or []:
+        texts[schedule.name] = schedule.description or ""
+    for name, text in texts.items():
+        outside_code = re.sub(r"`[^`]*`", "", text)
+        assert not re.search(r"<[A-Za-z_]+>", outside_code), (name, text)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import numpy as np
 from dagster import (
     AssetExecutionContext,
+    DefaultScheduleStatus,
     MaterializeResult,
     MetadataValue,
     RunRequest,
@@ -47,7 +48,7 @@ def adapter_training_due(layout: DataLayout, embedder: str, min_new: int) -> tup
     deps=["gold_clip_embeddings"],
     kinds={"numpy"},
     description="Z-score mean/std over all gold clip embeddings of the current embedder, "
-    "saved as a new versioned models/feature_adapter_<embedder>_<ts>.npz.",
+    "saved as a new versioned `models/feature_adapter_<embedder>_<ts>.npz`.",
 )
 def feature_adapter(context: AssetExecutionContext, settings: SopilotSettings) -> MaterializeResult:
     layout = settings.layout
@@ -85,7 +86,12 @@ def feature_adapter(context: AssetExecutionContext, settings: SopilotSettings) -
 adapter_job = define_asset_job("train_feature_adapter", selection=[feature_adapter])
 
 
-@schedule(job=adapter_job, cron_schedule="0 2 * * *", execution_timezone="UTC")
+@schedule(
+    job=adapter_job,
+    cron_schedule="0 2 * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
 def nightly_adapter_training(context: ScheduleEvaluationContext, settings: SopilotSettings):
     """Retrain at 02:00 only when enough new gold videos arrived."""
     due, why = adapter_training_due(

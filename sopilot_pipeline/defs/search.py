@@ -69,7 +69,7 @@ def build_index_from_layout(layout: DataLayout, embedder: str) -> ClipIndex | No
     kinds={"numpy"},
     output_required=False,
     description="Exact cosine-similarity index over every clip of every video (current "
-    "embedder and adapter): index/clip_index_<embedder>.npz. Query it with "
+    "embedder and adapter): `index/clip_index_<embedder>.npz`. Query it with "
     "`sopilot-pipeline search`.",
 )
 def clip_index(context: AssetExecutionContext, settings: SopilotSettings):

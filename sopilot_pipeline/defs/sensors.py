@@ -61,7 +61,7 @@ __all__ = ["PARTITIONS_OF_JOB", "WATCH_SENSOR_NAME", "gold_job", "trainee_job"]
     jobs=[gold_job, trainee_job, adapter_job],
     minimum_interval_seconds=15,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Watches SOPILOT_DATA_DIR/watch/<task_id>/{gold,trainee}/ for videos whose "
+    description="Watches `SOPILOT_DATA_DIR/watch/<task_id>/{gold,trainee}/` for videos whose "
     "size and mtime are stable across two ticks.",
 )
 def watch_folder_sensor(context: SensorEvaluationContext, settings: SopilotSettings):
