@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from dagster._core.storage.tags import (
@@ -9,6 +10,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from sopilot_pipeline.core.provenance import gold_version, redo_reason, trainee_version
 from sopilot_pipeline.core.watch import ReadyFile, WatchedFile
 from sopilot_pipeline.defs.work import (
     GOLD_CHAIN,
@@ -16,6 +18,7 @@ from sopilot_pipeline.defs.work import (
     TRAINEE_SCORING,
     Need,
     batch_needs,
+    redo_reason_of,
     run_request,
 )
 
@@ -58,3 +61,29 @@ def test_a_range_run_names_its_range_and_its_key_follows_what_it_replaces() -> N
     assert again.run_key != single.run_key
     assert run_request(needs[:1]).run_key == single.run_key
     assert run_request(needs, keyed=False).run_key is None  # process: no daemon key
+
+
+def test_a_run_says_why_each_video_is_redone() -> None:
+    old = trainee_version("a" * 64, "heuristic-v5", {"g": "x"}, "heuristic-v5_1")
+    cases = {
+        "new or changed gold": trainee_version(
+            "a" * 64, "heuristic-v5", {"g": "y"}, "heuristic-v5_1"
+        ),
+        "new adapter": trainee_version("a" * 64, "heuristic-v5", {"g": "x"}, "heuristic-v5_2"),
+        "changed file": trainee_version("b" * 64, "heuristic-v5", {"g": "y"}, "heuristic-v5_2"),
+        "new embedder": trainee_version("a" * 64, "vjepa2-vitl", {"g": "x"}, "task-golds"),
+    }
+    for reason, wanted in cases.items():
+        assert redo_reason("trainee", wanted, old, True) == reason
+    assert redo_reason("trainee", old, old, False) == "outputs missing"
+    assert redo_reason("trainee", old, None, False) == "new video"
+    gold = gold_version("a" * 64, "heuristic-v5", "none")
+    assert redo_reason("gold", gold_version("a" * 64, "heuristic-v5", "12ab"), gold, True) == (
+        "changed steps sidecar"
+    )
+    needs = [_need("trainee", f"t{i}", TRAINEE_CHAIN) for i in range(3)]
+    needs[1] = replace(needs[1], reason="new adapter")
+    request = run_request(needs)
+    assert request.tags["sopilot/reason"] == "new video ×2; new adapter ×1"
+    assert redo_reason_of(request.tags, needs[1].key) == "new adapter"
+    assert redo_reason_of(run_request(needs[:1]).tags, needs[0].key) == "new video"

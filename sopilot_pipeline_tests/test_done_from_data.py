@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from dagster import DagsterInstance
+from dagster import AssetKey, DagsterInstance, RunsFilter
 
 from sopilot_pipeline.defs import scoring
 from sopilot_pipeline.defs.resources import SopilotSettings
@@ -43,6 +43,13 @@ def _pass(data: Path, instance: DagsterInstance) -> ProcessOutcome:
     )
 
 
+def _reasons(instance: DagsterInstance) -> tuple[str, str]:
+    """Why the latest trainee run ran, from its tags and from its score's metadata."""
+    (run,) = instance.get_runs(RunsFilter(job_name="score_trainee_video"), limit=1)
+    event = instance.get_latest_materialization_event(AssetKey("trainee_score"))
+    return run.tags["sopilot/reason"], event.asset_materialization.metadata["reason"].value
+
+
 def _score(data: Path) -> float:
     (score,) = pl.read_parquet(str(data / "tables/scores/**/*.parquet"))["score"].to_list()
     return score
@@ -66,6 +73,7 @@ def test_content_put_back_is_scored_again(
     assert _pass(data, instance).succeeded_runs == 1
     score_b = _score(data)
     assert score_b < score_a - 5
+    assert _reasons(instance) == ("changed file", "changed file")
     _put(demo_watch / TASK / "trainee" / "clean_1.mp4", trainee)  # B -> A
     assert _pass(data, instance).succeeded_runs == 1
     assert _score(data) == score_a
@@ -73,6 +81,7 @@ def test_content_put_back_is_scored_again(
     _put(demo_watch / "pack_first_aid_kit" / "gold" / "gold.mp4", gold)
     assert _pass(data, instance).succeeded_runs == 2  # the gold, then its trainee
     assert _score(data) != score_a
+    assert _reasons(instance) == ("new or changed gold", "new or changed gold")
     _put(demo_watch / TASK / "gold" / "gold.mp4", gold)
     assert _pass(data, instance).succeeded_runs == 2
     assert _score(data) == score_a

@@ -12,6 +12,7 @@ not run again, whichever path (daemon, UI, backfill, ``process``) did the work.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 from sopilot_pipeline.core.layout import DataLayout, read_json
@@ -28,9 +29,44 @@ def trainee_version(
     video_sha256: str, embedder: str, golds: dict[str, str], adapter_version: str
 ) -> str:
     """``golds``: gold key -> :func:`gold_version` of every gold the task has now."""
-    parts = [f"{k}={v}" for k, v in sorted(golds.items())] + [f"adapter={adapter_version}"]
+    parts = [f"{k}={v}" for k, v in sorted(golds.items())]
     digest = hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
-    return f"{video_sha256[:16]}.{embedder}.golds-{digest}"
+    return f"{video_sha256[:16]}.{embedder}.golds-{digest}.adapter-{adapter_version}"
+
+
+_VERSION = {
+    "gold": re.compile(r"^(?P<sha>[^.]+)\.(?P<embedder>.+)\.steps-(?P<sidecar>[^.]*)$"),
+    "trainee": re.compile(
+        r"^(?P<sha>[^.]+)\.(?P<embedder>.+)\.golds-(?P<golds>[0-9a-f]+)\.adapter-(?P<adapter>.*)$"
+    ),
+}
+_CHANGES = {  # version part -> what changed, in the order they are reported
+    "sha": "changed file",
+    "embedder": "new embedder",
+    "sidecar": "changed steps sidecar",
+    "golds": "new or changed gold",
+    "adapter": "new adapter",
+}
+
+
+def redo_reason(role: str, wanted: str, recorded: str | None, outputs_present: bool) -> str:
+    """Why a video is (re)done, in words, from the version wanted and the one recorded:
+    what a run's tags and the score's metadata say."""
+    if recorded is None:
+        return "new video"
+    if wanted == recorded:
+        return "asked for" if outputs_present else "outputs missing"
+    new, old = _VERSION[role].match(wanted), _VERSION[role].match(recorded)
+    if new is None or old is None:
+        return "recorded by an earlier pipeline version"
+    for part, words in _CHANGES.items():
+        if part in new.groupdict() and new[part] != old[part]:
+            if part in ("sha", "embedder"):
+                return words
+            return ", ".join(
+                w for p, w in _CHANGES.items() if p in new.groupdict() and new[p] != old[p]
+            )
+    return "asked for"
 
 
 def adapter_version(adapter_file: Path | None) -> str:

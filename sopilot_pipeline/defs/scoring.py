@@ -76,6 +76,7 @@ from sopilot_pipeline.defs.ingest import record_rejection
 from sopilot_pipeline.defs.partitions import gold_videos, trainee_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.schemas import column_schema_metadata
+from sopilot_pipeline.defs.work import redo_reason_of
 
 KEYFRAME_WIDTH = 160
 
@@ -158,6 +159,7 @@ def gold_steps(context: AssetExecutionContext, settings: SopilotSettings):
         )
         return {
             "task_id": task_id,
+            "reason": _reason(context, key),
             "num_steps": len(steps),
             "step_source": source,
             "steps": MetadataValue.md(table),
@@ -166,6 +168,12 @@ def gold_steps(context: AssetExecutionContext, settings: SopilotSettings):
 
     batch.run(segment)
     yield from batch.results()
+
+
+def _reason(context: AssetExecutionContext, key: str) -> str:
+    """Why this partition is (re)done: the sensor's or ``process``'s reason, else a
+    materialisation someone asked for (the UI, a backfill)."""
+    return redo_reason_of(context.run.tags, key) or "asked for in the UI or a backfill"
 
 
 def _md_cell(text: str) -> str:
@@ -310,7 +318,7 @@ def trainee_score(context: AssetExecutionContext, settings: SopilotSettings):
     def score(key: str) -> dict[str, Any]:
         metadata, version = _score_one(layout, key, settings, context.run.run_id)
         batch.versions[key] = version
-        return metadata
+        return {**metadata, "reason": _reason(context, key)}
 
     batch.run(score)
     yield from batch.results()

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, RunRequest
@@ -32,6 +35,7 @@ from sopilot_pipeline.core.provenance import (
     gold_version,
     gold_versions_by_task,
     outputs_present,
+    redo_reason,
     trainee_version,
 )
 from sopilot_pipeline.core.watch import ReadyFile
@@ -47,6 +51,8 @@ GOLD_JOB = "ingest_gold_video"
 TRAINEE_JOB = "score_trainee_video"
 JOB_OF_ROLE = {"gold": GOLD_JOB, "trainee": TRAINEE_JOB}
 FINAL_ASSET = {"gold": "gold_steps", "trainee": "trainee_score"}
+REASON_TAG = "sopilot/reason"  # why the run's videos are (re)done, with counts when mixed
+REASONS_TAG = "sopilot/reasons"  # partition -> reason, when the run's reasons differ
 PARTITIONS_OF_JOB = {JOB_OF_ROLE[role]: p.name for role, p in PARTITIONS_BY_ROLE.items()}
 
 
@@ -59,6 +65,7 @@ class Need:
     version: str
     latest_version: str | None  # recorded by the partition's last materialisation
     latest_id: int  # that materialisation's storage id (0: never materialised)
+    reason: str = "new video"  # why it is (re)done, in words (``redo_reason``)
 
     @property
     def key(self) -> str:
@@ -141,7 +148,8 @@ def plan_work(
             continue
         if r.rejected_unread or task_id_problem(r.file.task_id):
             # registration alone, which rejects it with the reason; no gold to wait for
-            plan.needs.append(Need(r, (f"{r.file.role}_video",), "rejected", None, 0))
+            need = Need(r, (f"{r.file.role}_video",), "rejected", None, 0, "to be rejected")
+            plan.needs.append(need)
         else:
             usable.append(r)
     planner = _Planner(instance, settings, plan)
@@ -201,12 +209,14 @@ class _Planner:
         """Adds a need unless the video is done at ``version``; True when done."""
         layout, key = self.settings.layout, r.file.partition_key
         latest_version, latest_id = latest.get(key, (None, 0))
-        if latest_version == version and outputs_present(layout, r.file.role, r.file.task_id, key):
+        present = outputs_present(layout, r.file.role, r.file.task_id, key)
+        if latest_version == version and present:
             self.plan.done.append(r)
             return True
         embedded = _embedded(layout, r, self.settings.embedder.name)
         selection = rest if embedded else ingest + rest
-        self.plan.needs.append(Need(r, selection, version, latest_version, latest_id))
+        why = redo_reason(r.file.role, version, latest_version, present)
+        self.plan.needs.append(Need(r, selection, version, latest_version, latest_id, why))
         return False
 
 
@@ -243,6 +253,13 @@ def batch_needs(
     return batches
 
 
+def redo_reason_of(tags: Mapping[str, str], key: str) -> str | None:
+    """Why a run (re)did partition ``key``, from the run's tags."""
+    if REASONS_TAG in tags:
+        return json.loads(tags[REASONS_TAG]).get(key)
+    return tags.get(REASON_TAG)
+
+
 def run_request(batch: list[Need], keyed: bool = True) -> RunRequest:
     """One run for a batch: a single partition, or a range by Dagster's range tags.
 
@@ -250,7 +267,15 @@ def run_request(batch: list[Need], keyed: bool = True) -> RunRequest:
     replaces), so the daemon launches it once; the same request after that
     materialisation changed (content put back, outputs deleted) is a new key."""
     first, last = batch[0], batch[-1]
-    tags = {"sopilot/videos": str(len(batch))}
+    reasons = Counter(n.reason for n in batch)
+    tags = {
+        "sopilot/videos": str(len(batch)),
+        REASON_TAG: "; ".join(
+            why if len(reasons) == 1 else f"{why} ×{count}" for why, count in reasons.items()
+        ),
+    }
+    if len(reasons) > 1:
+        tags[REASONS_TAG] = json.dumps({n.key: n.reason for n in batch})
     digest = hashlib.sha1("\n".join(f"{n.key}@{n.mark}" for n in batch).encode()).hexdigest()
     prefix = first.ready.file.role
     if len(batch) == 1:
