@@ -178,6 +178,12 @@ def test_the_good_video_scores_the_same_as_its_copies(bad_input_run: BadInputRun
     scores = dict(_scores(bad_input_run).select("trainee_video", "score").iter_rows())
     for copy in ("same content again.mp4", "probe .. ü v1.mp4", LONG_NAME):
         assert scores[copy] == pytest.approx(scores["good.mp4"])
+    # byte-identical copies are scored, and flagged as copies of the first registered
+    duplicates = dict(_scores(bad_input_run).select("trainee_video", "duplicate_of").iter_rows())
+    assert duplicates.pop("good.mp4") is None
+    for copy in ("same content again.mp4", "probe .. ü v1.mp4", LONG_NAME):
+        assert duplicates.pop(copy) == f"{TASK}/trainee/good.mp4"
+    assert set(duplicates.values()) == {None}
 
 
 def test_nothing_outside_the_data_folder_was_touched(bad_input_run: BadInputRun) -> None:

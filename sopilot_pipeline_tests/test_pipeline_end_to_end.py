@@ -90,6 +90,7 @@ def test_all_good_trainees_scored_in_hive_tables(pipeline_run: PipelineRun) -> N
         "adapter_version",
         "pipeline_version",
         "scored_at",
+        "duplicate_of",
     }
     assert not scores["adapter_version"].str.contains("task-golds").any()
 

@@ -57,6 +57,10 @@ class DataLayout:
     def raw_video(self, sha256: str, suffix: str) -> Path:
         return self.raw / f"{sha256}{suffix.lower()}"
 
+    def first_registration(self, sha256: str) -> Path:
+        """Which video was registered first with this content (duplicates point to it)."""
+        return self.raw / "by_sha256" / f"{sha256}.json"
+
     def registration(self, role: str, key: str) -> Path:
         return self.raw / role / f"{key}.json"
 

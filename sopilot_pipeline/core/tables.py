@@ -30,6 +30,8 @@ SCORES_SCHEMA = pa.schema(
         ("adapter_version", pa.string()),
         ("pipeline_version", pa.string()),
         ("scored_at", pa.timestamp("us", tz="UTC")),
+        # appended: the first registered video with byte-identical content, if another
+        ("duplicate_of", pa.string()),
     ]
 )
 

@@ -90,6 +90,28 @@ def unusable_entry(source: WatchedFile) -> str | None:
     return task_id_problem(source.task_id)
 
 
+def _duplicate_of(
+    layout: DataLayout, sha: str, role: str, key: str, source: WatchedFile
+) -> str | None:
+    """``task/role/file`` of the first video registered with these bytes, unless it is
+    this one: a byte-identical copy under another name is scored, and flagged."""
+    first = layout.first_registration(sha)
+    if not first.exists():
+        write_json(
+            first,
+            {
+                "task_id": source.task_id,
+                "role": role,
+                "file_name": source.file_name,
+                "partition_key": key,
+            },
+        )
+    record = read_json(first)
+    if record.get("partition_key") == key:
+        return None
+    return f"{record['task_id']}/{record['role']}/{record['file_name']}"
+
+
 def _task_from_key(layout: DataLayout, role: str, key: str) -> str:
     """Best effort task id for a key whose file is gone (from an earlier registration)."""
     reg = layout.registration(role, key)
@@ -149,6 +171,7 @@ def build_video_assets(role: str, pool: str | None = None) -> list[AssetsDefinit
             raw = layout.raw_video(sha, source.path.suffix)
             if not raw.exists():
                 atomic_write_with(raw, lambda tmp: shutil.copyfile(source.path, tmp))
+            duplicate_of = _duplicate_of(layout, sha, role, key, source)
             write_json(
                 layout.registration(role, key),
                 {
@@ -167,6 +190,7 @@ def build_video_assets(role: str, pool: str | None = None) -> list[AssetsDefinit
                     "codec": probe.codec,
                     "registered_at": datetime.now(UTC).isoformat(),
                     "pipeline_version": __version__,
+                    "duplicate_of": duplicate_of,
                 },
             )
             layout.table_file("rejected_videos", source.task_id, key).unlink(missing_ok=True)
@@ -182,6 +206,7 @@ def build_video_assets(role: str, pool: str | None = None) -> list[AssetsDefinit
                 "codec": probe.codec,
                 "probe_seconds": round(time.perf_counter() - started, 3),
                 "raw_copy": MetadataValue.path(str(raw)),
+                **({"duplicate_of": duplicate_of} if duplicate_of else {}),
             }
 
         batch = PartitionBatch(context)

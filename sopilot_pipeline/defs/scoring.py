@@ -325,6 +325,13 @@ def trainee_score(context: AssetExecutionContext, settings: SopilotSettings):
     yield check_result(list(batch.done), lambda k: score_problem(layout, k), SCORE_CHECK.name)
 
 
+def _registration(layout: DataLayout, key: str) -> dict:
+    try:
+        return read_json(layout.registration("trainee", key))
+    except (OSError, ValueError):
+        return {}
+
+
 def registered_raw(layout: DataLayout, role: str, key: str) -> tuple[Path, dict] | None:
     """The stored copy of a video and its registration record; None if either is gone."""
     try:
@@ -459,6 +466,7 @@ def _score_one(
                 "adapter_version": adapter.version,
                 "pipeline_version": __version__,
                 "scored_at": scored_at,
+                "duplicate_of": _registration(layout, key).get("duplicate_of"),
             }
         ],
         SCORES_SCHEMA,
