@@ -81,12 +81,19 @@ def _cmd_process(args: argparse.Namespace) -> int:
     # one process per instance at a time, taken before the instance is first opened so
     # that two starting together cannot both create its storage
     with _exclusive(home / PROCESS_LOCK):
-        outcome = process_watch_folder(
-            settle_seconds=args.settle_seconds,
-            max_ticks=args.max_ticks,
-            settings=settings,
-            verbose=args.verbose,
-        )
+        from sopilot_pipeline.progress import PassProgress
+
+        progress = PassProgress(sys.stderr)
+        try:
+            outcome = process_watch_folder(
+                settle_seconds=args.settle_seconds,
+                max_ticks=args.max_ticks,
+                settings=settings,
+                verbose=args.verbose,
+                progress=progress,
+            )
+        finally:
+            progress.close()
     print_summary(outcome)
     return 1 if outcome.failed_runs else 0
 

@@ -41,6 +41,7 @@ from sopilot_pipeline.defs.work import (
     plan_work,
     run_request,
 )
+from sopilot_pipeline.progress import PassProgress
 
 PLANNED_EVENTS_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -140,6 +141,7 @@ def process_watch_folder(
     instance: DagsterInstance | None = None,
     max_partitions: int = MAX_PARTITIONS_PER_RUN,
     verbose: bool = False,
+    progress: PassProgress | None = None,
 ) -> ProcessOutcome:
     # one "materialisation planned" event per asset and range run instead of one per
     # partition: half the event-log writes of a batch (the price, failed partitions not
@@ -168,8 +170,12 @@ def process_watch_folder(
             if line not in outcome.failed_runs:
                 outcome.failed_runs.append(line)
         needs = [n for n in plan.needs if n.key not in outcome.failed_keys]
+        if progress is not None:
+            progress.planned(len(needs) + sum(plan.waiting.values()))
         for batch in batch_needs(needs, partition_order(instance, plan), max_partitions):
             _execute(defs, instance, batch, outcome)
+            if progress is not None:
+                progress.ran(len(batch), batch[0].ready.file.task_id)
         due, why = adapter_training_due(
             layout, settings.embedder.name, settings.training_min_new_videos
         )

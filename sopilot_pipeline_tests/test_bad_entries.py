@@ -73,6 +73,8 @@ def test_bad_entries_are_rejected_and_every_other_task_scored(
     assert "task id too long" in reasons["gold.mp4"]
     assert "task id too long" in reasons["clean.mp4"]
     assert "rejected videos (7)" in result.stdout
+    # progress, one plain line per run when not on a terminal, on stderr
+    assert "progress: " in result.stderr and " elapsed" in result.stderr, result.stderr
     # nothing is left to do: a second pass runs nothing and still exits 0
     again = subprocess.run(
         [str(BIN / "sopilot-pipeline"), "process"], env=env, capture_output=True, text=True
