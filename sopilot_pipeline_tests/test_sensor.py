@@ -178,3 +178,18 @@ def test_descriptions_keep_their_placeholders_in_the_ui() -> None:
     for name, text in texts.items():
         outside_code = re.sub(r"`[^`]*`", "", text)
         assert not re.search(r"<[A-Za-z_]+>", outside_code), (name, text)
+
+
+def test_every_table_column_is_described_in_the_ui() -> None:
+    defs = build_definitions(SopilotSettings(data_dir="/tmp/sopilot-unused"))
+    graph = defs.resolve_asset_graph()
+    described = 0
+    for key in graph.get_all_asset_keys():
+        for name, entry in graph.get(key).metadata.items():
+            schema = getattr(entry, "schema", entry)
+            if name != "dagster/column_schema" and not name.endswith("_schema"):
+                continue
+            for column in schema.columns:
+                assert column.description, (key.to_user_string(), name, column.name)
+                described += 1
+    assert described >= 40  # scores, deviations, steps, rejected_videos

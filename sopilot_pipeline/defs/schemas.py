@@ -3,12 +3,15 @@
 import pyarrow as pa
 from dagster import MetadataValue, TableColumn, TableSchema
 
-from sopilot_pipeline.core.tables import TABLE_SCHEMAS
+from sopilot_pipeline.core.tables import TABLE_SCHEMAS, column_description
 
 
 def table_schema(schema: pa.Schema) -> TableSchema:
     return TableSchema(
-        columns=[TableColumn(name=f.name, type=str(f.type), description=None) for f in schema]
+        columns=[
+            TableColumn(name=f.name, type=str(f.type), description=column_description(f))
+            for f in schema
+        ]
     )
 
 
