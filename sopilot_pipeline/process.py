@@ -222,14 +222,14 @@ def _materialize(
 
 
 def _summarise_rejections(instance: DagsterInstance, outcome: ProcessOutcome) -> None:
-    """Materialise ``rejected_videos`` when its row count changed since the last time."""
+    """Materialise the ``rejected_videos`` summary unless the latest one counts the rows
+    there are (each rejection materialises the asset too, with the count but no summary)."""
     rows = len(rejected_rows(outcome.settings.layout))
     last = instance.get_latest_materialization_event(AssetKey(REJECTED_ASSET))
-    seen = None
-    if last is not None and last.asset_materialization is not None:
-        entry = last.asset_materialization.metadata.get("dagster/row_count")
-        seen = entry.value if entry is not None else None
-    if rows != (seen if seen is not None else 0):
+    metadata = last.asset_materialization.metadata if last and last.asset_materialization else {}
+    entry = metadata.get("dagster/row_count")
+    summarised = "by_reason" in metadata and entry is not None and entry.value == rows
+    if (rows or last is not None) and not summarised:
         res = _materialize([rejected_videos], instance, outcome)
         if not res.success:
             outcome.record_failure("rejected_videos", res)

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
     AssetExecutionContext,
     AssetMaterialization,
     BackfillPolicy,
@@ -81,6 +83,20 @@ class PartitionBatch:
                 self.context.log.exception(f"partition {key!r} failed")
                 self.failed[key] = f"{type(exc).__name__}: {exc}"
             self.work[key] = time.perf_counter() - t0
+
+    def rejection_check(self, check_name: str) -> AssetCheckResult:
+        """Failed, as a warning, when a partition was skipped (rejected) in this step."""
+        listing = "\n".join(f"- `{k}`: {why}" for k, why in self.skipped.items())
+        return AssetCheckResult(
+            check_name=check_name,
+            passed=not self.skipped,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "videos_checked": len(self.keys),
+                "rejected": len(self.skipped),
+                **({"reasons": MetadataValue.md(listing)} if listing else {}),
+            },
+        )
 
     def results(self, summary: dict[str, Any] | None = None) -> Iterator[Any]:
         """The step's events: see the module docstring for why two shapes."""

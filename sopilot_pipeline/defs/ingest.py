@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from dagster import (
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetMaterialization,
     AssetObservation,
     AssetsDefinition,
     Backoff,
@@ -70,11 +72,33 @@ def record_rejection(
     context.log_event(
         AssetObservation(asset_key=AssetKey(f"{role}_video"), partition=key, metadata=details)
     )
+    # rejected_videos is a table of these rows: each rejection materialises it, so the
+    # Catalog lists it with its row count under the daemon as under `process`
+    rows = len(list((layout.tables / "rejected_videos").glob("*/*.parquet")))
     context.log_event(
-        AssetObservation(
+        AssetMaterialization(
             asset_key=AssetKey("rejected_videos"),
-            metadata={**details, "role": role, "partition_key": key},
+            metadata={
+                **details,
+                "role": role,
+                "partition_key": key,
+                "dagster/row_count": rows,
+            },
         )
+    )
+
+
+READABLE_CHECK = "video_is_readable"
+DECODES_CHECK = "video_decodes"
+
+
+def usable_check(asset_name: str, name: str) -> AssetCheckSpec:
+    """A warning on the run and the asset when a video of the step was rejected."""
+    return AssetCheckSpec(
+        name,
+        asset=asset_name,
+        description="Warns, with each video and reason, when a video of the run was "
+        "rejected (the reasons are also rows of tables/rejected_videos).",
     )
 
 
@@ -132,6 +156,7 @@ def build_video_assets(role: str, pool: str | None = None) -> list[AssetsDefinit
         retry_policy=IO_RETRY,
         backfill_policy=BATCHED,
         kinds={"video"},
+        check_specs=[usable_check(f"{role}_video", READABLE_CHECK)],
         description=f"A {role} video from the watch folder: header probed and first frame "
         "decoded (fps, duration, size, codec), hashed, and copied content-addressed into "
         "raw/. Unusable files are rejected with a reason.",
@@ -212,6 +237,7 @@ def build_video_assets(role: str, pool: str | None = None) -> list[AssetsDefinit
         batch = PartitionBatch(context)
         batch.run(register)
         yield from batch.results()
+        yield batch.rejection_check(READABLE_CHECK)
 
     @asset(
         name=f"{role}_clip_embeddings",
@@ -223,6 +249,7 @@ def build_video_assets(role: str, pool: str | None = None) -> list[AssetsDefinit
         backfill_policy=BATCHED,
         pool=pool,
         kinds={"numpy"},
+        check_specs=[usable_check(f"{role}_clip_embeddings", DECODES_CHECK)],
         description="The one full decode of the video: frames actually decoded and corrupt "
         "packets counted, frames sampled at SOPILOT_TARGET_FPS with stream timestamps, "
         "grouped into clips and embedded; raw vectors (.npy) plus clip times (.json).",
@@ -301,6 +328,7 @@ def build_video_assets(role: str, pool: str | None = None) -> list[AssetsDefinit
                 "x_realtime": round(timings["video"] / max(busy, 1e-9), 1),
             }
         )
+        yield batch.rejection_check(DECODES_CHECK)
 
     return [registered_video, clip_embeddings]
 
