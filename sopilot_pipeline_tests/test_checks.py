@@ -99,8 +99,13 @@ def test_timeline_preview_draws_both_rows() -> None:
         [(0, 0.0, 5.0), (1, 5.0, 10.0)], [(0, 0.0, 6.0)], [("missing_step", 5.0, 10.0, False)]
     )
     image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
-    assert image.shape == (70, 480, 3)
-    gold_row, trainee_row = image[15], image[45]
-    assert (np.abs(gold_row - 255).sum(axis=1) > 60).sum() > 400  # both gold steps drawn
-    assert 250 < (np.abs(trainee_row - 255).sum(axis=1) > 60).sum() < 320  # 6 of 10 s
-    assert (image[28:33, 300:400] == (214, 39, 40)).all(axis=2).any()  # the missing mark
+    assert image.shape == (104, 480, 3)
+    plot = image[:, 56:470]  # right of the row labels
+    gold_row, trainee_row = plot[15], plot[45]
+    assert (np.abs(gold_row - 255).sum(axis=1) > 60).sum() > 380  # both gold steps drawn
+    assert 220 < (np.abs(trainee_row - 255).sum(axis=1) > 60).sum() < 270  # 6 of 10 s
+    assert (plot[28:33, 220:400] == (214, 39, 40)).all(axis=2).any()  # the missing mark
+    labels = image[:36, :50]  # "gold" and "trainee" written left of the rows
+    assert (labels[8:26].sum(axis=2) < 400).any() and (image[38:56, :50].sum(axis=2) < 400).any()
+    assert (image[64, 56:470] < 200).all()  # the time axis
+    assert (image[88:97, 56:66] == (214, 39, 40)).all(axis=2).any()  # legend: missing step

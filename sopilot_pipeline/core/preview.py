@@ -42,33 +42,57 @@ DEVIATION_COLOURS = {
 }
 
 
+def _tick_step(span: float) -> float:
+    """A round tick spacing giving at most ~8 ticks over ``span`` seconds."""
+    return next((t for t in (1, 2, 5, 10, 15, 30, 60, 120, 300) if span / t <= 8), 600)
+
+
 def timeline_png(
     gold_steps: list[tuple[int, float, float]],
     trainee_steps: list[tuple[int, float, float]],
     deviations: list[tuple[str, float, float, bool]],
     width: int = 480,
 ) -> bytes:
-    """Gold steps (top row) against the trainee's (bottom row), deviations as red-ish
-    marks under the row they belong to. Steps are (index, start, end) in seconds;
-    deviations (type, start, end, on_trainee_row)."""
+    """Gold steps (top row) against the trainee's (bottom row), labelled, on a time axis
+    in seconds; deviations as coloured marks under the row they belong to, with a legend
+    of the kinds shown. Steps are (index, start, end) in seconds; deviations (type,
+    start, end, on_trainee_row)."""
+    left, right = 56, 10
     ends = [e for _, _, e in gold_steps + trainee_steps] + [e for _, _, e, _ in deviations]
     span = max(ends + [1e-6])
-    scale = (width - 20) / span
-    image = Image.new("RGB", (width, 70), "white")
+    scale = (width - left - right) / span
+    image = Image.new("RGB", (width, 104), "white")
     draw = ImageDraw.Draw(image)
     rows = {False: 8, True: 38}
+    for row, label in ((False, "gold"), (True, "trainee")):
+        draw.text((4, rows[row] + 4), label, fill=(60, 60, 60))
     for row, steps in ((False, gold_steps), (True, trainee_steps)):
         for index, start, end in steps:
-            x0, x1 = 10 + start * scale, 10 + max(end * scale, start * scale + 1)
+            x0, x1 = left + start * scale, left + max(end * scale, start * scale + 1)
             colour = STEP_COLOURS[index % len(STEP_COLOURS)]
             draw.rectangle([x0, rows[row], x1, rows[row] + 18], fill=colour, outline="white")
             draw.text((x0 + 2, rows[row] + 3), str(index + 1), fill="white")
     for kind, start, end, on_trainee in deviations:
         y = rows[on_trainee] + 20
         draw.rectangle(
-            [10 + start * scale, y, 10 + max(end, start) * scale + 2, y + 4],
+            [left + start * scale, y, left + max(end, start) * scale + 2, y + 4],
             fill=DEVIATION_COLOURS.get(kind, (0, 0, 0)),
         )
+    axis = 64
+    draw.line([left, axis, width - right, axis], fill=(120, 120, 120))
+    step = _tick_step(span)
+    tick = 0.0
+    while tick <= span + 1e-9:
+        x = left + tick * scale
+        draw.line([x, axis, x, axis + 3], fill=(120, 120, 120))
+        draw.text((x - 4, axis + 4), f"{tick:g}", fill=(90, 90, 90))
+        tick += step
+    draw.text((4, axis + 4), "time (s)", fill=(90, 90, 90))
+    x = left
+    for kind in dict.fromkeys(k for k, _, _, _ in deviations):
+        draw.rectangle([x, 88, x + 8, 96], fill=DEVIATION_COLOURS.get(kind, (0, 0, 0)))
+        draw.text((x + 11, 87), kind.replace("_", " "), fill=(60, 60, 60))
+        x += 16 + 6 * len(kind)
     buf = io.BytesIO()
     image.save(buf, format="PNG", optimize=True)
     return buf.getvalue()

@@ -582,7 +582,6 @@ def _score_one(
         "task_id": task_id,
         "score": result.score,
         "num_deviations": len(result.deviations),
-        "dagster/row_count": 1,
         "deviation_rows": len(result.deviations),
         **{f"num_{k}": v for k, v in c.items()},
         "summary": MetadataValue.md(summary),
