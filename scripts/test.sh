@@ -3,14 +3,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
-# the report test renders PDF pages with poppler's pdftoppm (Debian package poppler-utils)
-if ! command -v pdftoppm >/dev/null; then
+# Debian packages the tests use: poppler's pdftoppm renders report pages; Chromium is
+# the browser the UI test drives (Playwright cannot download its own here)
+apt_install() {
   if [ "$(id -u)" = 0 ]; then
-    apt-get install -y -q poppler-utils >/dev/null 2>&1 \
-      || { apt-get update -q >/dev/null && apt-get install -y -q poppler-utils >/dev/null; }
+    apt-get install -y -q "$@" >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null && apt-get install -y -q "$@" >/dev/null; }
   else
-    sudo apt-get install -y -q poppler-utils >/dev/null
+    sudo apt-get install -y -q "$@" >/dev/null
   fi
-fi
+}
+command -v pdftoppm >/dev/null || apt_install poppler-utils
+command -v chromium >/dev/null || apt_install chromium
 .venv/bin/ruff check sopilot_pipeline sopilot_pipeline_tests
 .venv/bin/python -m pytest -q "$@"

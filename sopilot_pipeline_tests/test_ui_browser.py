@@ -1,0 +1,141 @@
+"""The Dagster UI on a scored instance, driven by headless Chromium (Debian's, through
+Playwright): the catalog lists our assets, a trainee's partition shows its score,
+timeline, report and why it was scored, and a rejected file's reason is in the
+``rejected_videos`` history. Screenshots go to the test's temp dir; their paths are
+printed. In CI a missing browser fails the test; elsewhere it skips."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@dataclass
+class UI:
+    url: str
+    shots: Path
+    clean_key: str
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_up(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/server_info", timeout=5):
+                return
+        except OSError:
+            assert time.monotonic() < deadline, f"dagster dev did not answer within {timeout} s"
+            time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def ui(demo_watch: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the browser test, but Debian's chromium is not installed")
+        pytest.skip("no chromium (apt-get install chromium)")
+    root = tmp_path_factory.mktemp("ui")
+    home, data = root / "home", root / "data"
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    task = data / "watch" / "valve"
+    shutil.copytree(demo_watch / "assemble_valve" / "gold", task / "gold")
+    (task / "trainee").mkdir()
+    shutil.copy(demo_watch / "assemble_valve" / "trainee" / "clean_1.mp4", task / "trainee")
+    clean = (demo_watch / "assemble_valve" / "trainee" / "clean_2.mp4").read_bytes()
+    (task / "trainee" / "broken.mp4").write_bytes(clean[:5000])  # cut short
+    env = {**os.environ, "DAGSTER_HOME": str(home), "SOPILOT_DATA_DIR": str(data)}
+    done = subprocess.run(
+        [str(BIN / "sopilot-pipeline"), "process"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (clean_key,) = [p.stem for p in (data / "tables" / "scores").rglob("*.parquet")]
+    port = _free_port()
+    with (root / "dagster-dev.log").open("w") as log:
+        server = subprocess.Popen(
+            [str(BIN / "dagster"), "dev", "-w", str(REPO / "workspace.yaml"), "-p", str(port)],
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # `dagster dev` ignores SIGTERM outside job control
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_up(url, 180)
+            yield UI(url, root / "screenshots", clean_key)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(10)
+
+
+@pytest.fixture
+def page(ui: UI) -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser.new_page(viewport={"width": 1400, "height": 1000})
+        browser.close()
+
+
+def _open(page, ui: UI, path: str, shot: str, expect: str) -> str:  # noqa: ANN001 - Page
+    page.goto(f"{ui.url}{path}", wait_until="networkidle", timeout=120_000)
+    page.get_by_text(expect, exact=False).first.wait_for(state="attached", timeout=120_000)
+    skip = page.get_by_role("button", name="Skip")  # Dagster's newsletter prompt
+    if skip.count():
+        skip.first.click()
+    ui.shots.mkdir(exist_ok=True)
+    picture = ui.shots / f"{shot}.png"
+    page.screenshot(path=str(picture), full_page=True)
+    print(f"screenshot: {picture}")
+    return page.inner_text("body")
+
+
+def test_the_catalog_lists_our_assets(ui: UI, page) -> None:  # noqa: ANN001
+    text = _open(page, ui, "/assets", "catalog", "trainee_score")
+    for asset in ("gold_steps", "trainee_video", "trainee_score", "rejected_videos"):
+        assert asset in text
+    assert "`models/feature_adapter_<embedder>_<ts>.npz`" in text  # placeholders kept
+
+
+def test_a_trainee_partition_shows_its_score_timeline_report_and_reason(
+    ui: UI,
+    page,  # noqa: ANN001
+) -> None:
+    path = f"/assets/trainee_score?view=partitions&partition={ui.clean_key}"
+    text = _open(page, ui, path, "trainee_partition", "num_deviations")
+    for entry in ("score", "timeline", "report", "reason", "new video"):
+        assert entry in text, entry
+    assert f"{ui.clean_key}.pdf" in text
+
+
+def test_a_rejected_file_and_its_reason_are_in_the_ui(ui: UI, page) -> None:  # noqa: ANN001
+    text = _open(page, ui, "/assets/rejected_videos?view=events", "rejected_videos", "broken")
+    assert "broken.mp4" in text
+    assert "not a readable video container" in text
