@@ -13,8 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.instance.ref import InstanceRef
 
 from sopilot_pipeline.defs.orphans import worker_pid
+from sopilot_pipeline_tests.process_group import running
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -89,28 +89,10 @@ def _process(setup: Setup) -> subprocess.CompletedProcess:
     )
 
 
-@contextmanager
-def _daemon(setup: Setup, log: Path) -> Iterator[subprocess.Popen]:
+def _daemon(setup: Setup, log: Path) -> contextlib.AbstractContextManager[subprocess.Popen]:
     """``dagster-daemon run`` on the setup's instance, in a process group of its own."""
-    with log.open("w") as out:
-        daemon = subprocess.Popen(
-            [str(BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
-            cwd=setup.elsewhere,
-            env=setup.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            yield daemon
-        finally:
-            with contextlib.suppress(ProcessLookupError):  # a test may have killed it
-                os.killpg(daemon.pid, signal.SIGTERM)
-            try:
-                daemon.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(daemon.pid, signal.SIGKILL)
-                daemon.wait(10)
+    command = [str(BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")]
+    return running(command, log, setup.elsewhere, setup.env)
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from sopilot_pipeline_tests.process_group import running
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -72,26 +73,11 @@ def ui(demo_watch: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[U
     assert done.returncode == 0, done.stdout + done.stderr
     (clean_key,) = [p.stem for p in (data / "tables" / "scores").rglob("*.parquet")]
     port = _free_port()
-    with (root / "dagster-dev.log").open("w") as log:
-        server = subprocess.Popen(
-            [str(BIN / "dagster"), "dev", "-w", str(REPO / "workspace.yaml"), "-p", str(port)],
-            cwd=root,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # `dagster dev` ignores SIGTERM outside job control
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            _wait_up(url, 180)
-            yield UI(url, root / "screenshots", clean_key)
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(10)
+    command = [str(BIN / "dagster"), "dev", "-w", str(REPO / "workspace.yaml"), "-p", str(port)]
+    with running(command, root / "dagster-dev.log", root, env):
+        url = f"http://127.0.0.1:{port}"
+        _wait_up(url, 180)
+        yield UI(url, root / "screenshots", clean_key)
 
 
 @pytest.fixture
