@@ -172,7 +172,7 @@ def process_watch_folder(
         needs = [n for n in plan.needs if n.key not in outcome.failed_keys]
         if progress is not None:
             progress.planned(len(needs) + sum(plan.waiting.values()))
-        for batch in batch_needs(needs, partition_order(instance, plan), max_partitions):
+        for batch in batch_needs(needs, partition_order(plan), max_partitions):
             _execute(defs, instance, batch, outcome)
             if progress is not None:
                 progress.ran(len(batch), batch[0].ready.file.task_id)

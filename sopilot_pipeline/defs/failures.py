@@ -18,7 +18,7 @@ from dagster._core.storage.tags import (
 
 from sopilot_pipeline.core.tables import FAILED_RUNS_SCHEMA, write_table
 from sopilot_pipeline.defs.resources import SopilotSettings
-from sopilot_pipeline.defs.sensors import PARTITIONS_OF_JOB
+from sopilot_pipeline.defs.work import PARTITIONS_OF_JOB
 
 
 def failed_partitions(context: RunFailureSensorContext) -> list[str]:

@@ -31,7 +31,6 @@ from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.work import (
     GOLD_CHAIN,
     GOLD_JOB,
-    PARTITIONS_OF_JOB,
     TRAINEE_CHAIN,
     TRAINEE_JOB,
     Need,
@@ -53,7 +52,6 @@ trainee_job = define_asset_job(
 )
 
 WATCH_SENSOR_NAME = "watch_folder_sensor"
-__all__ = ["PARTITIONS_OF_JOB", "WATCH_SENSOR_NAME", "gold_job", "trainee_job"]
 
 
 @sensor(
@@ -82,7 +80,7 @@ def watch_folder_sensor(context: SensorEvaluationContext, settings: SopilotSetti
         for task, n in waiting.items():
             context.log.info(f"waiting for a gold video: task {task!r} ({n} trainee videos)")
     needs = _not_asked_yet(context, state, plan.needs, settings.sensor_max_requests)
-    batches = batch_needs(needs, partition_order(context.instance, plan), MAX_PARTITIONS_PER_RUN)
+    batches = batch_needs(needs, partition_order(plan), MAX_PARTITIONS_PER_RUN)
     runs = [run_request(b) for b in batches]
     if plan.first_adapter:
         digest = hashlib.sha1("\n".join(plan.first_adapter).encode()).hexdigest()[:16]
