@@ -31,6 +31,7 @@ from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.work import (
     GOLD_CHAIN,
     GOLD_JOB,
+    REASON_TAG,
     TRAINEE_CHAIN,
     TRAINEE_JOB,
     Need,
@@ -75,7 +76,7 @@ def watch_folder_sensor(context: SensorEvaluationContext, settings: SopilotSetti
     plan = plan_work(context.instance, settings, ready)
     for rel, why in plan.errors.items():
         context.log.error(f"cannot plan {rel!r}: {why}; trying again next tick")
-    waiting = {task: n for task, n in sorted(plan.waiting.items())}
+    waiting = dict(sorted(plan.waiting.items()))
     if waiting != cursor.get("waiting"):
         for task, n in waiting.items():
             context.log.info(f"waiting for a gold video: task {task!r} ({n} trainee videos)")
@@ -88,7 +89,7 @@ def watch_folder_sensor(context: SensorEvaluationContext, settings: SopilotSetti
             RunRequest(
                 run_key=f"first-adapter:{settings.embedder.name}:{digest}",
                 job_name=adapter_job.name,
-                tags={"sopilot/reason": f"first adapter: {len(plan.first_adapter)} golds"},
+                tags={REASON_TAG: f"first adapter: {len(plan.first_adapter)} golds"},
             )
         )
     return SensorResult(
