@@ -41,10 +41,16 @@ def main() -> int:
     parser.add_argument("--json", help="write the full report as JSON here")
     parser.add_argument("--harness", choices=("demo", "assembly"), default="demo")
     parser.add_argument("--sidecars", action="store_true", help="authored steps for the golds")
+    parser.add_argument(
+        "--keep", help="work in this (new) folder and keep it, for benchmarks/rescore.py"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sopilot-accuracy-") as tmp:
+        workdir = Path(args.keep) if args.keep else Path(tmp)
+        if args.keep:
+            workdir.mkdir(parents=True)
         report = evaluate_accuracy(
-            Path(tmp),
+            workdir,
             args.tasks,
             args.seed,
             args.workers,

@@ -126,15 +126,23 @@ def render_harness(
     watch: Path, harness: str, num_tasks: int, seed: int, workers: int
 ) -> tuple[list, dict]:
     """Render a harness into the watch folder: its jobs and the truth keyed by path."""
+    jobs = harness_jobs(watch, harness, num_tasks, seed)
     if harness == "assembly":
         from sopilot_pipeline.core import assembly_harness
 
-        jobs = assembly_harness.assembly_render_jobs(str(watch), num_tasks, seed)
         return jobs, assembly_harness.write_assembly_set(jobs, workers)
+    return jobs, accuracy.write_accuracy_set(jobs, workers)
+
+
+def harness_jobs(watch: Path, harness: str, num_tasks: int, seed: int) -> list:
+    """What a harness renders (cheap: nothing is drawn), as watch-folder paths."""
+    if harness == "assembly":
+        from sopilot_pipeline.core import assembly_harness
+
+        return assembly_harness.assembly_render_jobs(str(watch), num_tasks, seed)
     if harness != "demo":
         raise ValueError(f"unknown harness {harness!r}; one of {', '.join(HARNESSES)}")
-    jobs = accuracy.accuracy_render_jobs(str(watch), num_tasks, seed)
-    return jobs, accuracy.write_accuracy_set(jobs, workers)
+    return accuracy.accuracy_render_jobs(str(watch), num_tasks, seed)
 
 
 def write_truth_sidecars(jobs: list, truth: dict) -> int:
@@ -186,7 +194,31 @@ def evaluate_accuracy(
     instance = DagsterInstance.local_temp(str(home))
     outcome = process_watch_folder(settle_seconds=0.2, settings=settings, instance=instance)
     seconds["pipeline"] = time.perf_counter() - t0
+    report = grade_outputs(settings, jobs, truth, num_tasks, table_findings(settings))
+    report.failed_runs = list(outcome.failed_runs)
+    report.seconds = {k: round(v, 1) for k, v in seconds.items()}
+    return report
 
+
+Findings = tuple[dict[tuple[str, str], float], list[dict]]
+
+
+def table_findings(settings: SopilotSettings) -> Findings:
+    """What the pipeline wrote: score per (task, trainee video) and deviation rows."""
+    scores = _table(settings, "scores")
+    deviations = _table(settings, "deviations")
+    score_of: dict[tuple[str, str], float] = {}
+    if scores is not None:
+        for row in scores.iter_rows(named=True):
+            score_of[(row["task_id"], row["trainee_video"])] = row["score"]
+    rows = list(deviations.iter_rows(named=True)) if deviations is not None else []
+    return score_of, rows
+
+
+def grade_outputs(
+    settings: SopilotSettings, jobs: list, truth: dict, num_tasks: int, findings: Findings
+) -> AccuracyReport:
+    """Grade scores and deviation rows (``findings``) against what was injected."""
     injected: dict[tuple[str, str], set[tuple[str, int | None]]] = {}
     severity: dict[tuple[str, str], float] = {}
     golds: dict[tuple[str, str], dict] = {}
@@ -199,8 +231,6 @@ def evaluate_accuracy(
         injected[key] = {(d["type"], d["gold_step"]) for d in devs}
         severity[key] = accuracy.injected_severity(devs)
 
-    scores = _table(settings, "scores")
-    deviations = _table(settings, "deviations")
     steps = _table(settings, "steps")
     spans: dict[tuple[str, str, int], tuple[float, float]] = {}
     if steps is not None:
@@ -216,17 +246,13 @@ def evaluate_accuracy(
         span = spans.get((task, gold_video, step), (None, None))
         return accuracy.truth_step_of(golds[(task, gold_video)]["segments"], *span)
 
-    score_of: dict[tuple[str, str], float] = {}
-    if scores is not None:
-        for row in scores.iter_rows(named=True):
-            score_of[(row["task_id"], row["trainee_video"])] = row["score"]
+    score_of, deviation_rows = findings
     found: dict[tuple[str, str], set[tuple[str, int | None]]] = {k: set() for k in injected}
-    if deviations is not None:
-        for row in deviations.iter_rows(named=True):
-            key = (row["task_id"], row["trainee_video"])
-            if key in found:
-                step = task_step(row["task_id"], row["gold_video"], row["gold_step"])
-                found[key].add((row["type"], step))
+    for row in deviation_rows:
+        key = (row["task_id"], row["trainee_video"])
+        if key in found:
+            step = task_step(row["task_id"], row["gold_video"], row["gold_step"])
+            found[key].add((row["type"], step))
 
     keys = sorted(injected)
     graded = accuracy.grade_deviations([injected[k] for k in keys], [found[k] for k in keys])
@@ -273,7 +299,5 @@ def evaluate_accuracy(
         boundary_counts=(hits, predicted, true),
         spearman=rho,
         step_methods=step_method_f1(settings, golds),
-        failed_runs=list(outcome.failed_runs),
         mismatches=mismatches,
-        seconds={k: round(v, 1) for k, v in seconds.items()},
     )

@@ -217,3 +217,40 @@ def test_an_action_done_part_way_through_a_step_is_extra_a_pause_is_slow(mix, ex
     plan += [c for k in range(3, 6) for c in _step_plan(k)]
     result = evaluate_trainee(gold_series, steps, _moment_video(plan, 1))
     assert {(d.type, d.gold_step) for d in result.deviations} == {expected}
+
+
+def _cost_blocks(plan: list[tuple[int, float, int]], n_steps: int = 3, clips: int = 6) -> tuple:
+    """A cost matrix (gold clips x trainee clips, contrast units) of gold steps of
+    ``clips`` clips, and a trainee given as (gold step, cost to it, clip count): the
+    clips cost 1.2 against every other step."""
+    from sopilot_pipeline.core.steps import Step
+
+    steps = tuple(
+        Step(k, k * clips, (k + 1) * clips, k * clips * 0.5, (k + 1) * clips * 0.5)
+        for k in range(n_steps)
+    )
+    cols = []
+    for step, cost, count in plan:
+        column = np.full(n_steps * clips, 1.2)
+        column[step * clips : (step + 1) * clips] = cost
+        cols += [column] * count
+    return np.stack(cols, axis=1).astype(np.float32), steps
+
+
+@pytest.mark.parametrize(
+    ("plan", "expected"),
+    [
+        # step 2 done first, unlike gold's step 2 (step 1's result not there yet): a swap
+        ([(1, 0.8, 6), (0, 0.1, 6), (2, 0.1, 6)], [("swap", (0, 1))]),
+        # step 2 done after step 3, unlike gold's (step 3's result already there)
+        ([(0, 0.1, 6), (2, 0.1, 6), (1, 0.8, 6)], [("swap", (1, 2))]),
+        # a glance at step 2's bin is not step 2 performed early
+        ([(1, 0.8, 1), (0, 0.1, 6), (2, 0.1, 6)], [("delete", (1,))]),
+    ],
+)
+def test_a_step_done_out_of_place_under_cumulative_state_is_a_swap(plan, expected) -> None:
+    from sopilot_pipeline.core.step_alignment import explain_trainee
+
+    cost, steps = _cost_blocks(plan)
+    _, edits = explain_trainee(cost, steps, 0.6, 0.3, 0.1, 0.6)
+    assert [(e.kind, e.steps) for e in edits] == expected

@@ -273,6 +273,7 @@ def explain_trainee(
                 best = max(swaps, key=lambda p: p[0])
         edits.append(best[1])
         current = best[2]
+    current, edits = _moved_steps(cost, steps, garbage_cost, current, edits)
     # a swap whose pair was later broken up by a delete is no longer part of the story
     final = current.order
     kept = tuple(
@@ -285,3 +286,67 @@ def explain_trainee(
         )
     )
     return current, kept
+
+
+MOVED_STEP_MARGIN = 1.25
+MOVED_STEP_MIN_LENGTH = 0.5
+"""Set-aside trainee activity is a missing step done out of place when that step is
+the gold step it resembles most, by this factor over the next most alike, and the
+activity lasts at least this share of the gold step (a glance is not a step)."""
+
+
+def resembled_step(cost: np.ndarray, steps: tuple[Step, ...], run: ExtraRun) -> int | None:
+    """The gold step a set-aside run of trainee clips looks like, if one stands out.
+
+    Each trainee clip is compared with its closest clip of each step (no time warping:
+    the run may be a part or a hurried version of the step)."""
+    cols = slice(run.first_clip, run.last_clip + 1)
+    likeness = np.array([cost[s.start_clip : s.end_clip, cols].min(axis=0).mean() for s in steps])
+    if len(steps) < 2:
+        return None
+    first, second = np.argsort(likeness)[:2]
+    return int(first) if likeness[second] >= MOVED_STEP_MARGIN * likeness[first] else None
+
+
+def _moved_steps(
+    cost: np.ndarray,
+    steps: tuple[Step, ...],
+    garbage_cost: float,
+    current: SequenceAlignment,
+    edits: list[Edit],
+) -> tuple[SequenceAlignment, list[Edit]]:
+    """Turn "step missing + unrelated activity next to its neighbour" into a swap.
+
+    When a step is done before its predecessor (or after its successor) and steps leave
+    results in view, it looks unlike the gold's step: its predecessor's result is not
+    there yet. Aligned with the swapped order it then costs more than unrelated
+    activity, so the search deletes it and sets the performance aside. If the set-aside
+    run sits where the swap would put the step and resembles that step more than any
+    other, the step was performed out of order, not left out.
+    """
+    for i, edit in enumerate(edits):
+        if edit.kind != "delete":
+            continue
+        s = edit.steps[0]
+        order = current.order
+        length = steps[s].end_clip - steps[s].start_clip
+        for run in current.extras:
+            if run.last_clip + 1 - run.first_clip < MOVED_STEP_MIN_LENGTH * length:
+                continue
+            if resembled_step(cost, steps, run) != s:
+                continue
+            if s - 1 in order:  # done early: the run comes right before its predecessor
+                at = order.index(s - 1)
+                if run.after == (order[at - 1] if at else -1):
+                    new_order, pair = order[:at] + (s,) + order[at:], (s - 1, s)
+                    break
+            if s + 1 in order and run.after == s + 1:  # done late: right after its successor
+                at = order.index(s + 1)
+                new_order, pair = order[: at + 1] + (s,) + order[at + 1 :], (s, s + 1)
+                break
+        else:
+            continue
+        trial = align_step_sequence(cost, steps, new_order, garbage_cost)
+        edits[i] = Edit("swap", pair, current.total_cost - trial.total_cost)
+        current = trial
+    return current, edits
