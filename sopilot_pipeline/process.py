@@ -110,10 +110,13 @@ def _execute(
 ) -> None:
     """One batch as the daemon would run it (same request, no run key), in this process."""
     request = run_request(batch, keyed=False)
-    result = defs.resolve_job_def(request.job_name).execute_in_process(
+    job = defs.resolve_job_def(request.job_name).get_subset(
+        asset_selection=set(request.asset_selection),
+        asset_check_selection=set(request.asset_check_keys),
+    )
+    result = job.execute_in_process(
         instance=instance,
         tags={**request.tags, **process_run_tags()},
-        asset_selection=request.asset_selection,
         partition_key=request.partition_key,
         raise_on_error=False,
         run_config=outcome.run_config,

@@ -34,12 +34,17 @@ def test_every_check_ran_and_passed(pipeline_run: PipelineRun) -> None:
         (ev.check_name, ev.metadata) for ev in guards if not ev.passed
     ]
     # the two bad trainee files of the fixture fail the registration check, as a warning
-    # that names each of them with its reason; every other evaluation passes
+    # on each one's own partition with its reason; every other evaluation passes, and
+    # every registered video has its own passed evaluation
     warned = [ev for ev in evaluations if not ev.passed]
     assert {ev.check_name for ev in warned} == {"video_is_readable"}
     assert all(ev.severity.value == "WARN" for ev in warned)
-    listed = "".join(ev.metadata["reasons"].value for ev in warned)
+    listed = "".join(f"{ev.partition}: {ev.metadata['rejected'].value}" for ev in warned)
     assert "corrupt" in listed and "notes" in listed
+    passed = {ev.partition for ev in evaluations if ev.check_name in REJECTION_CHECKS and ev.passed}
+    registered = {p.stem for p in (pipeline_run.data / "raw" / "trainee").glob("*.json")}
+    assert registered and registered <= passed
+    assert not {ev.partition for ev in warned} & registered
     summary = instance.get_latest_materialization_event(AssetKey("rejected_videos"))
     assert summary.asset_materialization.metadata["dagster/row_count"].value == 2
 

@@ -1,8 +1,10 @@
 """The Dagster UI on a scored instance, driven by headless Chromium (Debian's, through
 Playwright): the catalog lists our assets, a trainee's partition shows its score,
-timeline, report and why it was scored, and a rejected file's reason is in the
-``rejected_videos`` history. Screenshots go to the test's temp dir; their paths are
-printed. In CI a missing browser fails the test; elsewhere it skips."""
+timeline, report and why it was scored, a rejected file's reason is on its own
+partition (its failed ``video_is_readable`` check) and in the ``rejected_videos``
+history, and Materialize on one partition launches a run that succeeds. Screenshots go
+to the test's temp dir; their paths are printed. In CI a missing browser fails the
+test; elsewhere it skips."""
 
 from __future__ import annotations
 
@@ -30,7 +32,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 class UI:
     url: str
     shots: Path
+    home: Path
     clean_key: str
+    broken_key: str
 
 
 def _free_port() -> int:
@@ -72,12 +76,13 @@ def ui(demo_watch: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[U
     )
     assert done.returncode == 0, done.stdout + done.stderr
     (clean_key,) = [p.stem for p in (data / "tables" / "scores").rglob("*.parquet")]
+    (broken_key,) = [p.stem for p in (data / "tables" / "rejected_videos").rglob("*.parquet")]
     port = _free_port()
     command = [str(BIN / "dagster"), "dev", "-w", str(REPO / "workspace.yaml"), "-p", str(port)]
     with running(command, root / "dagster-dev.log", root, env):
         url = f"http://127.0.0.1:{port}"
         _wait_up(url, 180)
-        yield UI(url, root / "screenshots", clean_key)
+        yield UI(url, root / "screenshots", home, clean_key, broken_key)
 
 
 @pytest.fixture
@@ -92,6 +97,10 @@ def page(ui: UI) -> Iterator:
 
 def _open(page, ui: UI, path: str, shot: str, expect: str) -> str:  # noqa: ANN001 - Page
     page.goto(f"{ui.url}{path}", wait_until="networkidle", timeout=120_000)
+    return _shoot(page, ui, shot, expect)
+
+
+def _shoot(page, ui: UI, shot: str, expect: str) -> str:  # noqa: ANN001 - Page
     page.get_by_text(expect, exact=False).first.wait_for(state="attached", timeout=120_000)
     skip = page.get_by_role("button", name="Skip")  # Dagster's newsletter prompt
     if skip.count():
@@ -125,3 +134,42 @@ def test_a_rejected_file_and_its_reason_are_in_the_ui(ui: UI, page) -> None:  # 
     text = _open(page, ui, "/assets/rejected_videos?view=events", "rejected_videos", "broken")
     assert "broken.mp4" in text
     assert "not a readable video container" in text
+
+
+def test_a_rejected_file_shows_its_reason_on_its_own_partition(ui: UI, page) -> None:  # noqa: ANN001
+    _open(page, ui, "/assets/trainee_video?view=checks", "readable_check", "video_is_readable")
+    assert page.get_by_text("Failed", exact=True).count()  # the check's latest verdict
+    page.get_by_role("tab", name="Partitions").last.click()
+    # the key is cut short in the list; its full text is in a hidden measuring element
+    page.locator("div:visible", has_text=ui.broken_key[-10:]).last.click()
+    text = _shoot(page, ui, "rejected_partition", "rejected")
+    assert "not a readable video container" in text
+    assert ui.broken_key in text
+
+
+def test_materialize_on_one_partition_launches_a_run_that_succeeds(ui: UI, page) -> None:  # noqa: ANN001
+    from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
+
+    instance = DagsterInstance.from_config(str(ui.home))
+    before = {r.run_id for r in instance.get_runs()}
+    path = f"/assets/trainee_score?view=partitions&partition={ui.clean_key}"
+    _open(page, ui, path, "materialize_partition", "num_deviations")
+    page.get_by_role("button", name="Materialize…").first.click()
+    text = _shoot(page, ui, "materialize_dialog", "Launch runs to materialize")
+    assert "1 partition" in text
+    page.get_by_role("button", name="Launch 1 run").click()
+    deadline = time.monotonic() + 240
+    while True:
+        runs = [
+            r
+            for r in instance.get_runs(RunsFilter(tags={"dagster/partition": ui.clean_key}))
+            if r.run_id not in before
+        ]
+        if runs and runs[0].status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE):
+            break
+        assert time.monotonic() < deadline, "the launched run did not finish within 240 s"
+        time.sleep(2)
+    (run,) = runs
+    assert run.status == DagsterRunStatus.SUCCESS
+    assert AssetKey("trainee_score") in run.asset_selection
+    _open(page, ui, f"/runs/{run.run_id}", "materialize_run", "Success")

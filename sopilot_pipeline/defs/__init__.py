@@ -14,7 +14,7 @@ from sopilot_pipeline.defs.checks import (
     trainee_embeddings_are_finite,
 )
 from sopilot_pipeline.defs.failures import record_failed_runs
-from sopilot_pipeline.defs.ingest import build_video_assets
+from sopilot_pipeline.defs.ingest import build_usable_checks, build_video_assets
 from sopilot_pipeline.defs.rejections import rejected_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.retention import apply_retention_policy, retention_schedule
@@ -50,6 +50,8 @@ def build_definitions(settings: SopilotSettings | None = None) -> Definitions:
             clip_index,
         ],
         asset_checks=[
+            *build_usable_checks("gold"),
+            *build_usable_checks("trainee"),
             trainee_embeddings_are_finite,
             trainee_alignment_is_a_valid_path,
         ],

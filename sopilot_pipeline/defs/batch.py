@@ -29,14 +29,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dagster import (
-    AssetCheckResult,
+    AssetCheckEvaluation,
     AssetCheckSeverity,
     AssetExecutionContext,
+    AssetKey,
     AssetMaterialization,
+    AssetRecordsFilter,
     BackfillPolicy,
+    DagsterInstance,
     Failure,
     MaterializeResult,
     MetadataValue,
+)
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
 )
 from dagster._core.definitions.data_version import (
     DATA_VERSION_IS_USER_PROVIDED_TAG,
@@ -49,6 +55,36 @@ per-run cost is small beside the work, small enough that a failed run redoes lit
 
 BATCHED = BackfillPolicy.multi_run(max_partitions_per_run=MAX_PARTITIONS_PER_RUN)
 FAILED_PARTITIONS = "failed_partitions"  # Failure metadata: partition key -> reason
+
+
+def rejection_evaluation(
+    instance: DagsterInstance, asset_key: AssetKey, check_name: str, key: str, reason: str | None
+) -> AssetCheckEvaluation:
+    """A check's verdict on one partition: passed, or failed (warning) with the reason.
+
+    A passed verdict names the partition's materialisation it is about, as Dagster's
+    own check results do; without it the UI counts the check as not run."""
+    target = None
+    if reason is None:
+        records = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=asset_key, asset_partitions=[key]), limit=1
+        ).records
+        if records:
+            mat = records[0]
+            target = AssetCheckEvaluationTargetMaterializationData(
+                run_id=mat.event_log_entry.run_id,
+                storage_id=mat.storage_id,
+                timestamp=mat.timestamp,
+            )
+    return AssetCheckEvaluation(
+        asset_key=asset_key,
+        check_name=check_name,
+        passed=reason is None,
+        severity=AssetCheckSeverity.WARN,
+        partition=key,
+        metadata={"rejected": reason} if reason else {},
+        target_materialization_data=target,
+    )
 
 
 class Skip(Exception):
@@ -84,19 +120,26 @@ class PartitionBatch:
                 self.failed[key] = f"{type(exc).__name__}: {exc}"
             self.work[key] = time.perf_counter() - t0
 
-    def rejection_check(self, check_name: str) -> AssetCheckResult:
-        """Failed, as a warning, when a partition was skipped (rejected) in this step."""
-        listing = "\n".join(f"- `{k}`: {why}" for k, why in self.skipped.items())
-        return AssetCheckResult(
-            check_name=check_name,
-            passed=not self.skipped,
-            severity=AssetCheckSeverity.WARN,
-            metadata={
-                "videos_checked": len(self.keys),
-                "rejected": len(self.skipped),
-                **({"reasons": MetadataValue.md(listing)} if listing else {}),
-            },
-        )
+    def checked_results(
+        self, check_name: str, summary: dict[str, Any] | None = None
+    ) -> Iterator[Any]:
+        """``results`` with one evaluation of ``check_name`` per partition, on that
+        partition: failed as a warning naming the reason for a rejected (skipped) video,
+        passed, after its materialisation, for one that was done. So a rejected video's
+        own partition says why, and a good one's check is current."""
+        for key, reason in self.skipped.items():
+            self.context.log_event(
+                rejection_evaluation(
+                    self.context.instance, self.context.asset_key, check_name, key, reason
+                )
+            )
+        yield from self.results(summary)
+        for key in self.done:
+            self.context.log_event(
+                rejection_evaluation(
+                    self.context.instance, self.context.asset_key, check_name, key, None
+                )
+            )
 
     def results(self, summary: dict[str, Any] | None = None) -> Iterator[Any]:
         """The step's events: see the module docstring for why two shapes."""

@@ -9,12 +9,17 @@ partition is not materialised, and nothing downstream of that one video runs.
 
 import shutil
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from dagster import (
-    AssetCheckSpec,
+    AssetCheckExecutionContext,
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
     AssetMaterialization,
@@ -24,6 +29,7 @@ from dagster import (
     MetadataValue,
     RetryPolicy,
     asset,
+    asset_check,
 )
 
 from sopilot_pipeline import __version__
@@ -92,14 +98,71 @@ READABLE_CHECK = "video_is_readable"
 DECODES_CHECK = "video_decodes"
 
 
-def usable_check(asset_name: str, name: str) -> AssetCheckSpec:
-    """A warning on the run and the asset when a video of the step was rejected."""
-    return AssetCheckSpec(
-        name,
+USABLE_CHECK_DESCRIPTION = (
+    "Per video: passes when the video got through this step, fails (a warning) with the "
+    "reason when it was rejected here; the reasons are also rows of tables/rejected_videos. "
+    "Evaluated by the asset's own runs; executing it re-reads the rejection table."
+)
+
+
+def build_usable_checks(role: str) -> list[AssetChecksDefinition]:
+    """``video_is_readable`` (registration) and ``video_decodes`` (embedding) per partition.
+
+    Dagster wants every check in an asset's ``check_specs`` answered once per step, for a
+    range as a whole; a rejection belongs to one video's partition, so the assets log one
+    evaluation per partition (``PartitionBatch.checked_results``) for these checks,
+    which are defined apart and left out of the pipeline's jobs.
+    """
+    return [
+        _usable_check(
+            role, f"{role}_video", READABLE_CHECK, lambda lay, k: lay.registration(role, k)
+        ),
+        _usable_check(
+            role, f"{role}_clip_embeddings", DECODES_CHECK, lambda lay, k: lay.clip_meta(role, k)
+        ),
+    ]
+
+
+def _usable_check(
+    role: str, asset_name: str, check_name: str, output: Callable[[DataLayout, str], Path]
+) -> AssetChecksDefinition:
+    """``output(layout, key)``: the file the step writes for a video it did not reject."""
+
+    @asset_check(
         asset=asset_name,
-        description="Warns, with each video and reason, when a video of the run was "
-        "rejected (the reasons are also rows of tables/rejected_videos).",
+        name=check_name,
+        partitions_def=PARTITIONS_BY_ROLE[role],
+        description=USABLE_CHECK_DESCRIPTION,
     )
+    def usable(context: AssetCheckExecutionContext, settings: SopilotSettings) -> AssetCheckResult:
+        layout = settings.layout
+        reasons = {r["partition_key"]: r["reason"] for r in rejected_rows(layout)}
+        keys = list(context.op_execution_context.partition_keys)
+        problems = {
+            k: reasons.get(k, "not done yet") for k in keys if not output(layout, k).exists()
+        }
+        return AssetCheckResult(
+            passed=not problems,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "videos_checked": len(keys),
+                **({"rejected": problems[keys[0]]} if len(keys) == 1 and problems else {}),
+                "problems": MetadataValue.md(
+                    "\n".join(f"- `{k}`: {r}" for k, r in problems.items()) or "none"
+                ),
+            },
+        )
+
+    return usable
+
+
+def usable_check_keys() -> list[AssetCheckKey]:
+    """The checks the pipeline's assets evaluate themselves (left out of its jobs)."""
+    return [
+        AssetCheckKey(AssetKey(f"{role}{suffix}"), name)
+        for role in PARTITIONS_BY_ROLE
+        for suffix, name in (("_video", READABLE_CHECK), ("_clip_embeddings", DECODES_CHECK))
+    ]
 
 
 def unusable_entry(source: WatchedFile) -> str | None:
@@ -156,7 +219,6 @@ def build_video_assets(role: str, pool: str | None = None) -> list[AssetsDefinit
         retry_policy=IO_RETRY,
         backfill_policy=BATCHED,
         kinds={"video"},
-        check_specs=[usable_check(f"{role}_video", READABLE_CHECK)],
         description=f"A {role} video from the watch folder: header probed and first frame "
         "decoded (fps, duration, size, codec), hashed, and copied content-addressed into "
         "raw/. Unusable files are rejected with a reason.",
@@ -236,8 +298,7 @@ def build_video_assets(role: str, pool: str | None = None) -> list[AssetsDefinit
 
         batch = PartitionBatch(context)
         batch.run(register)
-        yield from batch.results()
-        yield batch.rejection_check(READABLE_CHECK)
+        yield from batch.checked_results(READABLE_CHECK)
 
     @asset(
         name=f"{role}_clip_embeddings",
@@ -249,7 +310,6 @@ def build_video_assets(role: str, pool: str | None = None) -> list[AssetsDefinit
         backfill_policy=BATCHED,
         pool=pool,
         kinds={"numpy"},
-        check_specs=[usable_check(f"{role}_clip_embeddings", DECODES_CHECK)],
         description="The one full decode of the video: frames actually decoded and corrupt "
         "packets counted, frames sampled at SOPILOT_TARGET_FPS with stream timestamps, "
         "grouped into clips and embedded; raw vectors (.npy) plus clip times (.json).",
@@ -320,15 +380,15 @@ def build_video_assets(role: str, pool: str | None = None) -> list[AssetsDefinit
         batch = PartitionBatch(context)
         batch.run(embed)
         busy = timings["decode"] + timings["embed"]
-        yield from batch.results(
+        yield from batch.checked_results(
+            DECODES_CHECK,
             {
                 **{f"embedder_{k}": v for k, v in embedder_details.items()},
                 "decode_seconds": round(timings["decode"], 3),
                 "embed_seconds": round(timings["embed"], 3),
                 "x_realtime": round(timings["video"] / max(busy, 1e-9), 1),
-            }
+            },
         )
-        yield batch.rejection_check(DECODES_CHECK)
 
     return [registered_video, clip_embeddings]
 

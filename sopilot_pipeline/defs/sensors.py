@@ -15,6 +15,7 @@ import json
 
 from dagster import (
     AddDynamicPartitionsRequest,
+    AssetSelection,
     DefaultSensorStatus,
     RunRequest,
     SensorEvaluationContext,
@@ -26,6 +27,7 @@ from dagster import (
 from sopilot_pipeline.core.watch import advance_watch_state, scan_watch_folder
 from sopilot_pipeline.defs.adapter import adapter_job
 from sopilot_pipeline.defs.batch import MAX_PARTITIONS_PER_RUN
+from sopilot_pipeline.defs.ingest import usable_check_keys
 from sopilot_pipeline.defs.orphans import fail_orphaned_runs
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.work import (
@@ -41,14 +43,15 @@ from sopilot_pipeline.defs.work import (
     run_request,
 )
 
+# the per-video usable checks are evaluated by the assets themselves (defs/ingest.py)
 gold_job = define_asset_job(
     name=GOLD_JOB,
-    selection=list(GOLD_CHAIN),
+    selection=AssetSelection.assets(*GOLD_CHAIN) - AssetSelection.checks(*usable_check_keys()),
     description="Register, embed and segment gold videos.",
 )
 trainee_job = define_asset_job(
     name=TRAINEE_JOB,
-    selection=list(TRAINEE_CHAIN),
+    selection=AssetSelection.assets(*TRAINEE_CHAIN) - AssetSelection.checks(*usable_check_keys()),
     description="Register, embed, align and score trainee videos.",
 )
 

@@ -39,6 +39,11 @@ from sopilot_pipeline.core.provenance import (
     trainee_version,
 )
 from sopilot_pipeline.core.watch import ReadyFile
+from sopilot_pipeline.defs.checks import (
+    SCORE_CHECK,
+    trainee_alignment_is_a_valid_path,
+    trainee_embeddings_are_finite,
+)
 from sopilot_pipeline.defs.partitions import PARTITIONS_BY_ROLE
 from sopilot_pipeline.defs.resources import SopilotSettings
 
@@ -294,10 +299,21 @@ def run_request(batch: list[Need], keyed: bool = True) -> RunRequest:
         }
         run_key = f"{prefix}:{len(batch)} videos:{digest[:20]}"
         partition_key = None
+    selection = [AssetKey(a) for a in first.selection]
     return RunRequest(
         run_key=run_key if keyed else None,
         job_name=first.job_name,
         partition_key=partition_key,
-        asset_selection=[AssetKey(a) for a in first.selection],
+        asset_selection=selection,
+        asset_check_keys=[c for c in GUARD_CHECKS if c.asset_key in selection],
         tags=tags,
     )
+
+
+GUARD_CHECKS = (
+    trainee_embeddings_are_finite.check_key,
+    trainee_alignment_is_a_valid_path.check_key,
+    SCORE_CHECK.key,
+)
+"""The checks a pipeline run executes. The per-video ``video_is_readable`` and
+``video_decodes`` are evaluated by their assets for each partition (defs/ingest.py)."""
