@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from dagster import AssetKey, DagsterEventType
+from dagster import AssetKey, DagsterEventType, DagsterInstance
 
 from sopilot_pipeline.core.layout import DataLayout
 from sopilot_pipeline.core.store import load_trainee_alignment, save_trainee_alignment
@@ -114,3 +114,36 @@ def test_timeline_preview_draws_both_rows() -> None:
     assert (labels[8:26].sum(axis=2) < 400).any() and (image[38:56, :50].sum(axis=2) < 400).any()
     assert (image[64, 56:470] < 200).all()  # the time axis
     assert (image[88:97, 56:66] == (214, 39, 40)).all(axis=2).any()  # legend: missing step
+
+
+def test_materialising_a_video_from_the_ui_runs_its_readable_check(
+    pipeline_run: PipelineRun, tmp_path: Path
+) -> None:
+    """What Materialize on a ``trainee_video`` partition runs: the asset and its checks.
+    A rejected video fails the check again with its reason (the asset's own verdict;
+    the check step is skipped, having no output to check); a good video passes both the
+    asset's verdict and the check step, which reads the registration and rejections."""
+    from dagster import AssetCheckKey
+
+    from sopilot_pipeline.defs import build_definitions
+    from sopilot_pipeline.defs.partitions import trainee_videos
+
+    layout = DataLayout(pipeline_run.data)
+    rejected = sorted(p.stem for p in (layout.tables / "rejected_videos").rglob("*.parquet"))
+    registered = sorted(p.stem for p in (layout.raw / "trainee").glob("*.json"))
+    check = AssetCheckKey(AssetKey("trainee_video"), "video_is_readable")
+    job = (
+        build_definitions(pipeline_run.settings)
+        .resolve_implicit_global_asset_job_def()
+        .get_subset(asset_selection={AssetKey("trainee_video")}, asset_check_selection={check})
+    )
+    instance = DagsterInstance.local_temp(str(tmp_path))  # the shared instance stays as it was
+    instance.add_dynamic_partitions(trainee_videos.name, [rejected[0], registered[0]])
+    for key, passed, evaluations in ((rejected[0], False, 1), (registered[0], True, 2)):
+        result = job.execute_in_process(instance=instance, partition_key=key)
+        found = result.get_asset_check_evaluations()
+        assert len(found) == evaluations
+        assert all(e.passed is passed and e.partition == key for e in found)
+        if not passed:
+            assert "corrupt" in key or "notes" in key
+            assert found[0].metadata["rejected"].value  # the reason, as recorded

@@ -101,7 +101,8 @@ DECODES_CHECK = "video_decodes"
 USABLE_CHECK_DESCRIPTION = (
     "Per video: passes when the video got through this step, fails (a warning) with the "
     "reason when it was rejected here; the reasons are also rows of tables/rejected_videos. "
-    "Evaluated by the asset's own runs; executing it re-reads the rejection table."
+    "The asset evaluates it for every video it handles; run with the asset (the UI's "
+    "Materialize), the check also reads the step's output and the rejection table."
 )
 
 
