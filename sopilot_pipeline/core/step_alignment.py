@@ -24,6 +24,7 @@ import numba
 import numpy as np
 
 from sopilot_pipeline.core.dtw import subsequence_match
+from sopilot_pipeline.core.edit_totals import candidate_totals
 from sopilot_pipeline.core.steps import Step
 
 # back-pointer codes: where (row, col) came from
@@ -246,23 +247,7 @@ def explain_trainee(
     edits: list[Edit] = []
     limit = max_edits if max_edits is not None else 2 * len(steps)
     while len(edits) < limit:
-        candidates: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = []
-        if len(current.order) > 1:
-            for i, s in enumerate(current.order):
-                candidates.append(("delete", (s,), current.order[:i] + current.order[i + 1 :]))
-        for i in range(len(current.order) - 1):
-            a, b = current.order[i], current.order[i + 1]
-            if a < b and abs(a - b) == 1:  # only a pair in gold order can be swapped
-                swapped = current.order[:i] + (b, a) + current.order[i + 2 :]
-                candidates.append(("swap", (a, b), swapped))
-        paying: list[tuple[float, Edit, SequenceAlignment]] = []
-        for kind, touched, new_order in candidates:
-            trial = align_step_sequence(cost, steps, new_order, garbage_cost)
-            saving = current.total_cost - trial.total_cost
-            length = sum(steps[s].end_clip - steps[s].start_clip for s in touched)
-            price = (delete_price if kind == "delete" else swap_price) * length
-            if saving - price > 0:
-                paying.append((saving - price, Edit(kind, touched, saving), trial))
+        paying = _paying_edits(cost, steps, garbage_cost, current, delete_price, swap_price)
         if not paying:
             break
         best = max(paying, key=lambda p: p[0])
@@ -272,7 +257,7 @@ def explain_trainee(
             if swaps and step_match_cost(cost, steps[step]) <= found_cost:
                 best = max(swaps, key=lambda p: p[0])
         edits.append(best[1])
-        current = best[2]
+        current = align_step_sequence(cost, steps, best[2], garbage_cost)
     current, edits = _moved_steps(cost, steps, garbage_cost, current, edits)
     # a swap whose pair was later broken up by a delete is no longer part of the story
     final = current.order
@@ -350,3 +335,40 @@ def _moved_steps(
         edits[i] = Edit("swap", pair, current.total_cost - trial.total_cost)
         current = trial
     return current, edits
+
+
+def _paying_edits(
+    cost: np.ndarray,
+    steps: tuple[Step, ...],
+    garbage_cost: float,
+    current: SequenceAlignment,
+    delete_price: float,
+    swap_price: float,
+) -> list[tuple[float, Edit, tuple[int, ...]]]:
+    """(saving less price, edit, new order) of every delete and adjacent swap of the
+    current order that pays, in the order the search has always tried them (so ties go
+    the same way). Totals come from ``edit_totals.candidate_totals``; a candidate with
+    no path under the speed limit is re-run in full, which lifts the limit as
+    ``align_step_sequence`` does."""
+    order = current.order
+    starts = np.array([s.start_clip for s in steps])
+    ends = np.array([s.end_clip for s in steps])
+    deletes, swaps = candidate_totals(cost, starts, ends, order, garbage_cost)
+    candidates: list[tuple[str, tuple[int, ...], tuple[int, ...], float]] = []
+    if len(order) > 1:
+        for i, s in enumerate(order):
+            candidates.append(("delete", (s,), order[:i] + order[i + 1 :], deletes[i]))
+    for i in range(len(order) - 1):
+        a, b = order[i], order[i + 1]
+        if a < b and abs(a - b) == 1:  # only a pair in gold order can be swapped
+            candidates.append(("swap", (a, b), order[:i] + (b, a) + order[i + 2 :], swaps[i]))
+    paying = []
+    for kind, touched, new_order, total in candidates:
+        if not np.isfinite(total):
+            total = align_step_sequence(cost, steps, new_order, garbage_cost).total_cost
+        saving = current.total_cost - total
+        length = sum(steps[s].end_clip - steps[s].start_clip for s in touched)
+        price = (delete_price if kind == "delete" else swap_price) * length
+        if saving - price > 0:
+            paying.append((saving - price, Edit(kind, touched, saving), new_order))
+    return paying

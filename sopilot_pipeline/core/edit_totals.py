@@ -1,0 +1,204 @@
+"""The alignment total of every candidate edit of a round, from two passes.
+
+The edit search (``step_alignment.explain_trainee``) asks, each round, what the
+alignment would cost with each single step deleted and with each adjacent pair of steps
+swapped. Run as a full row-graph DTW per candidate, that is steps x rounds x gold
+clips x trainee clips: minutes per trainee for a long SOP. An edit changes the row
+sequence only locally, so a forward accumulation (cost from the start to each cell) and
+a backward one (cost from each cell to the end) of the current sequence give every
+candidate's total: a delete joins the prefix and the suffix through the one
+unrelated-activity row between them; a swap re-runs the DP over the pair's rows only,
+seeded by the prefix, and joins the suffix. The moves are those of
+``step_alignment._row_graph_dtw``, which stays the one that draws the chosen path.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+INF = np.inf
+
+
+@numba.njit(cache=True, nogil=True)
+def _forward_rows(
+    cost: np.ndarray,
+    garbage: np.ndarray,
+    can_start: np.ndarray,
+    limit_vertical: bool,
+    acc: np.ndarray,
+    r0: int,
+) -> None:
+    """Fill ``acc[:, r0:, :]`` (state 0: arrived by a diagonal, horizontal or start
+    move; 1: by a vertical one) given the rows above ``r0``; the moves of
+    ``_row_graph_dtw``, a path may start at column 0 of rows where ``can_start``."""
+    r_n, n = cost.shape
+    for j in range(n):
+        for r in range(r0, r_n):
+            c = cost[r, j]
+            best = INF
+            if j == 0 and can_start[r]:
+                best = 0.0
+            if j > 0:
+                best = min(best, acc[0, r, j - 1], acc[1, r, j - 1])
+            if r > 0:
+                if j > 0:
+                    best = min(best, acc[0, r - 1, j - 1], acc[1, r - 1, j - 1])
+                if garbage[r - 1] and not garbage[r] and r > 1 and j > 0:
+                    best = min(best, acc[0, r - 2, j - 1], acc[1, r - 2, j - 1])
+            acc[0, r, j] = best + c
+            acc[1, r, j] = INF
+            if r > 0 and not garbage[r]:
+                best_v = INF
+                for st in range(1 if limit_vertical else 2):
+                    if not garbage[r - 1]:
+                        best_v = min(best_v, acc[st, r - 1, j])
+                    elif r > 1:
+                        best_v = min(best_v, acc[st, r - 2, j])
+                acc[1, r, j] = best_v + c
+
+
+@numba.njit(cache=True, nogil=True)
+def _backward(cost: np.ndarray, garbage: np.ndarray, limit_vertical: bool) -> np.ndarray:
+    """``out[st, r, j]``: least cost of the cells after (r, j) to an end of the path,
+    for a path that arrived at (r, j) in state ``st``."""
+    r_n, n = cost.shape
+    out = np.full((2, r_n, n), INF)
+    for st in range(2):
+        out[st, r_n - 1, n - 1] = 0.0
+        if garbage[r_n - 1] and r_n > 1:
+            out[st, r_n - 2, n - 1] = 0.0
+    for j in range(n - 1, -1, -1):
+        for r in range(r_n - 1, -1, -1):
+            if j == n - 1 and (r == r_n - 1 or (r == r_n - 2 and garbage[r_n - 1])):
+                continue
+            # moves into state 0: horizontal, diagonal, diagonal over an unrelated row
+            to0 = INF
+            if j + 1 < n:
+                to0 = cost[r, j + 1] + out[0, r, j + 1]
+                if r + 1 < r_n:
+                    to0 = min(to0, cost[r + 1, j + 1] + out[0, r + 1, j + 1])
+                if r + 2 < r_n and garbage[r + 1] and not garbage[r + 2]:
+                    to0 = min(to0, cost[r + 2, j + 1] + out[0, r + 2, j + 1])
+            # moves into state 1: vertical, vertical over an unrelated row
+            to1 = INF
+            if r + 1 < r_n and not garbage[r + 1] and not garbage[r]:
+                to1 = cost[r + 1, j] + out[1, r + 1, j]
+            if r + 2 < r_n and garbage[r + 1] and not garbage[r + 2]:
+                to1 = min(to1, cost[r + 2, j] + out[1, r + 2, j])
+            out[0, r, j] = min(to0, to1)
+            out[1, r, j] = to0 if limit_vertical else min(to0, to1)
+    return out
+
+
+def row_layout(
+    cost: np.ndarray, starts: np.ndarray, ends: np.ndarray, order: tuple[int, ...], garbage: float
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Rows of a step sequence: an unrelated-activity row before each step and after the
+    last, the step's gold clips between. Returns (matrix, is_garbage, index of each
+    unrelated-activity row)."""
+    n = cost.shape[1]
+    garbage_row = np.full((1, n), garbage, dtype=np.float32)
+    blocks, flags, garbage_rows, at = [], [], [], 0
+    for s in order:
+        blocks += [garbage_row, cost[starts[s] : ends[s]]]
+        flags += [True] + [False] * int(ends[s] - starts[s])
+        garbage_rows.append(at)
+        at += 1 + int(ends[s] - starts[s])
+    blocks.append(garbage_row)
+    flags.append(True)
+    garbage_rows.append(at)
+    matrix = np.ascontiguousarray(np.vstack(blocks), dtype=np.float32)
+    return matrix, np.asarray(flags), garbage_rows
+
+
+def _join(
+    left: np.ndarray,
+    left_last_step_row: np.ndarray | None,
+    right: np.ndarray,
+    right_first: tuple[np.ndarray, np.ndarray] | None,
+    limit_vertical: bool,
+    at_start: bool,
+    at_end: bool,
+) -> float:
+    """Least total of a path through (or around) the unrelated-activity row where a
+    prefix ends and a suffix begins.
+
+    ``left``: forward totals (state 0) on that row; ``right``: backward totals from it;
+    ``left_last_step_row``: forward totals (2, n) on the prefix's last step row (None at
+    the start); ``right_first``: (cost, backward (2, n)) on the suffix's first step
+    row (None at the end)."""
+    total = float(np.min(left + right))
+    if right_first is not None:
+        c, back = right_first
+        if at_start:  # a path may start on the suffix's first step
+            total = min(total, float(c[0] + back[0, 0]))
+        if left_last_step_row is not None:
+            prev = np.minimum(left_last_step_row[0], left_last_step_row[1])
+            if len(c) > 1:  # diagonal over the unrelated row
+                total = min(total, float(np.min(prev[:-1] + c[1:] + back[0, 1:])))
+            # vertical over it
+            up = left_last_step_row[0] if limit_vertical else prev
+            total = min(total, float(np.min(up + c + back[1])))
+    if at_end and left_last_step_row is not None:  # a path may end on the prefix's last step
+        total = min(total, float(np.min(left_last_step_row[:, -1])))
+    return total
+
+
+def candidate_totals(
+    cost: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    order: tuple[int, ...],
+    garbage: float,
+    limit_vertical: bool = True,
+) -> tuple[dict[int, float], dict[int, float]]:
+    """Totals of the sequence ``order`` with the step at each position deleted, and
+    with each adjacent pair (position, position + 1) swapped, keyed by position."""
+    matrix, is_garbage, g = row_layout(cost, starts, ends, order, garbage)
+    r_n, n = matrix.shape
+    can_start = np.zeros(r_n, dtype=np.bool_)
+    can_start[0] = can_start[1] = True
+    forward = np.empty((2, r_n, n))
+    _forward_rows(matrix, is_garbage, can_start, limit_vertical, forward, 0)
+    backward = _backward(matrix, is_garbage, limit_vertical)
+    k = len(order)
+
+    def first_row(row: int) -> tuple[np.ndarray, np.ndarray] | None:
+        return (matrix[row], backward[:, row]) if row < r_n else None
+
+    deletes: dict[int, float] = {}
+    if k > 1:
+        for i in range(k):
+            deletes[i] = _join(
+                forward[0, g[i]],
+                forward[:, g[i] - 1] if i > 0 else None,
+                backward[0, g[i + 1]],
+                first_row(g[i + 1] + 1) if i + 1 < k else None,
+                limit_vertical,
+                at_start=i == 0,
+                at_end=i + 1 == k,
+            )
+    swaps: dict[int, float] = {}
+    for i in range(k - 1):
+        a, b = order[i], order[i + 1]
+        mid, mid_garbage, _ = row_layout(cost, starts, ends, (b, a), garbage)
+        # the middle rows, after the prefix's last step row and unrelated-activity row
+        rows = np.vstack([matrix[max(g[i] - 1, 0)][None], mid])
+        flags = np.concatenate([[False], mid_garbage])
+        acc = np.empty((2, len(rows), n))
+        acc[:, 0] = forward[:, g[i] - 1] if i > 0 else INF
+        acc[:, 1] = forward[:, g[i]]
+        can = np.zeros(len(rows), dtype=np.bool_)
+        can[2] = i == 0
+        _forward_rows(rows, flags, can, limit_vertical, acc, 2)
+        swaps[i] = _join(
+            acc[0, -1],
+            acc[:, -2],
+            backward[0, g[i + 2]],
+            first_row(g[i + 2] + 1) if i + 2 < k else None,
+            limit_vertical,
+            at_start=False,
+            at_end=i + 2 == k,
+        )
+    return deletes, swaps
