@@ -59,35 +59,81 @@ def _forward_rows(
 
 
 @numba.njit(cache=True, nogil=True)
-def _backward(cost: np.ndarray, garbage: np.ndarray, limit_vertical: bool) -> np.ndarray:
-    """``out[st, r, j]``: least cost of the cells after (r, j) to an end of the path,
-    for a path that arrived at (r, j) in state ``st``."""
+def _forward_kept(
+    cost: np.ndarray, garbage: np.ndarray, limit_vertical: bool, keep: np.ndarray
+) -> np.ndarray:
+    """``_forward_rows`` of a whole sequence (starting on its first two rows) in two
+    columns of memory, returning only the rows ``keep``: ``out[st, m, j]`` is row
+    ``keep[m]``."""
     r_n, n = cost.shape
-    out = np.full((2, r_n, n), INF)
-    for st in range(2):
-        out[st, r_n - 1, n - 1] = 0.0
-        if garbage[r_n - 1] and r_n > 1:
-            out[st, r_n - 2, n - 1] = 0.0
+    prev = np.full((2, r_n), INF)
+    cur = np.full((2, r_n), INF)
+    out = np.empty((2, len(keep), n))
+    for j in range(n):
+        for r in range(r_n):
+            c = cost[r, j]
+            best = INF
+            if j == 0 and r < 2:
+                best = 0.0
+            if j > 0:
+                best = min(best, prev[0, r], prev[1, r])
+            if r > 0:
+                if j > 0:
+                    best = min(best, prev[0, r - 1], prev[1, r - 1])
+                if garbage[r - 1] and not garbage[r] and r > 1 and j > 0:
+                    best = min(best, prev[0, r - 2], prev[1, r - 2])
+            cur[0, r] = best + c
+            cur[1, r] = INF
+            if r > 0 and not garbage[r]:
+                best_v = INF
+                for st in range(1 if limit_vertical else 2):
+                    if not garbage[r - 1]:
+                        best_v = min(best_v, cur[st, r - 1])
+                    elif r > 1:
+                        best_v = min(best_v, cur[st, r - 2])
+                cur[1, r] = best_v + c
+        for m in range(len(keep)):
+            out[0, m, j] = cur[0, keep[m]]
+            out[1, m, j] = cur[1, keep[m]]
+        prev, cur = cur, prev
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _backward(
+    cost: np.ndarray, garbage: np.ndarray, limit_vertical: bool, keep: np.ndarray
+) -> np.ndarray:
+    """``out[st, m, j]``: least cost of the cells after (keep[m], j) to an end of the
+    path, for a path that arrived there in state ``st``; two columns of memory."""
+    r_n, n = cost.shape
+    nxt = np.full((2, r_n), INF)
+    cur = np.full((2, r_n), INF)
+    out = np.empty((2, len(keep), n))
     for j in range(n - 1, -1, -1):
         for r in range(r_n - 1, -1, -1):
             if j == n - 1 and (r == r_n - 1 or (r == r_n - 2 and garbage[r_n - 1])):
+                cur[0, r] = cur[1, r] = 0.0
                 continue
             # moves into state 0: horizontal, diagonal, diagonal over an unrelated row
             to0 = INF
             if j + 1 < n:
-                to0 = cost[r, j + 1] + out[0, r, j + 1]
+                to0 = cost[r, j + 1] + nxt[0, r]
                 if r + 1 < r_n:
-                    to0 = min(to0, cost[r + 1, j + 1] + out[0, r + 1, j + 1])
+                    to0 = min(to0, cost[r + 1, j + 1] + nxt[0, r + 1])
                 if r + 2 < r_n and garbage[r + 1] and not garbage[r + 2]:
-                    to0 = min(to0, cost[r + 2, j + 1] + out[0, r + 2, j + 1])
+                    to0 = min(to0, cost[r + 2, j + 1] + nxt[0, r + 2])
             # moves into state 1: vertical, vertical over an unrelated row
             to1 = INF
             if r + 1 < r_n and not garbage[r + 1] and not garbage[r]:
-                to1 = cost[r + 1, j] + out[1, r + 1, j]
+                to1 = cost[r + 1, j] + cur[1, r + 1]
             if r + 2 < r_n and garbage[r + 1] and not garbage[r + 2]:
-                to1 = min(to1, cost[r + 2, j] + out[1, r + 2, j])
-            out[0, r, j] = min(to0, to1)
-            out[1, r, j] = to0 if limit_vertical else min(to0, to1)
+                to1 = min(to1, cost[r + 2, j] + cur[1, r + 2])
+            cur[0, r] = min(to0, to1)
+            cur[1, r] = to0 if limit_vertical else min(to0, to1)
+        for m in range(len(keep)):
+            out[0, m, j] = cur[0, keep[m]]
+            out[1, m, j] = cur[1, keep[m]]
+        nxt, cur = cur, nxt
     return out
 
 
@@ -157,23 +203,33 @@ def candidate_totals(
     with each adjacent pair (position, position + 1) swapped, keyed by position."""
     matrix, is_garbage, g = row_layout(cost, starts, ends, order, garbage)
     r_n, n = matrix.shape
-    can_start = np.zeros(r_n, dtype=np.bool_)
-    can_start[0] = can_start[1] = True
-    forward = np.empty((2, r_n, n))
-    _forward_rows(matrix, is_garbage, can_start, limit_vertical, forward, 0)
-    backward = _backward(matrix, is_garbage, limit_vertical)
+    # only the rows where prefixes end and suffixes begin are kept: memory grows with
+    # steps x trainee clips, not gold clips x trainee clips
+    kept_f = np.array(sorted({max(r - 1, 0) for r in g} | set(g)), dtype=np.int64)
+    kept_b = np.array(sorted(set(g) | {r + 1 for r in g if r + 1 < r_n}), dtype=np.int64)
+    fwd = _forward_kept(matrix, is_garbage, limit_vertical, kept_f)
+    bwd = _backward(matrix, is_garbage, limit_vertical, kept_b)
+    f_at = {int(r): m for m, r in enumerate(kept_f)}
+    b_at = {int(r): m for m, r in enumerate(kept_b)}
+
+    def forward_row(row: int) -> np.ndarray:
+        return fwd[:, f_at[row]]
+
+    def backward_row(row: int) -> np.ndarray:
+        return bwd[:, b_at[row]]
+
     k = len(order)
 
     def first_row(row: int) -> tuple[np.ndarray, np.ndarray] | None:
-        return (matrix[row], backward[:, row]) if row < r_n else None
+        return (matrix[row], backward_row(row)) if row < r_n else None
 
     deletes: dict[int, float] = {}
     if k > 1:
         for i in range(k):
             deletes[i] = _join(
-                forward[0, g[i]],
-                forward[:, g[i] - 1] if i > 0 else None,
-                backward[0, g[i + 1]],
+                forward_row(g[i])[0],
+                forward_row(g[i] - 1) if i > 0 else None,
+                backward_row(g[i + 1])[0],
                 first_row(g[i + 1] + 1) if i + 1 < k else None,
                 limit_vertical,
                 at_start=i == 0,
@@ -187,15 +243,15 @@ def candidate_totals(
         rows = np.vstack([matrix[max(g[i] - 1, 0)][None], mid])
         flags = np.concatenate([[False], mid_garbage])
         acc = np.empty((2, len(rows), n))
-        acc[:, 0] = forward[:, g[i] - 1] if i > 0 else INF
-        acc[:, 1] = forward[:, g[i]]
+        acc[:, 0] = forward_row(g[i] - 1) if i > 0 else INF
+        acc[:, 1] = forward_row(g[i])
         can = np.zeros(len(rows), dtype=np.bool_)
         can[2] = i == 0
         _forward_rows(rows, flags, can, limit_vertical, acc, 2)
         swaps[i] = _join(
             acc[0, -1],
             acc[:, -2],
-            backward[0, g[i + 2]],
+            backward_row(g[i + 2])[0],
             first_row(g[i + 2] + 1) if i + 2 < k else None,
             limit_vertical,
             at_start=False,
