@@ -44,9 +44,11 @@ def _row_graph_dtw(
     the best path."""
     r_n, n = cost.shape
     inf = np.inf
-    # state 0: reached by a diagonal, horizontal or start move; 1: by a vertical move
-    acc = np.full((2, r_n, n), inf)
+    # state 0: reached by a diagonal, horizontal or start move; 1: by a vertical move.
+    # Totals are kept for two columns only; the back-pointers, 2 bytes a cell, for all
     back = np.full((2, r_n, n), -1, dtype=np.int8)  # move code * 2 + source state
+    prev = np.full((2, r_n), inf)
+    acc = np.full((2, r_n), inf)
     for j in range(n):
         for r in range(r_n):
             c = cost[r, j]
@@ -56,40 +58,42 @@ def _row_graph_dtw(
                 best, code = 0.0, _START * 2
             if j > 0:
                 for st in range(2):
-                    if acc[st, r, j - 1] < best:
-                        best, code = acc[st, r, j - 1], _LEFT * 2 + st
+                    if prev[st, r] < best:
+                        best, code = prev[st, r], _LEFT * 2 + st
             if r > 0:
                 prev_garbage = garbage[r - 1]
                 if j > 0:
                     for st in range(2):
-                        if acc[st, r - 1, j - 1] < best:
-                            best, code = acc[st, r - 1, j - 1], _DIAG * 2 + st
+                        if prev[st, r - 1] < best:
+                            best, code = prev[st, r - 1], _DIAG * 2 + st
                 if prev_garbage and not garbage[r] and r > 1 and j > 0:
                     for st in range(2):
-                        if acc[st, r - 2, j - 1] < best:
-                            best, code = acc[st, r - 2, j - 1], _DIAG_SKIP * 2 + st
-            if code >= 0:
-                acc[0, r, j] = best + c
-                back[0, r, j] = code
+                        if prev[st, r - 2] < best:
+                            best, code = prev[st, r - 2], _DIAG_SKIP * 2 + st
+            acc[0, r] = best + c if code >= 0 else inf
+            back[0, r, j] = code
+            acc[1, r] = inf
             # vertical arrivals, only from a cell that was not itself reached vertically
             if r > 0 and not garbage[r]:
                 best_v, code_v = inf, -1
                 for st in range(1 if limit_vertical else 2):
-                    if not garbage[r - 1] and acc[st, r - 1, j] < best_v:
-                        best_v, code_v = acc[st, r - 1, j], _UP * 2 + st
-                    if garbage[r - 1] and r > 1 and acc[st, r - 2, j] < best_v:
-                        best_v, code_v = acc[st, r - 2, j], _UP_SKIP * 2 + st
+                    if not garbage[r - 1] and acc[st, r - 1] < best_v:
+                        best_v, code_v = acc[st, r - 1], _UP * 2 + st
+                    if garbage[r - 1] and r > 1 and acc[st, r - 2] < best_v:
+                        best_v, code_v = acc[st, r - 2], _UP_SKIP * 2 + st
                 if code_v >= 0:
-                    acc[1, r, j] = best_v + c
+                    acc[1, r] = best_v + c
                     back[1, r, j] = code_v
+        prev, acc = acc, prev
+    last = prev  # the totals of the last column
     end_r, end_s = r_n - 1, 0
     best_end = inf
     for rr in (r_n - 1, r_n - 2):
         if rr < 0 or (rr == r_n - 2 and not garbage[r_n - 1]):
             continue
         for st in range(2):
-            if acc[st, rr, n - 1] < best_end:
-                best_end, end_r, end_s = acc[st, rr, n - 1], rr, st
+            if last[st, rr] < best_end:
+                best_end, end_r, end_s = last[st, rr], rr, st
     rows = np.empty(r_n + n, dtype=np.int32)
     cols = np.empty(r_n + n, dtype=np.int32)
     k = 0
