@@ -163,3 +163,20 @@ def test_frames_at_seeks_over_long_gaps_and_stays_exact(tmp_path: Path) -> None:
     for t, frame in zip(wanted, frames, strict=True):
         nearest = int(np.argmin(np.abs(every.times - t)))
         assert np.array_equal(frame, every.frames[nearest]), t
+
+
+def test_the_heuristic_embedder_gives_the_same_vectors_chunk_by_chunk(tmp_path: Path) -> None:
+    """Long videos are embedded a chunk of frames at a time (constant memory); chunk
+    edges, including a chunk of one frame, change no value."""
+    from sopilot_pipeline.core.embed import HeuristicEmbedder
+
+    task = make_task("t", 4, seed=5, step_sec=1.5)
+    path = tmp_path / "v.mp4"
+    render_variant(task, Variant("v", tuple((k, 1.0) for k in range(4))), path, fps=12)
+    video = decode_video(path, target_fps=4.0, size=(96, 96))
+    whole = HeuristicEmbedder(chunk_frames=10**6).embed(video.frames, video.times, 4.0)
+    assert len(video.frames) > 20
+    for chunk in (1, 7, len(video.frames) - 1):
+        chunked = HeuristicEmbedder(chunk_frames=chunk).embed(video.frames, video.times, 4.0)
+        assert np.array_equal(chunked.vectors, whole.vectors), chunk
+        assert np.array_equal(chunked.start_sec, whole.start_sec)

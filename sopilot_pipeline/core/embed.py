@@ -79,9 +79,18 @@ _EDGE_NOISE = 0.03
 def normalise_lighting(frames: np.ndarray) -> np.ndarray:
     """Float frames divided by each frame's per-channel median (the scene's background,
     as a rule), so a lighting change or drift does not look like a change of content."""
+    return _normalised(frames, _lighting_gain(frames))
+
+
+def _lighting_gain(frames: np.ndarray) -> np.ndarray:
+    """Per frame and channel, what ``normalise_lighting`` multiplies by, (n, 3)."""
     x = frames.astype(np.float32) * (1.0 / 255.0)
     ref = np.median(x.reshape(len(x), -1, 3), axis=1)
-    return x * (0.5 / np.maximum(ref, 0.02))[:, None, None, :]
+    return 0.5 / np.maximum(ref, 0.02)
+
+
+def _normalised(frames: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    return (frames.astype(np.float32) * (1.0 / 255.0)) * gain[:, None, None, :]
 
 
 def _frame_features(x: np.ndarray) -> np.ndarray:
@@ -164,12 +173,25 @@ def _fine_motion(x: np.ndarray) -> np.ndarray:
     return _block_mean(moved.astype(np.float32), _FINE_CELLS).reshape(len(moved), -1)
 
 
-def _foreground(x: np.ndarray) -> np.ndarray:
+def _foreground(x: np.ndarray, background: np.ndarray) -> np.ndarray:
     """Share of pixels unlike the video's median frame (the bench as it mostly is) per
     cell of a fine grid, per frame: where the actor and the changed things are."""
-    background = np.median(x, axis=0)
     unlike = np.abs(x - background).max(axis=3) > _FOREGROUND_DIFFERENCE
     return _block_mean(unlike.astype(np.float32), _FINE_CELLS).reshape(len(x), -1)
+
+
+def _median_frame(frames: np.ndarray, gain: np.ndarray, rows: int) -> np.ndarray:
+    """The median over time of the lighting-normalised frames, a band of ``rows`` image
+    rows at a time: the same values as the median of the whole video in float, in a
+    fraction of the memory (each pixel's median is its own)."""
+    h = frames.shape[1]
+    return np.concatenate(
+        [
+            np.median(_normalised(frames[:, top : top + rows], gain), axis=0)
+            for top in range(0, h, rows)
+        ],
+        axis=0,
+    )
 
 
 @dataclass(frozen=True)
@@ -180,6 +202,9 @@ class HeuristicEmbedder:
     clip_stride: int = 2
     frame_size: tuple[int, int] = (96, 96)
     name: str = "heuristic-v5"
+    # frames whose float features are worked out at once: memory stays that of the
+    # sampled uint8 frames plus one chunk (~0.7 MB a frame), however long the video
+    chunk_frames: int = 128
 
     def frame_size_for(self, width: int, height: int) -> tuple[int, int]:
         return self.frame_size  # a fixed grid: the aspect ratio does not matter here
@@ -197,17 +222,39 @@ class HeuristicEmbedder:
         rest pose, and what survives another person and another camera."""
         return (3, 4)
 
+    def frame_features(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-frame appearance and foreground features, (n, d), and per consecutive
+        pair motion features, (n - 1, d'), worked out ``chunk_frames`` at a time (pairs
+        overlap chunks by a frame); every value is as if done over the whole video."""
+        n = len(frames)
+        gain = np.concatenate(
+            [
+                _lighting_gain(frames[a : a + self.chunk_frames])
+                for a in range(0, n, self.chunk_frames)
+            ]
+        )
+        background = _median_frame(frames, gain, rows=max(1, frames.shape[1] // 24))
+        feats, motion = [], []
+        for a in range(0, n, self.chunk_frames):
+            b = min(a + self.chunk_frames, n)
+            x = _normalised(frames[a:b], gain[a:b])
+            feats.append(np.concatenate([_frame_features(x), _foreground(x, background)], axis=1))
+            # pairs ending in this chunk: the previous chunk's last frame starts the first
+            pairs = _normalised(frames[max(a - 1, 0) : b], gain[max(a - 1, 0) : b])
+            if len(pairs) > 1:
+                motion.append(
+                    np.concatenate([_motion_features(pairs), _fine_motion(pairs)], axis=1)
+                )
+        if not motion:
+            motion = [np.zeros((0, _MOTION_DIM + _FINE_DIM), np.float32)]
+        return np.concatenate(feats), np.concatenate(motion)
+
     def embed(self, frames: np.ndarray, times: np.ndarray, fps: float) -> ClipEmbeddings:
         n = len(frames)
         windows = clip_windows(n, self.clip_frames, self.clip_stride)
         if not windows:
             raise ValueError("no frames to embed")
-        x = normalise_lighting(frames)
-        feats = np.concatenate([_frame_features(x), _foreground(x)], axis=1)
-        if n > 1:
-            motion = np.concatenate([_motion_features(x), _fine_motion(x)], axis=1)
-        else:
-            motion = np.zeros((0, _MOTION_DIM + _FINE_DIM), np.float32)
+        feats, motion = self.frame_features(frames)
         frame_dt = 1.0 / fps if fps > 0 else 0.25
         vectors, starts, ends = [], [], []
         for s, e in windows:
