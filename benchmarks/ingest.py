@@ -7,7 +7,8 @@ Prints one JSON line: ``ms`` is ``decode_video`` + ``HeuristicEmbedder.embed`` a
 pipeline runs them; ``reference_ms`` converts every decoded frame to full-size RGB and
 then picks and shrinks the sampled ones (what a straightforward PyAV or OpenCV loop
 does); ``ratio = reference_ms / ms``; ``realtime_factor`` is video seconds per second
-of ingest (target: >= 20). Without ``--video`` a test video is rendered first (moving
+of ingest (target: >= 20); ``peak_rss_mb`` is the process's peak over our runs (before
+the reference runs). Without ``--video`` a test video is rendered first (moving
 textured scene, libx264), which takes about 20 s and is not timed.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import tempfile
 import time
@@ -86,6 +88,8 @@ def main() -> None:
             t0 = time.perf_counter()
             duration = ours()
             times.append((time.perf_counter() - t0) * 1e3)
+        # the process's peak so far: decoding and embedding, before the reference runs
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         ref = []
         for _ in range(max(1, args.repeat // 2)):
             t0 = time.perf_counter()
@@ -100,6 +104,7 @@ def main() -> None:
                 "reference_ms": round(ref_ms, 1),
                 "ratio": round(ref_ms / ms, 2),
                 "realtime_factor": round(duration / (ms / 1e3), 1),
+                "peak_rss_mb": round(peak_mb),
             }
         )
     )
