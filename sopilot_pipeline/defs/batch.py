@@ -41,12 +41,11 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
 )
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,
-)
-from dagster._core.definitions.data_version import (
+
+from sopilot_pipeline.defs.dagster_internals import (
     DATA_VERSION_IS_USER_PROVIDED_TAG,
     DATA_VERSION_TAG,
+    AssetCheckEvaluationTargetMaterializationData,
 )
 
 MAX_PARTITIONS_PER_RUN = 32

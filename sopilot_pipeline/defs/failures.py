@@ -10,13 +10,13 @@ from dagster import (
     RunFailureSensorContext,
     run_failure_sensor,
 )
-from dagster._core.storage.tags import (
+
+from sopilot_pipeline.core.tables import FAILED_RUNS_SCHEMA, write_table
+from sopilot_pipeline.defs.dagster_internals import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
     PARTITION_NAME_TAG,
 )
-
-from sopilot_pipeline.core.tables import FAILED_RUNS_SCHEMA, write_table
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.work import PARTITIONS_OF_JOB
 

@@ -15,9 +15,12 @@ from __future__ import annotations
 import os
 import socket
 
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
-from dagster._core.launcher import DefaultRunLauncher
-from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, DagsterRun
+from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
+
+from sopilot_pipeline.defs.dagster_internals import (
+    IN_PROGRESS_RUN_STATUSES,
+    DefaultRunLauncher,
+)
 
 LAUNCHED_BY = "sopilot/launched_by"
 PID_TAG = "sopilot/pid"

@@ -22,11 +22,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, RunRequest
-from dagster._core.definitions.data_version import DATA_VERSION_TAG
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from sopilot_pipeline.core.authored_steps import sidecar_digest, sidecar_path
 from sopilot_pipeline.core.layout import DataLayout, read_json, task_id_problem
@@ -43,6 +38,11 @@ from sopilot_pipeline.defs.checks import (
     SCORE_CHECK,
     trainee_alignment_is_a_valid_path,
     trainee_embeddings_are_finite,
+)
+from sopilot_pipeline.defs.dagster_internals import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    DATA_VERSION_TAG,
 )
 from sopilot_pipeline.defs.partitions import PARTITIONS_BY_ROLE
 from sopilot_pipeline.defs.resources import SopilotSettings
