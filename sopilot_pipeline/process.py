@@ -164,6 +164,9 @@ def process_watch_folder(
     for tick in range(max_ticks):
         state, ready, settling = advance_watch_state(state, list(scan_watch_folder(layout.watch)))
         plan = plan_work(instance, settings, ready)
+        for name, keys in plan.removed_partitions.items():
+            for key in keys:
+                instance.delete_dynamic_partition(name, key)
         for name, keys in plan.new_partitions.items():
             instance.add_dynamic_partitions(name, keys)
         outcome.found_done |= {r.file.partition_key for r in plan.done}

@@ -56,6 +56,7 @@ def test_definitions_load() -> None:
         "trainee_alignment",
         "trainee_score",
         "rejected_videos",
+        "rejected_video",
         "task_summary",
         "clip_index",
     }

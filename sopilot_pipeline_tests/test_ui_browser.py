@@ -1,10 +1,10 @@
 """The Dagster UI on a scored instance, driven by headless Chromium (Debian's, through
 Playwright): the catalog lists our assets, a trainee's partition shows its score,
 timeline, report and why it was scored, a rejected file's reason is on its own
-partition (its failed ``video_is_readable`` check) and in the ``rejected_videos``
-history, and Materialize on one partition launches a run that succeeds. Screenshots go
-to the test's temp dir; their paths are printed. In CI a missing browser fails the
-test; elsewhere it skips."""
+partition of ``rejected_video`` and in the ``rejected_videos`` history while the
+task's lineage shows every other video done, and Materialize on one partition
+launches a run that succeeds. Screenshots go to the test's temp dir; their paths are
+printed. In CI a missing browser fails the test; elsewhere it skips."""
 
 from __future__ import annotations
 
@@ -137,14 +137,21 @@ def test_a_rejected_file_and_its_reason_are_in_the_ui(ui: UI, page) -> None:  # 
 
 
 def test_a_rejected_file_shows_its_reason_on_its_own_partition(ui: UI, page) -> None:  # noqa: ANN001
-    _open(page, ui, "/assets/trainee_video?view=checks", "readable_check", "video_is_readable")
-    assert page.get_by_text("Failed", exact=True).count()  # the check's latest verdict
-    page.get_by_role("tab", name="Partitions").last.click()
-    # the key is cut short in the list; its full text is in a hidden measuring element
-    page.locator("div:visible", has_text=ui.broken_key[-10:]).last.click()
-    text = _shoot(page, ui, "rejected_partition", "rejected")
-    assert "not a readable video container" in text
-    assert ui.broken_key in text
+    path = f"/assets/rejected_video?view=partitions&partition={ui.broken_key}"
+    text = _open(page, ui, path, "rejected_partition", "not a readable video container")
+    assert ui.broken_key in text and "rejected" in text and "broken.mp4" in text
+
+
+def test_the_lineage_of_a_task_with_a_rejected_file_is_all_materialised(ui: UI, page) -> None:  # noqa: ANN001
+    from dagster import AssetKey, DagsterInstance
+
+    instance = DagsterInstance.from_config(str(ui.home))
+    trainees = instance.get_dynamic_partitions("trainee_videos")
+    assert ui.broken_key not in trainees  # refused: out of the trainee partitions
+    for asset in ("trainee_video", "trainee_clip_embeddings", "trainee_alignment"):
+        assert set(instance.get_materialized_partitions(AssetKey(asset))) >= set(trainees)
+    path = "/assets/trainee_score?view=lineage&lineageScope=upstream&lineageDepth=5"
+    _open(page, ui, path, "lineage", "trainee_alignment")
 
 
 def test_materialize_on_one_partition_launches_a_run_that_succeeds(ui: UI, page) -> None:  # noqa: ANN001

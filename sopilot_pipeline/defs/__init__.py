@@ -15,7 +15,7 @@ from sopilot_pipeline.defs.checks import (
 )
 from sopilot_pipeline.defs.failures import record_failed_runs
 from sopilot_pipeline.defs.ingest import build_usable_checks, build_video_assets
-from sopilot_pipeline.defs.rejections import rejected_videos
+from sopilot_pipeline.defs.rejections import rejected_video, rejected_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.retention import apply_retention_policy, retention_schedule
 from sopilot_pipeline.defs.scoring import gold_steps, trainee_alignment, trainee_score
@@ -46,6 +46,7 @@ def build_definitions(settings: SopilotSettings | None = None) -> Definitions:
             trainee_alignment,
             trainee_score,
             rejected_videos,
+            rejected_video,
             task_summary,
             clip_index,
         ],

@@ -40,7 +40,7 @@ from sopilot_pipeline.core.tables import REJECTED_SCHEMA, read_table, write_tabl
 from sopilot_pipeline.core.video import VideoDecodeError, decode_video, probe_video
 from sopilot_pipeline.core.watch import WatchedFile, scan_watch_folder, sha256_file
 from sopilot_pipeline.defs.batch import BATCHED, PartitionBatch, Skip
-from sopilot_pipeline.defs.partitions import PARTITIONS_BY_ROLE
+from sopilot_pipeline.defs.partitions import PARTITIONS_BY_ROLE, rejected_video_partitions
 from sopilot_pipeline.defs.resources import SopilotSettings
 
 IO_RETRY = RetryPolicy(max_retries=2, delay=2, backoff=Backoff.EXPONENTIAL)
@@ -78,6 +78,16 @@ def record_rejection(
     context.log_event(
         AssetObservation(asset_key=AssetKey(f"{role}_video"), partition=key, metadata=details)
     )
+    # the video's own page: a partition of rejected_video that says why (its role's
+    # partition is removed by the next sensor tick or process pass, defs/work.py)
+    context.instance.add_dynamic_partitions(rejected_video_partitions.name, [key])
+    context.log_event(
+        AssetMaterialization(
+            asset_key=AssetKey(REJECTED_VIDEO_ASSET),
+            partition=key,
+            metadata={"rejected": reason, "task_id": task_id, "role": role, "video": video},
+        )
+    )
     # rejected_videos is a table of these rows: each rejection materialises it, so the
     # Catalog lists it with its row count under the daemon as under `process`
     rows = len(list((layout.tables / "rejected_videos").glob("*/*.parquet")))
@@ -94,6 +104,7 @@ def record_rejection(
     )
 
 
+REJECTED_VIDEO_ASSET = "rejected_video"
 READABLE_CHECK = "video_is_readable"
 DECODES_CHECK = "video_decodes"
 

@@ -17,6 +17,7 @@ from dagster import (
     AddDynamicPartitionsRequest,
     AssetSelection,
     DefaultSensorStatus,
+    DeleteDynamicPartitionsRequest,
     RunRequest,
     SensorEvaluationContext,
     SensorResult,
@@ -98,7 +99,8 @@ def watch_folder_sensor(context: SensorEvaluationContext, settings: SopilotSetti
     return SensorResult(
         run_requests=runs,
         dynamic_partitions_requests=[
-            AddDynamicPartitionsRequest(name, keys) for name, keys in plan.new_partitions.items()
+            *(DeleteDynamicPartitionsRequest(n, k) for n, k in plan.removed_partitions.items()),
+            *(AddDynamicPartitionsRequest(n, k) for n, k in plan.new_partitions.items()),
         ],
         cursor=json.dumps({"files": state, "waiting": waiting}),
     )

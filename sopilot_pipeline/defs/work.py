@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from dagster import AssetKey, DagsterEventType, DagsterInstance, RunRequest
+from dagster import AssetKey, DagsterEventType, DagsterInstance, RunRequest, RunsFilter
 
 from sopilot_pipeline.core.authored_steps import sidecar_digest, sidecar_path
 from sopilot_pipeline.core.layout import DataLayout, read_json, task_id_problem
@@ -43,8 +43,9 @@ from sopilot_pipeline.defs.dagster_internals import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
     DATA_VERSION_TAG,
+    IN_PROGRESS_RUN_STATUSES,
 )
-from sopilot_pipeline.defs.partitions import PARTITIONS_BY_ROLE
+from sopilot_pipeline.defs.partitions import PARTITIONS_BY_ROLE, rejected_video_partitions
 from sopilot_pipeline.defs.resources import SopilotSettings
 
 GOLD_INGEST = ("gold_video", "gold_clip_embeddings")
@@ -92,6 +93,9 @@ class WorkPlan:
     done: list[ReadyFile] = field(default_factory=list)
     waiting: dict[str, int] = field(default_factory=dict)  # task -> trainees without a gold
     new_partitions: dict[str, list[str]] = field(default_factory=dict)  # partitions def -> keys
+    # rejected videos leave their role's partitions (once no run of the role is in
+    # flight), and fixed ones leave the rejected videos' partitions
+    removed_partitions: dict[str, list[str]] = field(default_factory=dict)
     known_partitions: dict[str, list[str]] = field(default_factory=dict)  # in instance order
     errors: dict[str, str] = field(default_factory=dict)  # rel path -> why it was not planned
     first_adapter: list[str] = field(default_factory=list)  # golds to train it on, if due
@@ -123,6 +127,19 @@ def rejected(layout: DataLayout, r: ReadyFile) -> bool:
     return rejected_at > changed_at
 
 
+def _rejection_row(layout: DataLayout, key: str) -> bool:
+    return any((layout.tables / "rejected_videos").glob(f"*/{key}.parquet"))
+
+
+def _role_busy(instance: DagsterInstance, role: str) -> bool:
+    """A run of the role's job is queued or running: its partition range must keep the
+    keys it was asked for until it ends."""
+    runs = instance.get_runs(
+        RunsFilter(job_name=JOB_OF_ROLE[role], statuses=IN_PROGRESS_RUN_STATUSES), limit=1
+    )
+    return bool(runs)
+
+
 def _embedded(layout: DataLayout, r: ReadyFile, embedder: str) -> bool:
     """The video's clip embeddings are of this content and embedder (ingest can be skipped)."""
     role, key = r.file.role, r.file.partition_key
@@ -143,15 +160,21 @@ def plan_work(
     """Every ready video is done, needed, rejected (nothing to do), or waiting for a gold."""
     layout = settings.layout
     plan = WorkPlan()
+    refused = {r.file.partition_key for r in ready if rejected(layout, r)}
     for role, pdef in PARTITIONS_BY_ROLE.items():
         known = instance.get_dynamic_partitions(pdef.name)
         plan.known_partitions[pdef.name] = known
-        new = sorted({r.file.partition_key for r in ready if r.file.role == role} - set(known))
-        if new:
+        keys = {r.file.partition_key for r in ready if r.file.role == role}
+        if new := sorted(keys - refused - set(known)):
             plan.new_partitions[pdef.name] = new
+        if (gone := sorted(refused & set(known))) and not _role_busy(instance, role):
+            plan.removed_partitions[pdef.name] = gone
+    shown = instance.get_dynamic_partitions(rejected_video_partitions.name)
+    if fixed := sorted(k for k in shown if not _rejection_row(layout, k)):
+        plan.removed_partitions[rejected_video_partitions.name] = fixed
     usable = []
     for r in ready:
-        if rejected(layout, r):
+        if r.file.partition_key in refused:
             continue
         if r.rejected_unread or task_id_problem(r.file.task_id):
             # registration alone, which rejects it with the reason; no gold to wait for
