@@ -93,6 +93,30 @@ def test_alignment_preview_is_a_png_of_the_path() -> None:
     assert base64.b64decode(markdown_image(png, "x")[27:-1]) == png
 
 
+def test_the_alignment_preview_of_long_videos_samples_clips() -> None:
+    """Short videos: the full cost matrix, as before; long ones: every k-th clip, the
+    same picture size, the path still corner to corner."""
+    import io
+
+    from PIL import Image
+
+    from sopilot_pipeline.core.dtw import cosine_cost
+    from sopilot_pipeline.core.preview import alignment_png, alignment_preview_png
+
+    rng = np.random.default_rng(0)
+    gold, trainee = rng.normal(size=(100, 8)), rng.normal(size=(160, 8))
+    path = np.array([(i * 99 // 159, i) for i in range(160)])
+    assert alignment_preview_png(gold, trainee, path) == alignment_png(
+        cosine_cost(gold, trainee), path
+    )
+    gold, trainee = rng.normal(size=(3000, 8)), rng.normal(size=(4000, 8))
+    path = np.array([(i * 2999 // 3999, i) for i in range(4000)])
+    image = np.asarray(Image.open(io.BytesIO(alignment_preview_png(gold, trainee, path))))
+    assert max(image.shape[:2]) == 240
+    red = (image[..., 0] > 150) & (image[..., 1] < 100)
+    assert red[:3, :3].any() and red[-3:, -3:].any()
+
+
 def test_timeline_preview_draws_both_rows() -> None:
     import io
 

@@ -8,6 +8,8 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw
 
+from sopilot_pipeline.core.dtw import cosine_cost
+
 
 def alignment_png(cost: np.ndarray, path: np.ndarray, max_side: int = 240) -> bytes:
     """The gold x trainee cost matrix (dark = similar) with the alignment path in red."""
@@ -25,6 +27,17 @@ def alignment_png(cost: np.ndarray, path: np.ndarray, max_side: int = 240) -> by
     buf = io.BytesIO()
     image.save(buf, format="PNG", optimize=True)
     return buf.getvalue()
+
+
+def alignment_preview_png(
+    gold: np.ndarray, trainee: np.ndarray, path: np.ndarray, max_side: int = 240
+) -> bytes:
+    """``alignment_png`` of two videos' clip vectors, from every k-th clip of each
+    (k: twice the picture's resolution at most), so a preview of two hour-long videos
+    does not build their full cost matrix (7,000 x 7,000 clips: 0.2 GB, and its copies)."""
+    step = max(1, max(len(gold), len(trainee)) // (2 * max_side))
+    cost = cosine_cost(gold[::step], trainee[::step])
+    return alignment_png(cost, np.asarray(path) // step, max_side)
 
 
 def markdown_image(png: bytes, alt: str) -> str:

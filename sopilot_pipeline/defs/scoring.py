@@ -37,7 +37,6 @@ from sopilot_pipeline.core.authored_steps import (
     sidecar_path,
 )
 from sopilot_pipeline.core.clips import cut_clip
-from sopilot_pipeline.core.dtw import cosine_cost
 from sopilot_pipeline.core.embed import feature_groups, where_dimensions
 from sopilot_pipeline.core.gold_model import (
     gold_variations,
@@ -45,7 +44,7 @@ from sopilot_pipeline.core.gold_model import (
     task_feature_scale,
 )
 from sopilot_pipeline.core.layout import DataLayout, read_json, write_json
-from sopilot_pipeline.core.preview import alignment_png, markdown_image, timeline_png
+from sopilot_pipeline.core.preview import alignment_preview_png, markdown_image, timeline_png
 from sopilot_pipeline.core.provenance import gold_version, gold_versions_by_task, trainee_version
 from sopilot_pipeline.core.report import ReportContext, write_score_report
 from sopilot_pipeline.core.scoring import (
@@ -242,8 +241,8 @@ def trainee_alignment(context: AssetExecutionContext, settings: SopilotSettings)
             ),
         )
         gold_series = adapted_golds[best][0]
-        preview = alignment_png(
-            cosine_cost(gold_series.vectors, adapted_trainee.vectors), result.alignment.path
+        preview = alignment_preview_png(
+            gold_series.vectors, adapted_trainee.vectors, result.alignment.path
         )
         return {
             "preview": MetadataValue.md(markdown_image(preview, "alignment path")),
