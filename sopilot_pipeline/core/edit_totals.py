@@ -21,59 +21,32 @@ INF = np.inf
 
 
 @numba.njit(cache=True, nogil=True)
-def _forward_rows(
+def _forward(
     cost: np.ndarray,
     garbage: np.ndarray,
     can_start: np.ndarray,
     limit_vertical: bool,
-    acc: np.ndarray,
-    r0: int,
-) -> None:
-    """Fill ``acc[:, r0:, :]`` (state 0: arrived by a diagonal, horizontal or start
-    move; 1: by a vertical one) given the rows above ``r0``; the moves of
-    ``_row_graph_dtw``, a path may start at column 0 of rows where ``can_start``."""
-    r_n, n = cost.shape
-    for j in range(n):
-        for r in range(r0, r_n):
-            c = cost[r, j]
-            best = INF
-            if j == 0 and can_start[r]:
-                best = 0.0
-            if j > 0:
-                best = min(best, acc[0, r, j - 1], acc[1, r, j - 1])
-            if r > 0:
-                if j > 0:
-                    best = min(best, acc[0, r - 1, j - 1], acc[1, r - 1, j - 1])
-                if garbage[r - 1] and not garbage[r] and r > 1 and j > 0:
-                    best = min(best, acc[0, r - 2, j - 1], acc[1, r - 2, j - 1])
-            acc[0, r, j] = best + c
-            acc[1, r, j] = INF
-            if r > 0 and not garbage[r]:
-                best_v = INF
-                for st in range(1 if limit_vertical else 2):
-                    if not garbage[r - 1]:
-                        best_v = min(best_v, acc[st, r - 1, j])
-                    elif r > 1:
-                        best_v = min(best_v, acc[st, r - 2, j])
-                acc[1, r, j] = best_v + c
-
-
-@numba.njit(cache=True, nogil=True)
-def _forward_kept(
-    cost: np.ndarray, garbage: np.ndarray, limit_vertical: bool, keep: np.ndarray
+    fixed: np.ndarray,
+    keep: np.ndarray,
 ) -> np.ndarray:
-    """``_forward_rows`` of a whole sequence (starting on its first two rows) in two
-    columns of memory, returning only the rows ``keep``: ``out[st, m, j]`` is row
-    ``keep[m]``."""
+    """Forward totals (state 0: arrived by a diagonal, horizontal or start move; 1: by
+    a vertical one) with the moves of ``_row_graph_dtw``, two columns of memory at a
+    time. The first ``fixed.shape[1]`` rows are given (``fixed[st, r, j]``: a prefix
+    already accumulated); a path may start at column 0 of rows where ``can_start``.
+    Returns only the rows ``keep``: ``out[st, m, j]`` is row ``keep[m]``."""
     r_n, n = cost.shape
+    r0 = fixed.shape[1]
     prev = np.full((2, r_n), INF)
     cur = np.full((2, r_n), INF)
     out = np.empty((2, len(keep), n))
     for j in range(n):
-        for r in range(r_n):
+        for r in range(r0):
+            cur[0, r] = fixed[0, r, j]
+            cur[1, r] = fixed[1, r, j]
+        for r in range(r0, r_n):
             c = cost[r, j]
             best = INF
-            if j == 0 and r < 2:
+            if j == 0 and can_start[r]:
                 best = 0.0
             if j > 0:
                 best = min(best, prev[0, r], prev[1, r])
@@ -139,23 +112,23 @@ def _backward(
 
 def row_layout(
     cost: np.ndarray, starts: np.ndarray, ends: np.ndarray, order: tuple[int, ...], garbage: float
-) -> tuple[np.ndarray, np.ndarray, list[int]]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows of a step sequence: an unrelated-activity row before each step and after the
-    last, the step's gold clips between. Returns (matrix, is_garbage, index of each
-    unrelated-activity row)."""
+    last, the step's gold clips between. Returns (matrix, the step each row belongs to
+    or -1 for an unrelated-activity row, the gold clip of each row or -1)."""
     n = cost.shape[1]
     garbage_row = np.full((1, n), garbage, dtype=np.float32)
-    blocks, flags, garbage_rows, at = [], [], [], 0
+    blocks, owner, gold_clip = [], [], []
     for s in order:
-        blocks += [garbage_row, cost[starts[s] : ends[s]]]
-        flags += [True] + [False] * int(ends[s] - starts[s])
-        garbage_rows.append(at)
-        at += 1 + int(ends[s] - starts[s])
+        span = range(int(starts[s]), int(ends[s]))
+        blocks += [garbage_row, cost[span.start : span.stop]]
+        owner += [-1] + [s] * len(span)
+        gold_clip += [-1, *span]
     blocks.append(garbage_row)
-    flags.append(True)
-    garbage_rows.append(at)
+    owner.append(-1)
+    gold_clip.append(-1)
     matrix = np.ascontiguousarray(np.vstack(blocks), dtype=np.float32)
-    return matrix, np.asarray(flags), garbage_rows
+    return matrix, np.asarray(owner), np.asarray(gold_clip)
 
 
 def _join(
@@ -201,13 +174,17 @@ def candidate_totals(
 ) -> tuple[dict[int, float], dict[int, float]]:
     """Totals of the sequence ``order`` with the step at each position deleted, and
     with each adjacent pair (position, position + 1) swapped, keyed by position."""
-    matrix, is_garbage, g = row_layout(cost, starts, ends, order, garbage)
+    matrix, owner, _ = row_layout(cost, starts, ends, order, garbage)
+    is_garbage = owner < 0
+    g = [int(r) for r in np.flatnonzero(is_garbage)]
     r_n, n = matrix.shape
     # only the rows where prefixes end and suffixes begin are kept: memory grows with
     # steps x trainee clips, not gold clips x trainee clips
     kept_f = np.array(sorted({max(r - 1, 0) for r in g} | set(g)), dtype=np.int64)
     kept_b = np.array(sorted(set(g) | {r + 1 for r in g if r + 1 < r_n}), dtype=np.int64)
-    fwd = _forward_kept(matrix, is_garbage, limit_vertical, kept_f)
+    can_start = np.zeros(r_n, dtype=np.bool_)
+    can_start[:2] = True
+    fwd = _forward(matrix, is_garbage, can_start, limit_vertical, np.empty((2, 0, n)), kept_f)
     bwd = _backward(matrix, is_garbage, limit_vertical, kept_b)
     f_at = {int(r): m for m, r in enumerate(kept_f)}
     b_at = {int(r): m for m, r in enumerate(kept_b)}
@@ -238,19 +215,20 @@ def candidate_totals(
     swaps: dict[int, float] = {}
     for i in range(k - 1):
         a, b = order[i], order[i + 1]
-        mid, mid_garbage, _ = row_layout(cost, starts, ends, (b, a), garbage)
+        mid, mid_owner, _ = row_layout(cost, starts, ends, (b, a), garbage)
         # the middle rows, after the prefix's last step row and unrelated-activity row
         rows = np.vstack([matrix[max(g[i] - 1, 0)][None], mid])
-        flags = np.concatenate([[False], mid_garbage])
-        acc = np.empty((2, len(rows), n))
-        acc[:, 0] = forward_row(g[i] - 1) if i > 0 else INF
-        acc[:, 1] = forward_row(g[i])
+        flags = np.concatenate([[False], mid_owner < 0])
+        prefix = np.empty((2, 2, n))
+        prefix[:, 0] = forward_row(g[i] - 1) if i > 0 else INF
+        prefix[:, 1] = forward_row(g[i])
         can = np.zeros(len(rows), dtype=np.bool_)
         can[2] = i == 0
-        _forward_rows(rows, flags, can, limit_vertical, acc, 2)
+        ends_of = np.array([len(rows) - 2, len(rows) - 1], dtype=np.int64)
+        acc = _forward(rows, flags, can, limit_vertical, prefix, ends_of)
         swaps[i] = _join(
-            acc[0, -1],
-            acc[:, -2],
+            acc[0, 1],
+            acc[:, 0],
             backward_row(g[i + 2])[0],
             first_row(g[i + 2] + 1) if i + 2 < k else None,
             limit_vertical,

@@ -24,7 +24,7 @@ import numba
 import numpy as np
 
 from sopilot_pipeline.core.dtw import subsequence_match
-from sopilot_pipeline.core.edit_totals import candidate_totals
+from sopilot_pipeline.core.edit_totals import candidate_totals, row_layout
 from sopilot_pipeline.core.steps import Step
 
 # back-pointer codes: where (row, col) came from
@@ -159,28 +159,14 @@ def align_step_sequence(
     """Align the trainee (columns of ``cost``) to the gold steps taken in ``order``."""
     if not order:
         raise ValueError("cannot align to an empty step sequence")
-    rows: list[np.ndarray] = []
-    gold_clip: list[int] = []
-    owner: list[int] = []  # step index of each row, -1 for the unrelated-activity rows
-    n = cost.shape[1]
-    garbage_row = np.full(n, garbage_cost, dtype=np.float32)
-    for s in order:
-        rows.append(garbage_row)
-        gold_clip.append(-1)
-        owner.append(-1)
-        span = range(steps[s].start_clip, steps[s].end_clip)
-        rows.extend(cost[i] for i in span)
-        gold_clip.extend(span)
-        owner.extend([s] * len(span))
-    rows.append(garbage_row)
-    gold_clip.append(-1)
-    owner.append(-1)
-    matrix = np.ascontiguousarray(np.vstack(rows), dtype=np.float32)
-    is_garbage = np.asarray([o < 0 for o in owner])
+    starts = np.array([s.start_clip for s in steps])
+    ends = np.array([s.end_clip for s in steps])
+    matrix, owner, gold_clip = row_layout(cost, starts, ends, order, garbage_cost)
+    is_garbage = owner < 0
     path_rows, path_cols, total = _row_graph_dtw(matrix, is_garbage, True)
     if not np.isfinite(total):  # trainee shorter than half the gold: allow any speed-up
         path_rows, path_cols, total = _row_graph_dtw(matrix, is_garbage, False)
-    owners = np.asarray(owner)[path_rows]
+    owners = owner[path_rows]
     placements = []
     for s in order:
         cols = path_cols[owners == s]
@@ -211,9 +197,7 @@ def align_step_sequence(
             )
         )
     on_step = owners >= 0
-    path = np.stack([np.asarray(gold_clip)[path_rows[on_step]], path_cols[on_step]], axis=1).astype(
-        np.int32
-    )
+    path = np.stack([gold_clip[path_rows[on_step]], path_cols[on_step]], axis=1).astype(np.int32)
     return SequenceAlignment(tuple(order), float(total), tuple(placements), tuple(extras), path)
 
 
@@ -289,10 +273,10 @@ def resembled_step(cost: np.ndarray, steps: tuple[Step, ...], run: ExtraRun) -> 
 
     Each trainee clip is compared with its closest clip of each step (no time warping:
     the run may be a part or a hurried version of the step)."""
-    cols = slice(run.first_clip, run.last_clip + 1)
-    likeness = np.array([cost[s.start_clip : s.end_clip, cols].min(axis=0).mean() for s in steps])
     if len(steps) < 2:
         return None
+    cols = slice(run.first_clip, run.last_clip + 1)
+    likeness = np.array([cost[s.start_clip : s.end_clip, cols].min(axis=0).mean() for s in steps])
     first, second = np.argsort(likeness)[:2]
     return int(first) if likeness[second] >= MOVED_STEP_MARGIN * likeness[first] else None
 
