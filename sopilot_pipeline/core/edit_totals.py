@@ -110,25 +110,28 @@ def _backward(
     return out
 
 
+def row_sources(starts: np.ndarray, ends: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
+    """The gold clip behind each row of a step sequence, -1 for an unrelated-activity row:
+    one before each step and one after the last, the step's gold clips between."""
+    parts = []
+    for s in order:
+        parts += [np.array([-1]), np.arange(int(starts[s]), int(ends[s]))]
+    parts.append(np.array([-1]))
+    return np.concatenate(parts).astype(np.int32)
+
+
 def row_layout(
     cost: np.ndarray, starts: np.ndarray, ends: np.ndarray, order: tuple[int, ...], garbage: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows of a step sequence: an unrelated-activity row before each step and after the
-    last, the step's gold clips between. Returns (matrix, the step each row belongs to
-    or -1 for an unrelated-activity row, the gold clip of each row or -1)."""
-    n = cost.shape[1]
-    garbage_row = np.full((1, n), garbage, dtype=np.float32)
-    blocks, owner, gold_clip = [], [], []
-    for s in order:
-        span = range(int(starts[s]), int(ends[s]))
-        blocks += [garbage_row, cost[span.start : span.stop]]
-        owner += [-1] + [s] * len(span)
-        gold_clip += [-1, *span]
-    blocks.append(garbage_row)
-    owner.append(-1)
-    gold_clip.append(-1)
-    matrix = np.ascontiguousarray(np.vstack(blocks), dtype=np.float32)
-    return matrix, np.asarray(owner), np.asarray(gold_clip)
+    """Rows of a step sequence (``row_sources``). Returns (matrix, the step each row
+    belongs to or -1 for an unrelated-activity row, the gold clip of each row or -1)."""
+    gold_clip = row_sources(starts, ends, order)
+    owner = np.concatenate(
+        [[-1, *[s] * (int(ends[s]) - int(starts[s]))] for s in order] + [[-1]]
+    ).astype(np.int64)
+    matrix = np.asarray(cost, dtype=np.float32)[np.maximum(gold_clip, 0)]
+    matrix[gold_clip < 0] = np.float32(garbage)
+    return np.ascontiguousarray(matrix), owner, gold_clip.astype(np.int64)
 
 
 def _join(

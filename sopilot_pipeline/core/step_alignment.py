@@ -19,12 +19,14 @@ alignment.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numba
 import numpy as np
 
 from sopilot_pipeline.core.dtw import subsequence_match
 from sopilot_pipeline.core.edit_totals import candidate_totals, row_layout
+from sopilot_pipeline.core.edit_totals_gpu import TotalsFn, totals_for
 from sopilot_pipeline.core.steps import Step
 
 # back-pointer codes: where (row, col) came from
@@ -234,8 +236,9 @@ def explain_trainee(
     current = align_step_sequence(cost, steps, order, garbage_cost)
     edits: list[Edit] = []
     limit = max_edits if max_edits is not None else 2 * len(steps)
+    totals = totals_for(cost) or partial(candidate_totals, cost)
     while len(edits) < limit:
-        paying = _paying_edits(cost, steps, garbage_cost, current, delete_price, swap_price)
+        paying = _paying_edits(cost, steps, garbage_cost, current, delete_price, swap_price, totals)
         if not paying:
             break
         best = max(paying, key=lambda p: p[0])
@@ -332,16 +335,18 @@ def _paying_edits(
     current: SequenceAlignment,
     delete_price: float,
     swap_price: float,
+    totals: TotalsFn,
 ) -> list[tuple[float, Edit, tuple[int, ...]]]:
     """(saving less price, edit, new order) of every delete and adjacent swap of the
     current order that pays, in the order the search has always tried them (so ties go
-    the same way). Totals come from ``edit_totals.candidate_totals``; a candidate with
+    the same way). Totals come from ``totals`` (``edit_totals.candidate_totals``, or the
+    GPU's ``edit_totals_gpu``, over ``cost``); a candidate with
     no path under the speed limit is re-run in full, which lifts the limit as
     ``align_step_sequence`` does."""
     order = current.order
     starts = np.array([s.start_clip for s in steps])
     ends = np.array([s.end_clip for s in steps])
-    deletes, swaps = candidate_totals(cost, starts, ends, order, garbage_cost)
+    deletes, swaps = totals(starts, ends, order, garbage_cost)
     candidates: list[tuple[str, tuple[int, ...], tuple[int, ...], float]] = []
     if len(order) > 1:
         for i, s in enumerate(order):
