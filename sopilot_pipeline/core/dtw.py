@@ -36,9 +36,19 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
 
 
 def cosine_cost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``1 - cos(a_i, b_j)`` as float32, in [0, 2]."""
-    cost = 1.0 - l2_normalise(a) @ l2_normalise(b).T
+    """``1 - cos(a_i, b_j)`` as float32, in [0, 2] (in place: one matrix at a time)."""
+    cost = l2_normalise(a) @ l2_normalise(b).T
+    np.subtract(np.float32(1.0), cost, out=cost)
     return np.clip(cost, 0.0, 2.0, out=cost)
+
+
+def row_blocks(n: int, most: int) -> list[slice]:
+    """``n`` rows in near-equal blocks of at most ``most`` (or 3, if ``most`` is less),
+    none of one row, where BLAS would switch to a matrix-vector product and round
+    differently."""
+    count = max(1, min(-(-n // most), n // 2))
+    edges = np.linspace(0, n, count + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
 _INTERLEAVE = 4  # DP rows advanced together

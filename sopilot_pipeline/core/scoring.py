@@ -14,11 +14,12 @@ adapter. The score is 100 minus weighted penalties, each kept with its explanati
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from sopilot_pipeline.core.dtw import cosine_cost, dtw_from_cost
+from sopilot_pipeline.core.dtw import cosine_cost, dtw_from_cost, row_blocks
 from sopilot_pipeline.core.step_alignment import (
     Edit,
     ExtraRun,
@@ -150,19 +151,70 @@ def path_warp(path: np.ndarray, m: int, n: int) -> float:
     return float(np.mean(np.abs(path[:, 0] / (m - 1) - path[:, 1] / (n - 1))))
 
 
+CONTRAST_BLOCK_ROWS = 1024
+"""Gold clips compared with all others at a time in ``step_contrast``: a video of up to
+this many clips is one block; a 60-minute gold (7,200 clips) is eight of 29 MB instead
+of one 207 MB matrix and its masks and copies."""
+
+
 def step_contrast(gold_vectors: np.ndarray, steps: tuple[Step, ...]) -> float:
     """Typical cosine cost between clips of *different* gold steps: the unit in which a
-    trainee's match costs are judged, so thresholds hold for any embedder or adapter."""
-    self_cost = cosine_cost(gold_vectors, gold_vectors)
-    labels = np.zeros(len(gold_vectors), dtype=np.int64)
+    trainee's match costs are judged, so thresholds hold for any embedder or adapter.
+
+    The median is exact but taken in row blocks (``exact_median``), so memory does not
+    grow with the square of the video's length."""
+    n = len(gold_vectors)
+    labels = np.zeros(n, dtype=np.int64)
     for s in steps:
         labels[s.start_clip : s.end_clip] = s.index
-    idx = np.arange(len(gold_vectors))
-    different = labels[:, None] != labels[None, :]
-    if not different.any():  # one step: compare clips far apart in time
-        different = np.abs(idx[:, None] - idx[None, :]) >= 4
-    values = self_cost[different] if different.any() else self_cost.ravel()
-    return float(max(np.median(values), 1e-3))
+    idx = np.arange(n)
+    by_step = len(np.unique(labels)) > 1
+    by_time = not by_step and n > 4  # one step: compare clips far apart in time
+
+    parts = row_blocks(n, CONTRAST_BLOCK_ROWS)
+
+    def blocks() -> Iterator[np.ndarray]:
+        for rows in parts:
+            cost = cosine_cost(gold_vectors[rows], gold_vectors)
+            if by_step:
+                yield cost[labels[rows, None] != labels[None, :]]
+            elif by_time:
+                yield cost[np.abs(idx[rows, None] - idx[None, :]) >= 4]
+            else:
+                yield cost.ravel()
+            del cost  # before the next block is made
+
+    median = np.median(next(blocks())) if len(parts) == 1 else exact_median(blocks)
+    return float(max(median, 1e-3))
+
+
+def exact_median(blocks: Callable[[], Iterator[np.ndarray]]) -> np.floating:
+    """``np.median`` of the float32 values all blocks yield, without holding them all.
+
+    One pass counts the values in 4,096 bins between their least and greatest; a second
+    keeps only the values in the bins of the middle ranks, whose order statistics are
+    then exact."""
+    ends = [(float(b.min()), float(b.max())) for b in blocks() if b.size]
+    lo, hi = min(e[0] for e in ends), max(e[1] for e in ends)
+    edges = np.linspace(lo, hi, 4097)
+
+    def bins(values: np.ndarray) -> np.ndarray:
+        return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, 4095)
+
+    def pieces() -> Iterator[np.ndarray]:  # bin numbers are int64: 2**20 values at a time
+        for b in blocks():
+            yield from np.array_split(b, max(1, b.size >> 20))
+
+    counts = sum(np.bincount(bins(p), minlength=4096) for p in pieces())
+    total = int(counts.sum())
+    ranks = ((total - 1) // 2, total // 2)
+    below = np.concatenate([[0], np.cumsum(counts)])
+    wanted = sorted({int(np.searchsorted(below, r, side="right") - 1) for r in ranks})
+    kept = np.concatenate([p[np.isin(bins(p), wanted)] for p in pieces()])
+    first = int(below[wanted[0]])
+    kept.sort()
+    middle = kept[[ranks[0] - first, ranks[1] - first]]
+    return np.mean(middle)
 
 
 @dataclass(frozen=True)
@@ -191,7 +243,9 @@ def _cost_in_contrast_units(
     if not steps:
         raise ValueError("the gold video has no steps")
     contrast = step_contrast(gold.vectors, steps)
-    return cosine_cost(gold.vectors, trainee.vectors) / contrast, contrast
+    cost = cosine_cost(gold.vectors, trainee.vectors)
+    cost /= np.float32(contrast)  # in place: a 60-minute pair's matrix is 0.2 GB
+    return cost, contrast
 
 
 def replay_alignment(

@@ -30,9 +30,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import numba
 import numpy as np
 
-from sopilot_pipeline.core.dtw import l2_normalise
+from sopilot_pipeline.core.dtw import l2_normalise, row_blocks
 
 StepMethod = Literal["auto", "rest", "kernel", "novelty"]
 
@@ -149,15 +150,37 @@ def _min_clips(start_sec: np.ndarray, config: StepDetectionConfig) -> int:
 def _returns(distance: np.ndarray, gap: int, visit_ratio: float) -> list[int]:
     """Clips where ``distance`` has a local minimum well below its median, at least
     ``gap`` clips apart (the deepest kept first)."""
-    lower_left = np.r_[True, distance[1:] <= distance[:-1]]
-    lower_right = np.r_[distance[:-1] <= distance[1:], True]
     limit = visit_ratio * float(np.median(distance))
-    candidates = np.flatnonzero(lower_left & lower_right & (distance < limit))
-    kept: list[int] = []
-    for j in candidates[np.argsort(distance[candidates], kind="stable")]:
-        if all(abs(int(j) - k) >= gap for k in kept):
-            kept.append(int(j))
-    return sorted(kept)
+    return [int(j) for j in _returns_below(distance, gap, limit)]
+
+
+@numba.njit(cache=True, nogil=True)
+def _returns_below(distance: np.ndarray, gap: int, limit: float) -> np.ndarray:
+    """Local minima below ``limit``, deepest first (ties: earlier first), each kept
+    when no kept one is within ``gap`` clips; returned in clip order. A kept minimum
+    blocks its neighbourhood in a mask, so this is linear in the candidates."""
+    n = len(distance)
+    candidates = []
+    for j in range(n):
+        left = j == 0 or distance[j] <= distance[j - 1]
+        right = j == n - 1 or distance[j] <= distance[j + 1]
+        if left and right and distance[j] < limit:
+            candidates.append(j)
+    order = np.array(candidates, dtype=np.int64)
+    order = order[np.argsort(distance[order], kind="mergesort")]
+    blocked = np.zeros(n, dtype=np.bool_)
+    kept = np.zeros(n, dtype=np.bool_)
+    for j in order:
+        if not blocked[j]:
+            kept[j] = True
+            blocked[max(0, j - gap + 1) : min(n, j + gap)] = True
+    return np.flatnonzero(kept)
+
+
+REST_BLOCK_ROWS = 1024
+"""Clips compared with all others at a time when looking for the rest pose: 59 MB of
+float64 distances for a 60-minute video (7,200 clips) instead of 415 MB; a video of up to
+this many clips is one block, as before."""
 
 
 def rest_pose_distance(vectors: np.ndarray, gap: int, visit_ratio: float) -> tuple[np.ndarray, int]:
@@ -167,13 +190,16 @@ def rest_pose_distance(vectors: np.ndarray, gap: int, visit_ratio: float) -> tup
     averaged over its returns so that no single clip's noise defines it.
     """
     z = l2_normalise(vectors - vectors.mean(axis=0)).astype(np.float64)
-    distances = 1.0 - z @ z.T
     best: tuple[tuple[int, float], list[int]] | None = None
-    for i in range(len(z)):
-        visits = _returns(distances[i], gap, visit_ratio)
-        key = (len(visits), -float(distances[i, visits].mean()))
-        if best is None or key > best[0]:
-            best = (key, visits)
+    for rows in row_blocks(len(z), REST_BLOCK_ROWS):  # not the whole n x n at once
+        distances = z[rows] @ z.T
+        np.subtract(1.0, distances, out=distances)
+        for row in distances:
+            visits = _returns(row, gap, visit_ratio)
+            key = (len(visits), -float(row[visits].mean()))
+            if best is None or key > best[0]:
+                best = (key, visits)
+        del distances, row  # before the next block is made
     assert best is not None
     visits = best[1]
     template = l2_normalise(z[visits].mean(axis=0, keepdims=True)).astype(np.float64)[0]
