@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from benchmarks.reference_edit_search import explain_trainee_reference
+from sopilot_pipeline.core import edit_totals
 from sopilot_pipeline.core.edit_totals import candidate_totals
 from sopilot_pipeline.core.step_alignment import align_step_sequence, explain_trainee
 from sopilot_pipeline.core.steps import Step
@@ -64,6 +65,19 @@ def test_each_candidate_total_is_that_of_a_full_alignment(seed: int) -> None:
         if i + 1 < len(order):
             new = order[:i] + (order[i + 1], order[i]) + order[i + 2 :]
             _same_total(swaps[i], align_step_sequence(cost, steps, new, 0.6).total_cost)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_totals_in_groups_are_the_totals_in_one(seed: int, monkeypatch) -> None:
+    """A long SOP's candidates are totalled in groups to bound memory: same numbers."""
+    cost, steps = _case(seed)
+    starts = np.array([s.start_clip for s in steps])
+    ends = np.array([s.end_clip for s in steps])
+    order = tuple(range(len(steps)))
+    whole = candidate_totals(cost, starts, ends, order, 0.6)
+    for positions in (1, 2, 3):
+        monkeypatch.setattr(edit_totals, "KEPT_ROWS_BYTES", 64 * cost.shape[1] * positions)
+        assert candidate_totals(cost, starts, ends, order, 0.6) == whole
 
 
 def _same_total(fast: float, full: float) -> None:

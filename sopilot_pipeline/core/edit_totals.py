@@ -14,16 +14,28 @@ seeded by the prefix, and joins the suffix. The moves are those of
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numba
 import numpy as np
 
 INF = np.inf
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _at(cost: np.ndarray, src: np.ndarray, garbage: np.float32, r: int, j: int) -> np.float32:
+    """Cost of row ``r`` at trainee clip ``j``: its gold clip's, or the unrelated-activity
+    cost (the row sequence is never built as a matrix: for a long pair it would be one
+    more copy of the cost matrix)."""
+    s = src[r]
+    return garbage if s < 0 else cost[s, j]
+
+
 @numba.njit(cache=True, nogil=True)
 def _forward(
     cost: np.ndarray,
-    garbage: np.ndarray,
+    src: np.ndarray,
+    garbage_cost: np.float32,
     can_start: np.ndarray,
     limit_vertical: bool,
     fixed: np.ndarray,
@@ -31,10 +43,12 @@ def _forward(
 ) -> np.ndarray:
     """Forward totals (state 0: arrived by a diagonal, horizontal or start move; 1: by
     a vertical one) with the moves of ``_row_graph_dtw``, two columns of memory at a
-    time. The first ``fixed.shape[1]`` rows are given (``fixed[st, r, j]``: a prefix
-    already accumulated); a path may start at column 0 of rows where ``can_start``.
-    Returns only the rows ``keep``: ``out[st, m, j]`` is row ``keep[m]``."""
-    r_n, n = cost.shape
+    time, over the rows whose gold clips are ``src`` (-1: unrelated activity). The first
+    ``fixed.shape[1]`` rows are given (``fixed[st, r, j]``: a prefix already
+    accumulated); a path may start at column 0 of rows where ``can_start``. Returns
+    only the rows ``keep``: ``out[st, m, j]`` is row ``keep[m]``."""
+    r_n, n = len(src), cost.shape[1]
+    garbage = src < 0
     r0 = fixed.shape[1]
     prev = np.full((2, r_n), INF)
     cur = np.full((2, r_n), INF)
@@ -44,7 +58,7 @@ def _forward(
             cur[0, r] = fixed[0, r, j]
             cur[1, r] = fixed[1, r, j]
         for r in range(r0, r_n):
-            c = cost[r, j]
+            c = _at(cost, src, garbage_cost, r, j)
             best = INF
             if j == 0 and can_start[r]:
                 best = 0.0
@@ -74,11 +88,16 @@ def _forward(
 
 @numba.njit(cache=True, nogil=True)
 def _backward(
-    cost: np.ndarray, garbage: np.ndarray, limit_vertical: bool, keep: np.ndarray
+    cost: np.ndarray,
+    src: np.ndarray,
+    garbage_cost: np.float32,
+    limit_vertical: bool,
+    keep: np.ndarray,
 ) -> np.ndarray:
     """``out[st, m, j]``: least cost of the cells after (keep[m], j) to an end of the
     path, for a path that arrived there in state ``st``; two columns of memory."""
-    r_n, n = cost.shape
+    r_n, n = len(src), cost.shape[1]
+    garbage = src < 0
     nxt = np.full((2, r_n), INF)
     cur = np.full((2, r_n), INF)
     out = np.empty((2, len(keep), n))
@@ -90,17 +109,17 @@ def _backward(
             # moves into state 0: horizontal, diagonal, diagonal over an unrelated row
             to0 = INF
             if j + 1 < n:
-                to0 = cost[r, j + 1] + nxt[0, r]
+                to0 = _at(cost, src, garbage_cost, r, j + 1) + nxt[0, r]
                 if r + 1 < r_n:
-                    to0 = min(to0, cost[r + 1, j + 1] + nxt[0, r + 1])
+                    to0 = min(to0, _at(cost, src, garbage_cost, r + 1, j + 1) + nxt[0, r + 1])
                 if r + 2 < r_n and garbage[r + 1] and not garbage[r + 2]:
-                    to0 = min(to0, cost[r + 2, j + 1] + nxt[0, r + 2])
+                    to0 = min(to0, _at(cost, src, garbage_cost, r + 2, j + 1) + nxt[0, r + 2])
             # moves into state 1: vertical, vertical over an unrelated row
             to1 = INF
             if r + 1 < r_n and not garbage[r + 1] and not garbage[r]:
-                to1 = cost[r + 1, j] + cur[1, r + 1]
+                to1 = _at(cost, src, garbage_cost, r + 1, j) + cur[1, r + 1]
             if r + 2 < r_n and garbage[r + 1] and not garbage[r + 2]:
-                to1 = min(to1, cost[r + 2, j] + cur[1, r + 2])
+                to1 = min(to1, _at(cost, src, garbage_cost, r + 2, j) + cur[1, r + 2])
             cur[0, r] = min(to0, to1)
             cur[1, r] = to0 if limit_vertical else min(to0, to1)
         for m in range(len(keep)):
@@ -167,6 +186,14 @@ def _join(
     return total
 
 
+KEPT_ROWS_BYTES = 128 * 2**20
+"""Memory for the forward and backward totals kept between the two passes (about two
+rows of two float64 states per position and direction). A long SOP (a 60-minute gold
+read as 1,600 steps) would keep 0.7 GB; its candidates are then totalled in groups,
+two passes per group. An SOP of up to about 290 steps at 7,200 trainee clips (60
+minutes) is one group."""
+
+
 def candidate_totals(
     cost: np.ndarray,
     starts: np.ndarray,
@@ -177,65 +204,96 @@ def candidate_totals(
 ) -> tuple[dict[int, float], dict[int, float]]:
     """Totals of the sequence ``order`` with the step at each position deleted, and
     with each adjacent pair (position, position + 1) swapped, keyed by position."""
-    matrix, owner, _ = row_layout(cost, starts, ends, order, garbage)
-    is_garbage = owner < 0
-    g = [int(r) for r in np.flatnonzero(is_garbage)]
-    r_n, n = matrix.shape
-    # only the rows where prefixes end and suffixes begin are kept: memory grows with
-    # steps x trainee clips, not gold clips x trainee clips
-    kept_f = np.array(sorted({max(r - 1, 0) for r in g} | set(g)), dtype=np.int64)
-    kept_b = np.array(sorted(set(g) | {r + 1 for r in g if r + 1 < r_n}), dtype=np.int64)
-    can_start = np.zeros(r_n, dtype=np.bool_)
-    can_start[:2] = True
-    fwd = _forward(matrix, is_garbage, can_start, limit_vertical, np.empty((2, 0, n)), kept_f)
-    bwd = _backward(matrix, is_garbage, limit_vertical, kept_b)
-    f_at = {int(r): m for m, r in enumerate(kept_f)}
-    b_at = {int(r): m for m, r in enumerate(kept_b)}
-
-    def forward_row(row: int) -> np.ndarray:
-        return fwd[:, f_at[row]]
-
-    def backward_row(row: int) -> np.ndarray:
-        return bwd[:, b_at[row]]
-
+    cost = np.ascontiguousarray(cost, dtype=np.float32)
+    src = row_sources(starts, ends, order)
+    g_cost = np.float32(garbage)
+    g = [int(r) for r in np.flatnonzero(src < 0)]
+    r_n, n = len(src), cost.shape[1]
     k = len(order)
-
-    def first_row(row: int) -> tuple[np.ndarray, np.ndarray] | None:
-        return (matrix[row], backward_row(row)) if row < r_n else None
-
+    per_group = max(1, KEPT_ROWS_BYTES // (64 * max(n, 1)))
     deletes: dict[int, float] = {}
-    if k > 1:
-        for i in range(k):
-            deletes[i] = _join(
-                forward_row(g[i])[0],
-                forward_row(g[i] - 1) if i > 0 else None,
-                backward_row(g[i + 1])[0],
-                first_row(g[i + 1] + 1) if i + 1 < k else None,
-                limit_vertical,
-                at_start=i == 0,
-                at_end=i + 1 == k,
-            )
     swaps: dict[int, float] = {}
-    for i in range(k - 1):
-        a, b = order[i], order[i + 1]
-        mid, mid_owner, _ = row_layout(cost, starts, ends, (b, a), garbage)
+    for first in range(0, k, per_group):
+        positions = range(first, min(k, first + per_group))
+        # only the rows where these positions' prefixes end and suffixes begin are kept
+        ends_at = {g[i] for i in positions} | {g[i] - 1 for i in positions if i > 0}
+        begins_at = {g[i + 1] for i in positions} | {g[i + 2] for i in positions if i + 2 <= k}
+        begins_at |= {r + 1 for r in begins_at if r + 1 < r_n}
+        kept_f = np.array(sorted(ends_at), dtype=np.int64)
+        kept_b = np.array(sorted(begins_at), dtype=np.int64)
+        can_start = np.zeros(r_n, dtype=np.bool_)
+        can_start[:2] = True
+        no_prefix = np.empty((2, 0, n))
+        fwd = _forward(cost, src, g_cost, can_start, limit_vertical, no_prefix, kept_f)
+        bwd = _backward(cost, src, g_cost, limit_vertical, kept_b)
+        totals = _GroupTotals(cost, src, g_cost, g, fwd, kept_f, bwd, kept_b, limit_vertical)
+        for i in positions:
+            if k > 1:
+                deletes[i] = totals.delete(i, k)
+            if i + 1 < k:
+                swaps[i] = totals.swap(i, k, starts, ends, order)
+    return deletes, swaps
+
+
+@dataclass(frozen=True)
+class _GroupTotals:
+    """Joins of one group's kept forward and backward rows into candidate totals."""
+
+    cost: np.ndarray
+    src: np.ndarray  # gold clip of each row, -1 for unrelated activity
+    g_cost: np.float32
+    g: list[int]  # the unrelated-activity rows
+    fwd: np.ndarray
+    kept_f: np.ndarray
+    bwd: np.ndarray
+    kept_b: np.ndarray
+    limit_vertical: bool
+
+    def forward_row(self, row: int) -> np.ndarray:
+        return self.fwd[:, int(np.searchsorted(self.kept_f, row))]
+
+    def backward_row(self, row: int) -> np.ndarray:
+        return self.bwd[:, int(np.searchsorted(self.kept_b, row))]
+
+    def row_cost(self, row: int) -> np.ndarray:
+        s = self.src[row]
+        return np.full(self.cost.shape[1], self.g_cost) if s < 0 else self.cost[s]
+
+    def first_row(self, row: int) -> tuple[np.ndarray, np.ndarray] | None:
+        return (self.row_cost(row), self.backward_row(row)) if row < len(self.src) else None
+
+    def delete(self, i: int, k: int) -> float:
+        g = self.g
+        return _join(
+            self.forward_row(g[i])[0],
+            self.forward_row(g[i] - 1) if i > 0 else None,
+            self.backward_row(g[i + 1])[0],
+            self.first_row(g[i + 1] + 1) if i + 1 < k else None,
+            self.limit_vertical,
+            at_start=i == 0,
+            at_end=i + 1 == k,
+        )
+
+    def swap(
+        self, i: int, k: int, starts: np.ndarray, ends: np.ndarray, order: tuple[int, ...]
+    ) -> float:
+        g, n = self.g, self.cost.shape[1]
         # the middle rows, after the prefix's last step row and unrelated-activity row
-        rows = np.vstack([matrix[max(g[i] - 1, 0)][None], mid])
-        flags = np.concatenate([[False], mid_owner < 0])
+        mid = row_sources(starts, ends, (order[i + 1], order[i]))
+        rows = np.concatenate([[self.src[max(g[i] - 1, 0)]], mid]).astype(np.int32)
         prefix = np.empty((2, 2, n))
-        prefix[:, 0] = forward_row(g[i] - 1) if i > 0 else INF
-        prefix[:, 1] = forward_row(g[i])
+        prefix[:, 0] = self.forward_row(g[i] - 1) if i > 0 else INF
+        prefix[:, 1] = self.forward_row(g[i])
         can = np.zeros(len(rows), dtype=np.bool_)
         can[2] = i == 0
         ends_of = np.array([len(rows) - 2, len(rows) - 1], dtype=np.int64)
-        acc = _forward(rows, flags, can, limit_vertical, prefix, ends_of)
-        swaps[i] = _join(
+        acc = _forward(self.cost, rows, self.g_cost, can, self.limit_vertical, prefix, ends_of)
+        return _join(
             acc[0, 1],
             acc[:, 0],
-            backward_row(g[i + 2])[0],
-            first_row(g[i + 2] + 1) if i + 2 < k else None,
-            limit_vertical,
+            self.backward_row(g[i + 2])[0],
+            self.first_row(g[i + 2] + 1) if i + 2 < k else None,
+            self.limit_vertical,
             at_start=False,
             at_end=i + 2 == k,
         )
-    return deletes, swaps
