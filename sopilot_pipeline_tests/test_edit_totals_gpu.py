@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from sopilot_pipeline.core import edit_totals_gpu
-from sopilot_pipeline.core.edit_totals import candidate_totals, row_layout, row_sources
+from sopilot_pipeline.core.edit_totals import candidate_totals, row_sources
 from sopilot_pipeline.core.step_alignment import _row_graph_dtw, explain_trainee
 from sopilot_pipeline_tests.nvrtc import NvrtcMissing, compile_ptx
 from sopilot_pipeline_tests.test_edit_totals import _case
@@ -62,8 +62,8 @@ def test_the_kernel_scheme_gives_the_cpu_totals_bit_for_bit(seed: int) -> None:
     orders, n_deletes = edit_totals_gpu.candidate_orders(order)
     totals = np.array([_kernel_scheme(cost, row_sources(starts, ends, o), 0.6) for o in orders])
     for o, total in zip(orders, totals, strict=True):
-        matrix, owner, _ = row_layout(cost, starts, ends, o, 0.6)
-        assert total == _row_graph_dtw(matrix, owner < 0, True)[2]
+        src = row_sources(starts, ends, o)
+        assert total == _row_graph_dtw(cost, src, np.float32(0.6), True)[2]
     deletes, swaps = edit_totals_gpu.split_totals(totals, n_deletes)
     cpu_deletes, cpu_swaps = candidate_totals(cost, starts, ends, order, 0.6)
     for got, want in ((deletes, cpu_deletes), (swaps, cpu_swaps)):
@@ -108,8 +108,8 @@ def test_on_a_gpu_the_kernel_gives_the_full_alignment_totals(monkeypatch) -> Non
         deletes, swaps = device.candidate_totals(starts, ends, order, 0.6)
         orders, _ = edit_totals_gpu.candidate_orders(order)
         for o, total in zip(orders, [*deletes.values(), *swaps.values()], strict=True):
-            matrix, owner, _ = row_layout(cost, starts, ends, o, 0.6)
-            assert total == _row_graph_dtw(matrix, owner < 0, True)[2]
+            src = row_sources(starts, ends, o)
+            assert total == _row_graph_dtw(cost, src, np.float32(0.6), True)[2]
         gpu = explain_trainee(cost, steps, 0.6, 0.3, 0.1, 0.6)
         monkeypatch.setenv("SOPILOT_DTW_DEVICE", "cpu")
         cpu = explain_trainee(cost, steps, 0.6, 0.3, 0.1, 0.6)

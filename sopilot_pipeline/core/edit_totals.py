@@ -23,7 +23,9 @@ INF = np.inf
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _at(cost: np.ndarray, src: np.ndarray, garbage: np.float32, r: int, j: int) -> np.float32:
+def row_cost_at(
+    cost: np.ndarray, src: np.ndarray, garbage: np.float32, r: int, j: int
+) -> np.float32:
     """Cost of row ``r`` at trainee clip ``j``: its gold clip's, or the unrelated-activity
     cost (the row sequence is never built as a matrix: for a long pair it would be one
     more copy of the cost matrix)."""
@@ -58,7 +60,7 @@ def _forward(
             cur[0, r] = fixed[0, r, j]
             cur[1, r] = fixed[1, r, j]
         for r in range(r0, r_n):
-            c = _at(cost, src, garbage_cost, r, j)
+            c = row_cost_at(cost, src, garbage_cost, r, j)
             best = INF
             if j == 0 and can_start[r]:
                 best = 0.0
@@ -109,17 +111,21 @@ def _backward(
             # moves into state 0: horizontal, diagonal, diagonal over an unrelated row
             to0 = INF
             if j + 1 < n:
-                to0 = _at(cost, src, garbage_cost, r, j + 1) + nxt[0, r]
+                to0 = row_cost_at(cost, src, garbage_cost, r, j + 1) + nxt[0, r]
                 if r + 1 < r_n:
-                    to0 = min(to0, _at(cost, src, garbage_cost, r + 1, j + 1) + nxt[0, r + 1])
+                    to0 = min(
+                        to0, row_cost_at(cost, src, garbage_cost, r + 1, j + 1) + nxt[0, r + 1]
+                    )
                 if r + 2 < r_n and garbage[r + 1] and not garbage[r + 2]:
-                    to0 = min(to0, _at(cost, src, garbage_cost, r + 2, j + 1) + nxt[0, r + 2])
+                    to0 = min(
+                        to0, row_cost_at(cost, src, garbage_cost, r + 2, j + 1) + nxt[0, r + 2]
+                    )
             # moves into state 1: vertical, vertical over an unrelated row
             to1 = INF
             if r + 1 < r_n and not garbage[r + 1] and not garbage[r]:
-                to1 = _at(cost, src, garbage_cost, r + 1, j) + cur[1, r + 1]
+                to1 = row_cost_at(cost, src, garbage_cost, r + 1, j) + cur[1, r + 1]
             if r + 2 < r_n and garbage[r + 1] and not garbage[r + 2]:
-                to1 = min(to1, _at(cost, src, garbage_cost, r + 2, j) + cur[1, r + 2])
+                to1 = min(to1, row_cost_at(cost, src, garbage_cost, r + 2, j) + cur[1, r + 2])
             cur[0, r] = min(to0, to1)
             cur[1, r] = to0 if limit_vertical else min(to0, to1)
         for m in range(len(keep)):
@@ -139,18 +145,11 @@ def row_sources(starts: np.ndarray, ends: np.ndarray, order: tuple[int, ...]) ->
     return np.concatenate(parts).astype(np.int32)
 
 
-def row_layout(
-    cost: np.ndarray, starts: np.ndarray, ends: np.ndarray, order: tuple[int, ...], garbage: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows of a step sequence (``row_sources``). Returns (matrix, the step each row
-    belongs to or -1 for an unrelated-activity row, the gold clip of each row or -1)."""
-    gold_clip = row_sources(starts, ends, order)
-    owner = np.concatenate(
+def row_owners(starts: np.ndarray, ends: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
+    """The step each row of ``row_sources`` belongs to, -1 for unrelated activity."""
+    return np.concatenate(
         [[-1, *[s] * (int(ends[s]) - int(starts[s]))] for s in order] + [[-1]]
     ).astype(np.int64)
-    matrix = np.asarray(cost, dtype=np.float32)[np.maximum(gold_clip, 0)]
-    matrix[gold_clip < 0] = np.float32(garbage)
-    return np.ascontiguousarray(matrix), owner, gold_clip.astype(np.int64)
 
 
 def _join(

@@ -25,7 +25,7 @@ import numba
 import numpy as np
 
 from sopilot_pipeline.core.dtw import subsequence_match
-from sopilot_pipeline.core.edit_totals import candidate_totals, row_layout
+from sopilot_pipeline.core.edit_totals import candidate_totals, row_cost_at, row_owners, row_sources
 from sopilot_pipeline.core.edit_totals_gpu import TotalsFn, totals_for
 from sopilot_pipeline.core.steps import Step
 
@@ -35,7 +35,7 @@ _DIAG, _UP, _LEFT, _DIAG_SKIP, _UP_SKIP, _START = 0, 1, 2, 3, 4, 5
 
 @numba.njit(cache=True, nogil=True)
 def _row_graph_dtw(
-    cost: np.ndarray, garbage: np.ndarray, limit_vertical: bool
+    cost: np.ndarray, src: np.ndarray, garbage_cost: np.float32, limit_vertical: bool
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """DTW over rows where ``garbage`` rows are optional: a path may skip one, may not
     enter or leave one vertically (it never shares a clip with a step), and may stay
@@ -43,8 +43,10 @@ def _row_graph_dtw(
     most twice as fast as in gold, so a step that is not there cannot be squeezed onto
     one or two trainee clips for free (``limit_vertical``; without it, only for a
     trainee video too short for any such path). Returns (rows, cols, total cost) of
-    the best path."""
-    r_n, n = cost.shape
+    the best path. Rows are given by their gold clips ``src`` (-1: unrelated activity,
+    cost ``garbage_cost``), read from ``cost`` (gold clips x trainee clips)."""
+    r_n, n = len(src), cost.shape[1]
+    garbage = src < 0
     inf = np.inf
     # state 0: reached by a diagonal, horizontal or start move; 1: by a vertical move.
     # Totals are kept for two columns only; the back-pointers, 2 bytes a cell, for all
@@ -53,7 +55,7 @@ def _row_graph_dtw(
     acc = np.full((2, r_n), inf)
     for j in range(n):
         for r in range(r_n):
-            c = cost[r, j]
+            c = row_cost_at(cost, src, garbage_cost, r, j)
             best, code = inf, -1
             first_row = r == 0 or (r == 1 and garbage[0])
             if j == 0 and first_row:
@@ -163,22 +165,23 @@ def align_step_sequence(
         raise ValueError("cannot align to an empty step sequence")
     starts = np.array([s.start_clip for s in steps])
     ends = np.array([s.end_clip for s in steps])
-    matrix, owner, gold_clip = row_layout(cost, starts, ends, order, garbage_cost)
-    is_garbage = owner < 0
-    path_rows, path_cols, total = _row_graph_dtw(matrix, is_garbage, True)
+    cost = np.ascontiguousarray(cost, dtype=np.float32)
+    owner, gold_clip = row_owners(starts, ends, order), row_sources(starts, ends, order)
+    g_cost = np.float32(garbage_cost)
+    path_rows, path_cols, total = _row_graph_dtw(cost, gold_clip, g_cost, True)
     if not np.isfinite(total):  # trainee shorter than half the gold: allow any speed-up
-        path_rows, path_cols, total = _row_graph_dtw(matrix, is_garbage, False)
+        path_rows, path_cols, total = _row_graph_dtw(cost, gold_clip, g_cost, False)
     owners = owner[path_rows]
     placements = []
     for s in order:
-        cols = path_cols[owners == s]
         sel = owners == s
+        cols = path_cols[sel]
         placements.append(
             StepPlacement(
                 s,
                 int(cols.min()),
                 int(cols.max()),
-                float(matrix[path_rows[sel], path_cols[sel]].mean()),
+                float(cost[gold_clip[path_rows[sel]], cols].mean()),
             )
         )
     extras = []
