@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from sopilot_pipeline.core import scoring, steps
-from sopilot_pipeline.core.dtw import row_blocks
-from sopilot_pipeline.core.scoring import exact_median, step_contrast
+from sopilot_pipeline.core.blockwise import exact_median, row_blocks
+from sopilot_pipeline.core.scoring import step_contrast
 from sopilot_pipeline.core.steps import Step, rest_pose_distance
 
 
@@ -85,3 +85,17 @@ def test_a_long_gold_is_measured_in_bounded_memory() -> None:
     assert 0.0 < contrast < 2.0 and returns >= 30
     assert contrast_peak < 110e6, contrast_peak
     assert rest_peak < 80e6, rest_peak
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_rbf_bandwidth_is_the_one_ruptures_computes(seed: int, monkeypatch) -> None:
+    """Step detection passes the bandwidth to ruptures instead of letting it build the
+    n x n Gram matrix: the same number, whole or in blocks."""
+    import ruptures
+
+    gold, _ = _procedure(200 + 150 * seed, 5, seed)
+    x = gold.astype(np.float64)
+    want = ruptures.KernelCPD(kernel="rbf").fit(x).cost.gamma
+    assert steps.rbf_gamma(x) == want
+    monkeypatch.setattr(steps, "GAMMA_BLOCK_ROWS", 37)
+    assert steps.rbf_gamma(x) == want

@@ -42,15 +42,6 @@ def cosine_cost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.clip(cost, 0.0, 2.0, out=cost)
 
 
-def row_blocks(n: int, most: int) -> list[slice]:
-    """``n`` rows in near-equal blocks of at most ``most`` (or 3, if ``most`` is less),
-    none of one row, where BLAS would switch to a matrix-vector product and round
-    differently."""
-    count = max(1, min(-(-n // most), n // 2))
-    edges = np.linspace(0, n, count + 1).round().astype(int)
-    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
-
-
 _INTERLEAVE = 4  # DP rows advanced together
 _GEMM_ROWS = 1024  # similarity rows per GEMM (a multiple of _INTERLEAVE; 256 was ~12% slower)
 

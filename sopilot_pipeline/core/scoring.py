@@ -14,12 +14,13 @@ adapter. The score is 100 minus weighted penalties, each kept with its explanati
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from sopilot_pipeline.core.dtw import cosine_cost, dtw_from_cost, row_blocks
+from sopilot_pipeline.core.blockwise import exact_median, row_blocks
+from sopilot_pipeline.core.dtw import cosine_cost, dtw_from_cost
 from sopilot_pipeline.core.step_alignment import (
     Edit,
     ExtraRun,
@@ -186,35 +187,6 @@ def step_contrast(gold_vectors: np.ndarray, steps: tuple[Step, ...]) -> float:
 
     median = np.median(next(blocks())) if len(parts) == 1 else exact_median(blocks)
     return float(max(median, 1e-3))
-
-
-def exact_median(blocks: Callable[[], Iterator[np.ndarray]]) -> np.floating:
-    """``np.median`` of the float32 values all blocks yield, without holding them all.
-
-    One pass counts the values in 4,096 bins between their least and greatest; a second
-    keeps only the values in the bins of the middle ranks, whose order statistics are
-    then exact."""
-    ends = [(float(b.min()), float(b.max())) for b in blocks() if b.size]
-    lo, hi = min(e[0] for e in ends), max(e[1] for e in ends)
-    edges = np.linspace(lo, hi, 4097)
-
-    def bins(values: np.ndarray) -> np.ndarray:
-        return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, 4095)
-
-    def pieces() -> Iterator[np.ndarray]:  # bin numbers are int64: 2**20 values at a time
-        for b in blocks():
-            yield from np.array_split(b, max(1, b.size >> 20))
-
-    counts = sum(np.bincount(bins(p), minlength=4096) for p in pieces())
-    total = int(counts.sum())
-    ranks = ((total - 1) // 2, total // 2)
-    below = np.concatenate([[0], np.cumsum(counts)])
-    wanted = sorted({int(np.searchsorted(below, r, side="right") - 1) for r in ranks})
-    kept = np.concatenate([p[np.isin(bins(p), wanted)] for p in pieces()])
-    first = int(below[wanted[0]])
-    kept.sort()
-    middle = kept[[ranks[0] - first, ranks[1] - first]]
-    return np.mean(middle)
 
 
 @dataclass(frozen=True)

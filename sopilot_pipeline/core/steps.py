@@ -27,13 +27,15 @@ both harnesses; see ``benchmarks/RESULTS.md``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
 import numba
 import numpy as np
 
-from sopilot_pipeline.core.dtw import l2_normalise, row_blocks
+from sopilot_pipeline.core.blockwise import exact_median, row_blocks
+from sopilot_pipeline.core.dtw import l2_normalise
 
 StepMethod = Literal["auto", "rest", "kernel", "novelty"]
 
@@ -133,9 +135,34 @@ def _kernel_boundaries(vectors: np.ndarray, min_clips: int, penalty: float) -> n
     x = l2_normalise(vectors - vectors.mean(axis=0)).astype(np.float64)
     if not np.isfinite(x).all() or np.ptp(x, axis=0).max() < 1e-9:
         return np.zeros(0, dtype=np.int64)  # a constant video has no steps to find
-    algo = ruptures.KernelCPD(kernel="rbf", min_size=min_clips).fit(x)
+    algo = ruptures.KernelCPD(kernel="rbf", min_size=min_clips, params={"gamma": rbf_gamma(x)})
+    algo.fit(x)
     ends = algo.predict(pen=penalty)
     return np.asarray(ends[:-1], dtype=np.int64)
+
+
+GAMMA_BLOCK_ROWS = 1024
+
+
+def rbf_gamma(x: np.ndarray) -> float:
+    """The median heuristic ruptures uses for the RBF bandwidth (1 / median squared
+    distance between two clips), without the n x n Gram matrix ruptures builds for it
+    (0.8 GB and more for a 60-minute video): the same distances, a block of rows at a
+    time, and an exact median."""
+    from scipy.spatial.distance import cdist
+
+    n = len(x)
+    if n < 2:
+        return 1.0
+    blocks = row_blocks(n, GAMMA_BLOCK_ROWS)
+
+    def upper() -> Iterator[np.ndarray]:
+        for rows in blocks:
+            d = cdist(x[rows], x, metric="sqeuclidean")
+            yield d[np.arange(n)[None, :] > np.arange(rows.start, rows.stop)[:, None]]
+
+    median = float(exact_median(upper))
+    return 1.0 / median if median != 0 else 1.0
 
 
 _NONE = np.zeros(0, dtype=np.int64)  # no boundary: one step (read-only, shared)
