@@ -99,3 +99,20 @@ def test_the_rbf_bandwidth_is_the_one_ruptures_computes(seed: int, monkeypatch) 
     assert steps.rbf_gamma(x) == want
     monkeypatch.setattr(steps, "GAMMA_BLOCK_ROWS", 37)
     assert steps.rbf_gamma(x) == want
+
+
+@pytest.mark.parametrize("capacity", [1, 7, 100, 1000])
+def test_sampled_frames_are_held_once_whatever_the_header_says(capacity: int) -> None:
+    """Decoded frames go into one array sized from the header's duration: a header that
+    under-states the length regrows it, one that over-states it is trimmed."""
+    from sopilot_pipeline.core.video import _FrameBuffer
+
+    rng = np.random.default_rng(capacity)
+    frames = rng.integers(0, 256, size=(100, 6, 8, 3), dtype=np.uint8)
+    buffer = _FrameBuffer(capacity)
+    for frame in frames:
+        buffer.append(frame)
+    out = buffer.array()
+    assert np.array_equal(out, frames)
+    held = out if out.base is None else out.base
+    assert len(held) < 125  # no more than a fifth over what was decoded
