@@ -1,8 +1,12 @@
-"""Dynamic time warping over cosine cost (CPU, numba).
+"""Cosine cost, plain DTW and subsequence matching (CPU, numba).
 
-The cost matrix is one GEMM of L2-normalised embeddings; the dynamic programme runs in
-numba with int8 back-pointers (0 diagonal, 1 up = advance gold, 2 left = advance
-trainee), so memory stays at one byte per cell plus two cost rows.
+What scores a trainee is the row-graph DTW of the edit search (``step_alignment`` draws
+the path, ``edit_totals`` totals the candidate edits on the CPU, ``edit_totals_gpu`` on
+a GPU; every one reads a row's cost through ``edit_totals.row_cost_at``). This module
+holds the two other DPs the scoring calls: a plain DTW over a small cost matrix (the
+pieces of a slow-looking step, ``scoring._split_at_rest``) with int8 back-pointers (0
+diagonal, 1 up = advance gold, 2 left = advance trainee), and the subsequence match that
+says whether a step is performed anywhere in the trainee (``step_match_cost``).
 """
 
 from __future__ import annotations
@@ -43,15 +47,13 @@ def cosine_cost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 _INTERLEAVE = 4  # DP rows advanced together
-_GEMM_ROWS = 1024  # similarity rows per GEMM (a multiple of _INTERLEAVE; 256 was ~12% slower)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _dtw_cell(matrix, similarity, back, rows, r, local, i, c):
+def _dtw_cell(matrix, back, rows, r, local, i, c):
     """Cell (i, c), matrix row ``local``, block row r: the row above is ``rows[r]``,
     its own ``rows[r + 1]``. Ties prefer diagonal, then up, then left."""
-    value = np.float64(matrix[local, c])
-    cost = max(0.0, 1.0 - value) if similarity else value
+    cost = np.float64(matrix[local, c])
     if c == 0:
         rows[r + 1, 0] = rows[r, 0] + cost
         back[i, 0] = _UP
@@ -73,11 +75,9 @@ def _dtw_cell(matrix, similarity, back, rows, r, local, i, c):
 
 
 @numba.njit(cache=True, nogil=True)
-def _dtw_rows(
-    matrix: np.ndarray, first_row: int, similarity: bool, back: np.ndarray, rows: np.ndarray
-) -> None:
-    """Advance the DTW by the rows in ``matrix`` (global rows from ``first_row``; a cost,
-    or a cosine similarity when ``similarity``: cost = max(0, 1 - s)). ``rows[0]`` holds
+def _dtw_rows(matrix: np.ndarray, first_row: int, back: np.ndarray, rows: np.ndarray) -> None:
+    """Advance the DTW by the cost rows in ``matrix`` (global rows from ``first_row``).
+    ``rows[0]`` holds
     the accumulated costs of the row above and is updated; ``back`` gets int8 moves.
 
     Within a row every cell waits for its left neighbour, a chain of dependent min/add
@@ -89,8 +89,7 @@ def _dtw_rows(
     if first_row == 0:
         acc = 0.0
         for c in range(n):
-            value = np.float64(matrix[0, c])
-            acc += max(0.0, 1.0 - value) if similarity else value
+            acc += np.float64(matrix[0, c])
             rows[0, c] = acc
             back[0, c] = _LEFT
         back[0, 0] = _DIAG
@@ -101,29 +100,29 @@ def _dtw_rows(
         if h == 4 and n >= 4:
             for j in range(3):  # the skewed start of the block
                 for r in range(j + 1):
-                    _dtw_cell(matrix, similarity, back, rows, r, local + r, i0 + r, j - r)
+                    _dtw_cell(matrix, back, rows, r, local + r, i0 + r, j - r)
             for j in range(3, n):
-                _dtw_cell(matrix, similarity, back, rows, 0, local, i0, j)
-                _dtw_cell(matrix, similarity, back, rows, 1, local + 1, i0 + 1, j - 1)
-                _dtw_cell(matrix, similarity, back, rows, 2, local + 2, i0 + 2, j - 2)
-                _dtw_cell(matrix, similarity, back, rows, 3, local + 3, i0 + 3, j - 3)
+                _dtw_cell(matrix, back, rows, 0, local, i0, j)
+                _dtw_cell(matrix, back, rows, 1, local + 1, i0 + 1, j - 1)
+                _dtw_cell(matrix, back, rows, 2, local + 2, i0 + 2, j - 2)
+                _dtw_cell(matrix, back, rows, 3, local + 3, i0 + 3, j - 3)
             for j in range(n, n + 3):  # and its skewed end
                 for r in range(j - n + 1, 4):
-                    _dtw_cell(matrix, similarity, back, rows, r, local + r, i0 + r, j - r)
+                    _dtw_cell(matrix, back, rows, r, local + r, i0 + r, j - r)
         else:
             for r in range(h):
                 for c in range(n):
-                    _dtw_cell(matrix, similarity, back, rows, r, local + r, i0 + r, c)
+                    _dtw_cell(matrix, back, rows, r, local + r, i0 + r, c)
         rows[0, :] = rows[h, :]
         local += h
 
 
-def _dtw_dp(matrix: np.ndarray, similarity: bool) -> tuple[np.ndarray, float]:
+def _dtw_dp(matrix: np.ndarray) -> tuple[np.ndarray, float]:
     """Full DTW over a precomputed matrix: back-pointers and total cost."""
     m, n = matrix.shape
     back = np.empty((m, n), dtype=np.int8)
     rows = np.empty((_INTERLEAVE + 1, n), dtype=np.float64)
-    _dtw_rows(np.ascontiguousarray(matrix), 0, similarity, back, rows)
+    _dtw_rows(np.ascontiguousarray(matrix), 0, back, rows)
     return back, float(rows[0, n - 1])
 
 
@@ -154,36 +153,12 @@ def dtw_from_cost(cost: np.ndarray) -> Alignment:
     cost = np.ascontiguousarray(cost, dtype=np.float32)
     if cost.ndim != 2 or 0 in cost.shape:
         raise ValueError(f"DTW needs a non-empty 2-D cost matrix, got shape {cost.shape}")
-    return _alignment(*_dtw_dp(cost, False))
+    return _alignment(*_dtw_dp(cost))
 
 
 def _alignment(back: np.ndarray, total: float) -> Alignment:
     path = _backtrack(back, back.shape[0] - 1, back.shape[1] - 1)
     return Alignment(path=path, total_cost=float(total), mean_cost=float(total) / len(path))
-
-
-def dtw_align(gold: np.ndarray, trainee: np.ndarray) -> Alignment:
-    """Align two clip-embedding sequences over cosine cost ``max(0, 1 - cos)``.
-
-    Similarities come from float32 GEMMs of the L2-normalised embeddings, 1024 gold
-    rows at a time into one reused buffer, and the DP consumes each block as it is
-    made, so the full similarity matrix never exists (4000x4000: 16 MB of one-byte
-    back-pointers plus a 16 MB block instead of a 64 MB matrix).
-    """
-    gold, trainee = np.asarray(gold), np.asarray(trainee)
-    if gold.ndim != 2 or trainee.ndim != 2 or 0 in gold.shape or 0 in trainee.shape:
-        raise ValueError(f"DTW needs two non-empty 2-D arrays, got {gold.shape}, {trainee.shape}")
-    g, t = l2_normalise(gold), l2_normalise(trainee)
-    m, n = len(g), len(t)
-    back = np.empty((m, n), dtype=np.int8)
-    rows = np.empty((_INTERLEAVE + 1, n), dtype=np.float64)
-    block = np.empty((min(_GEMM_ROWS, m), n), dtype=np.float32)
-    for start in range(0, m, _GEMM_ROWS):
-        stop = min(m, start + _GEMM_ROWS)
-        sim = block[: stop - start]
-        np.matmul(g[start:stop], t.T, out=sim)
-        _dtw_rows(sim, start, True, back, rows)
-    return _alignment(back, float(rows[0, n - 1]))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -262,32 +237,3 @@ def subsequence_match(cost: np.ndarray) -> SubsequenceMatch:
         raise ValueError(f"subsequence match needs a non-empty cost matrix, got {cost.shape}")
     s, e, c = _subsequence_dp(cost)
     return SubsequenceMatch(start=int(s), end=int(e), mean_cost=float(c))
-
-
-def dtw_align_batch(
-    gold: np.ndarray, trainees: list[np.ndarray], workers: int = 2
-) -> list[Alignment]:
-    """Align one gold against many trainee videos, one pair per worker thread.
-
-    Each pair is a small GEMM plus a DP that releases the GIL; BLAS is held to one
-    thread meanwhile, since two threads on a ~600x600 product are slower than one
-    thread per pair (measured: 1 gold vs 100 trainees of ~600 clips, 490 -> 340 ms).
-    """
-    if not trainees:
-        return []
-    if len(gold) == 0 or min(len(t) for t in trainees) == 0:
-        raise ValueError("DTW needs non-empty embeddings")
-    from concurrent.futures import ThreadPoolExecutor
-
-    from threadpoolctl import threadpool_limits
-
-    gold_unit = l2_normalise(gold)
-
-    def one(trainee: np.ndarray) -> Alignment:
-        return _alignment(*_dtw_dp(gold_unit @ l2_normalise(trainee).T, True))
-
-    with threadpool_limits(1, user_api="blas"):
-        if workers <= 1:
-            return [one(t) for t in trainees]
-        with ThreadPoolExecutor(workers) as pool:
-            return list(pool.map(one, trainees))
