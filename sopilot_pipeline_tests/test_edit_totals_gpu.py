@@ -10,9 +10,14 @@ import os
 import numpy as np
 import pytest
 
-from sopilot_pipeline.core import edit_totals_gpu
+from sopilot_pipeline.core import edit_totals_gpu, step_alignment
 from sopilot_pipeline.core.edit_totals import candidate_totals, row_sources
-from sopilot_pipeline.core.step_alignment import _row_graph_dtw, explain_trainee
+from sopilot_pipeline.core.step_alignment import (
+    SearchPrices,
+    _row_graph_dtw,
+    explain_trainee,
+    explain_trainees,
+)
 from sopilot_pipeline_tests.nvrtc import NvrtcMissing, compile_ptx
 from sopilot_pipeline_tests.test_edit_totals import _case
 
@@ -86,9 +91,51 @@ def test_the_kernel_compiles_with_nvrtc() -> None:
         compile_ptx(edit_totals_gpu.KERNEL_SOURCE.replace("fmin(p0[r]", "fmin(p0[r"), "broken")
 
 
+def _emulated_device(costs: list[np.ndarray]) -> edit_totals_gpu.DeviceCosts:
+    """``DeviceCosts`` with its launch replaced by the kernel scheme on the CPU, so the
+    batching around the launch runs here as it does on a GPU."""
+    device = edit_totals_gpu.DeviceCosts.__new__(edit_totals_gpu.DeviceCosts)
+    device.shapes = [c.shape for c in costs]
+
+    def launch(pair_of: np.ndarray, sources: list[np.ndarray], garbage: float) -> np.ndarray:
+        return np.array(
+            [
+                _kernel_scheme(costs[p], src, garbage)
+                for p, src in zip(pair_of, sources, strict=True)
+            ]
+        )
+
+    device._launch = launch  # type: ignore[method-assign]
+    return device
+
+
+def test_the_batched_search_gives_each_pair_its_own_answer(monkeypatch) -> None:
+    """Several trainee-gold pairs searched in lockstep, every round's candidates of every
+    pair in one (emulated) launch: each pair gets the edits and order it gets alone on
+    the CPU, whether the pairs need the same number of rounds or not."""
+    pairs = [_case(seed) for seed in (3, 11, 19, 27, 35, 43)]
+    alone = [explain_trainee(cost, steps, 0.6, 0.3, 0.1, 0.6) for cost, steps in pairs]
+    prices = SearchPrices(0.6, 0.3, 0.1, 0.6)
+    on_cpu = explain_trainees(pairs, prices)
+    monkeypatch.setattr(
+        step_alignment,
+        "batch_totals_for",
+        lambda costs: _emulated_device(costs).round_totals,
+    )
+    batched = explain_trainees(pairs, prices)
+    assert len({len(edits) for _, edits in alone}) > 1  # pairs of different round counts
+    for (seq, edits), (cpu_seq, cpu_edits), (gpu_seq, gpu_edits) in zip(
+        alone, on_cpu, batched, strict=True
+    ):
+        assert cpu_seq.order == seq.order == gpu_seq.order
+        assert [(e.kind, e.steps) for e in gpu_edits] == [(e.kind, e.steps) for e in edits]
+        assert cpu_edits == edits
+        assert gpu_seq.total_cost == seq.total_cost
+
+
 def test_without_cuda_the_search_runs_on_the_cpu(monkeypatch) -> None:
     monkeypatch.setenv("SOPILOT_DTW_DEVICE", "cpu")
-    assert edit_totals_gpu.totals_for(np.zeros((3, 3), np.float32)) is None
+    assert edit_totals_gpu.batch_totals_for([np.zeros((3, 3), np.float32)]) is None
     cost, steps = _case(7)
     forced, forced_edits = explain_trainee(cost, steps, 0.6, 0.3, 0.1, 0.6)
     monkeypatch.delenv("SOPILOT_DTW_DEVICE")
@@ -99,20 +146,24 @@ def test_without_cuda_the_search_runs_on_the_cpu(monkeypatch) -> None:
 
 @pytest.mark.skipif(not edit_totals_gpu.gpu_available(), reason="needs CuPy and a CUDA device")
 def test_on_a_gpu_the_kernel_gives_the_full_alignment_totals(monkeypatch) -> None:
-    for seed in range(30):
-        cost, steps = _case(seed)
+    pairs = [_case(seed) for seed in range(30)]
+    device = edit_totals_gpu.DeviceCosts([cost for cost, _ in pairs])
+    requests = {}
+    for i, (_, steps) in enumerate(pairs):
         starts = np.array([s.start_clip for s in steps])
         ends = np.array([s.end_clip for s in steps])
-        order = tuple(range(len(steps)))
-        device = edit_totals_gpu.DeviceCost(cost)
-        deletes, swaps = device.candidate_totals(starts, ends, order, 0.6)
+        requests[i] = (starts, ends, tuple(range(len(steps))))
+    answers = device.round_totals(requests, 0.6)
+    for i, (cost, _) in enumerate(pairs):
+        starts, ends, order = requests[i]
+        deletes, swaps = answers[i]
         orders, _ = edit_totals_gpu.candidate_orders(order)
         for o, total in zip(orders, [*deletes.values(), *swaps.values()], strict=True):
             src = row_sources(starts, ends, o)
             assert total == _row_graph_dtw(cost, src, np.float32(0.6), True)[2]
-        gpu = explain_trainee(cost, steps, 0.6, 0.3, 0.1, 0.6)
-        monkeypatch.setenv("SOPILOT_DTW_DEVICE", "cpu")
-        cpu = explain_trainee(cost, steps, 0.6, 0.3, 0.1, 0.6)
-        monkeypatch.delenv("SOPILOT_DTW_DEVICE")
-        assert gpu[0].order == cpu[0].order
-        assert [(e.kind, e.steps) for e in gpu[1]] == [(e.kind, e.steps) for e in cpu[1]]
+    gpu = explain_trainees(pairs, SearchPrices(0.6, 0.3, 0.1, 0.6))
+    monkeypatch.setenv("SOPILOT_DTW_DEVICE", "cpu")
+    cpu = explain_trainees(pairs, SearchPrices(0.6, 0.3, 0.1, 0.6))
+    for (g_seq, g_edits), (c_seq, c_edits) in zip(gpu, cpu, strict=True):
+        assert g_seq.order == c_seq.order
+        assert [(e.kind, e.steps) for e in g_edits] == [(e.kind, e.steps) for e in c_edits]

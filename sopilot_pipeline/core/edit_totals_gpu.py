@@ -123,71 +123,79 @@ def _get_kernel():  # noqa: ANN202 - a cupy.RawKernel, typed only where CuPy exi
     return _kernel
 
 
-class DeviceCost:
-    """One trainee-by-gold cost matrix held on the GPU for the rounds of a search."""
+class DeviceCosts:
+    """The cost matrices of several trainee-gold pairs, held on the GPU in one flat
+    buffer (each transposed: trainee clips by gold clips) for the rounds of a search."""
 
-    def __init__(self, cost: np.ndarray) -> None:
+    def __init__(self, costs: list[np.ndarray]) -> None:
         import cupy
 
-        self.gold_clips, self.trainee_clips = cost.shape
-        self.cost_t = cupy.asarray(np.ascontiguousarray(np.asarray(cost, np.float32).T))
+        self.shapes = [c.shape for c in costs]
+        sizes = [int(np.prod(shape)) for shape in self.shapes]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes[:-1], dtype=np.int64)]).astype(np.int64)
+        self.flat = cupy.empty(sum(sizes), dtype=cupy.float32)
+        for cost, offset, size in zip(costs, self.offsets, sizes, strict=True):
+            transposed = np.ascontiguousarray(np.asarray(cost, np.float32).T)
+            self.flat[int(offset) : int(offset) + size] = cupy.asarray(transposed).ravel()
 
-    def candidate_totals(
-        self, starts: np.ndarray, ends: np.ndarray, order: tuple[int, ...], garbage: float
-    ) -> Totals:
-        """``edit_totals.candidate_totals`` with one launch for the whole round."""
-        orders, n_deletes = candidate_orders(order)
-        if not orders:
-            return {}, {}
-        totals = launch_row_graph_totals(
-            self.cost_t,
-            self.gold_clips,
-            self.trainee_clips,
-            [row_sources(starts, ends, o) for o in orders],
-            garbage,
+    def round_totals(
+        self,
+        requests: dict[int, tuple[np.ndarray, np.ndarray, tuple[int, ...]]],
+        garbage: float,
+    ) -> dict[int, Totals]:
+        """Every candidate of every requested pair's round (pair -> gold step starts,
+        ends and current order) in one launch; per pair, ``candidate_totals``' answer."""
+        pair_of, sources, split = [], [], {}
+        for i, (starts, ends, order) in requests.items():
+            orders, n_deletes = candidate_orders(order)
+            split[i] = (len(sources), len(orders), n_deletes)
+            sources += [row_sources(starts, ends, o) for o in orders]
+            pair_of += [i] * len(orders)
+        totals = self._launch(np.array(pair_of, dtype=np.int64), sources, garbage)
+        return {
+            i: split_totals(totals[first : first + count], n_deletes)
+            for i, (first, count, n_deletes) in split.items()
+        }
+
+    def _launch(self, pair_of: np.ndarray, sources: list[np.ndarray], garbage: float) -> np.ndarray:
+        """Totals of the row sequences ``sources`` (each over pair ``pair_of[c]``'s cost),
+        a thread block each."""
+        import cupy
+
+        if not sources:
+            return np.zeros(0)
+        count = len(sources)
+        gold_clips = np.array([self.shapes[p][0] for p in pair_of], dtype=np.int32)
+        trainee_clips = np.array([self.shapes[p][1] for p in pair_of], dtype=np.int32)
+        lengths = np.array([len(s) for s in sources], dtype=np.int32)
+        offsets = np.concatenate([[0], np.cumsum(lengths[:-1], dtype=np.int64)]).astype(np.int64)
+        scratch = cupy.empty(4 * int(lengths.sum()), dtype=cupy.float64)
+        totals = cupy.empty(count, dtype=cupy.float64)
+        threads = int(min(256, max(32, -(-int(lengths.max()) // 32) * 32)))
+        _get_kernel()(
+            (count,),
+            (threads,),
+            (
+                self.flat,
+                cupy.asarray(self.offsets[pair_of]),
+                cupy.asarray(gold_clips),
+                cupy.asarray(trainee_clips),
+                cupy.asarray(np.concatenate(sources).astype(np.int32)),
+                cupy.asarray(offsets),
+                cupy.asarray(lengths),
+                cupy.full(count, garbage, dtype=cupy.float32),
+                scratch,
+                totals,
+            ),
         )
-        return split_totals(totals, n_deletes)
+        return cupy.asnumpy(totals)
 
 
-def launch_row_graph_totals(
-    cost_t,
-    gold_clips: int,
-    trainee_clips: int,
-    sources: list[np.ndarray],
-    garbage: float,  # noqa: ANN001
-) -> np.ndarray:
-    """Totals of the row sequences ``sources`` over one device cost matrix (transposed:
-    trainee clips by gold clips), a thread block each."""
-    import cupy
-
-    count = len(sources)
-    lengths = np.array([len(s) for s in sources], dtype=np.int32)
-    offsets = np.concatenate([[0], np.cumsum(lengths[:-1], dtype=np.int64)]).astype(np.int64)
-    scratch = cupy.empty(4 * int(lengths.sum()), dtype=cupy.float64)
-    totals = cupy.empty(count, dtype=cupy.float64)
-    threads = int(min(256, max(32, -(-int(lengths.max()) // 32) * 32)))
-    _get_kernel()(
-        (count,),
-        (threads,),
-        (
-            cost_t,
-            cupy.zeros(count, dtype=cupy.int64),
-            cupy.full(count, gold_clips, dtype=cupy.int32),
-            cupy.full(count, trainee_clips, dtype=cupy.int32),
-            cupy.asarray(np.concatenate(sources).astype(np.int32)),
-            cupy.asarray(offsets),
-            cupy.asarray(lengths),
-            cupy.full(count, garbage, dtype=cupy.float32),
-            scratch,
-            totals,
-        ),
-    )
-    return cupy.asnumpy(totals)
+BatchTotals = Callable[
+    [dict[int, tuple[np.ndarray, np.ndarray, tuple[int, ...]]], float], dict[int, Totals]
+]
 
 
-TotalsFn = Callable[[np.ndarray, np.ndarray, tuple[int, ...], float], Totals]
-
-
-def totals_for(cost: np.ndarray) -> TotalsFn | None:
-    """The GPU's candidate totals over ``cost`` when a GPU is usable, else None."""
-    return DeviceCost(cost).candidate_totals if gpu_available() else None
+def batch_totals_for(costs: list[np.ndarray]) -> BatchTotals | None:
+    """The GPU's round totals over these pairs' costs when a GPU is usable, else None."""
+    return DeviceCosts(costs).round_totals if gpu_available() else None

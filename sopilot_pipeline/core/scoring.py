@@ -14,7 +14,7 @@ adapter. The score is 100 minus weighted penalties, each kept with its explanati
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -24,9 +24,10 @@ from sopilot_pipeline.core.dtw import cosine_cost, dtw_from_cost
 from sopilot_pipeline.core.step_alignment import (
     Edit,
     ExtraRun,
+    SearchPrices,
     SequenceAlignment,
     align_step_sequence,
-    explain_trainee,
+    explain_trainees,
 )
 from sopilot_pipeline.core.steps import Step, clips_per_second, default_step_name, rest_returns
 
@@ -246,17 +247,28 @@ def align_to_gold(
     config: ScoringConfig | None = None,
 ) -> TraineeAlignment:
     """Explain the trainee against one gold (both in the same adapted feature space)."""
+    return align_to_golds({"gold": (gold, steps)}, trainee, config)["gold"]
+
+
+def align_to_golds(
+    golds: Mapping[str, tuple[ClipSeries, tuple[Step, ...]]],
+    trainee: ClipSeries,
+    config: ScoringConfig | None = None,
+) -> dict[str, TraineeAlignment]:
+    """Explain the trainee against every gold of its task, the searches in lockstep (on
+    a GPU each round of all of them is one kernel launch)."""
     config = config or ScoringConfig()
-    cost, contrast = _cost_in_contrast_units(gold, steps, trainee)
-    sequence, edits = explain_trainee(
-        cost,
-        steps,
-        config.extra_cost,
-        config.delete_price,
-        config.swap_price,
-        config.found_cost,
+    costs = {
+        g: _cost_in_contrast_units(series, steps, trainee) for g, (series, steps) in golds.items()
+    }
+    prices = SearchPrices(
+        config.extra_cost, config.delete_price, config.swap_price, config.found_cost
     )
-    return TraineeAlignment(cost, contrast, sequence, edits)
+    explained = explain_trainees([(costs[g][0], golds[g][1]) for g in golds], prices)
+    return {
+        g: TraineeAlignment(costs[g][0], costs[g][1], sequence, edits)
+        for g, (sequence, edits) in zip(golds, explained, strict=True)
+    }
 
 
 def evaluate_trainee(

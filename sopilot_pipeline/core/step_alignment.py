@@ -18,15 +18,15 @@ alignment.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from functools import partial
 
 import numba
 import numpy as np
 
 from sopilot_pipeline.core.dtw import subsequence_match
 from sopilot_pipeline.core.edit_totals import candidate_totals, row_cost_at, row_owners, row_sources
-from sopilot_pipeline.core.edit_totals_gpu import TotalsFn, totals_for
+from sopilot_pipeline.core.edit_totals_gpu import Totals, batch_totals_for
 from sopilot_pipeline.core.steps import Step
 
 # back-pointer codes: where (row, col) came from
@@ -218,6 +218,17 @@ class Edit:
     saving: float  # alignment cost saved, in step-contrast units
 
 
+@dataclass(frozen=True)
+class SearchPrices:
+    """What an edit must save before the search accepts it (see ``explain_trainee``)."""
+
+    garbage_cost: float  # the unrelated-activity row
+    delete_price: float
+    swap_price: float
+    found_cost: float  # a step this cheap somewhere in the trainee was performed
+    max_edits: int | None = None
+
+
 def explain_trainee(
     cost: np.ndarray,
     steps: tuple[Step, ...],
@@ -235,20 +246,76 @@ def explain_trainee(
     visibly performed somewhere (its best match in the trainee costs at most
     ``found_cost``): set aside as unrelated activity, a swapped step looks missing.
     """
+    prices = SearchPrices(garbage_cost, delete_price, swap_price, found_cost, max_edits)
+    return explain_trainees([(cost, steps)], prices)[0]
+
+
+def explain_trainees(
+    pairs: list[tuple[np.ndarray, tuple[Step, ...]]], prices: SearchPrices
+) -> list[tuple[SequenceAlignment, tuple[Edit, ...]]]:
+    """``explain_trainee`` for several (cost, gold steps) pairs, their rounds in lockstep:
+    on a GPU every candidate of every pair's round is one kernel launch; on the CPU each
+    pair's round is its two DPs, as alone. Same answers either way."""
+    searches = [_edit_search(cost, steps, prices) for cost, steps in pairs]
+    results: dict[int, tuple[SequenceAlignment, tuple[Edit, ...]]] = {}
+    pending: dict[int, tuple[int, ...]] = {}
+
+    def advance(i: int, answer: Totals | None) -> None:
+        try:
+            pending[i] = next(searches[i]) if answer is None else searches[i].send(answer)
+        except StopIteration as done:
+            results[i] = done.value
+            pending.pop(i, None)
+
+    for i in range(len(pairs)):
+        advance(i, None)
+    round_totals = _round_totals(pairs, prices.garbage_cost)
+    while pending:
+        for i, answer in round_totals(dict(pending)).items():
+            advance(i, answer)
+    return [results[i] for i in range(len(pairs))]
+
+
+def _round_totals(
+    pairs: list[tuple[np.ndarray, tuple[Step, ...]]], garbage_cost: float
+) -> Callable[[dict[int, tuple[int, ...]]], dict[int, Totals]]:
+    """The candidate totals of the pending pairs' current orders: the GPU's batched
+    launch when one is usable, else each pair's forward and backward DPs."""
+    bounds = [
+        (np.array([s.start_clip for s in steps]), np.array([s.end_clip for s in steps]))
+        for _, steps in pairs
+    ]
+    on_gpu = batch_totals_for([cost for cost, _ in pairs])
+    if on_gpu is not None:
+        return lambda orders: on_gpu(
+            {i: (*bounds[i], order) for i, order in orders.items()}, garbage_cost
+        )
+    return lambda orders: {
+        i: candidate_totals(pairs[i][0], *bounds[i], order, garbage_cost)
+        for i, order in orders.items()
+    }
+
+
+def _edit_search(
+    cost: np.ndarray, steps: tuple[Step, ...], prices: SearchPrices
+) -> Generator[tuple[int, ...], Totals, tuple[SequenceAlignment, tuple[Edit, ...]]]:
+    """The greedy search of ``explain_trainee``; each round yields the current order and
+    is sent back the totals of its candidate edits (``edit_totals.candidate_totals``)."""
+    garbage_cost = prices.garbage_cost
     order = tuple(range(len(steps)))
     current = align_step_sequence(cost, steps, order, garbage_cost)
     edits: list[Edit] = []
-    limit = max_edits if max_edits is not None else 2 * len(steps)
-    totals = totals_for(cost) or partial(candidate_totals, cost)
+    limit = prices.max_edits if prices.max_edits is not None else 2 * len(steps)
     while len(edits) < limit:
-        paying = _paying_edits(cost, steps, garbage_cost, current, delete_price, swap_price, totals)
+        totals = yield current.order
+        paying = _paying_edits(cost, steps, current, prices, totals)
         if not paying:
             break
         best = max(paying, key=lambda p: p[0])
         if best[1].kind == "delete":
             step = best[1].steps[0]
             swaps = [p for p in paying if p[1].kind == "swap" and step in p[1].steps]
-            if swaps and step_match_cost(cost, steps[step]) <= found_cost:
+            if swaps and step_match_cost(cost, steps[step]) <= prices.found_cost:
                 best = max(swaps, key=lambda p: p[0])
         edits.append(best[1])
         current = align_step_sequence(cost, steps, best[2], garbage_cost)
@@ -334,22 +401,17 @@ def _moved_steps(
 def _paying_edits(
     cost: np.ndarray,
     steps: tuple[Step, ...],
-    garbage_cost: float,
     current: SequenceAlignment,
-    delete_price: float,
-    swap_price: float,
-    totals: TotalsFn,
+    prices: SearchPrices,
+    totals: Totals,
 ) -> list[tuple[float, Edit, tuple[int, ...]]]:
     """(saving less price, edit, new order) of every delete and adjacent swap of the
     current order that pays, in the order the search has always tried them (so ties go
-    the same way). Totals come from ``totals`` (``edit_totals.candidate_totals``, or the
-    GPU's ``edit_totals_gpu``, over ``cost``); a candidate with
-    no path under the speed limit is re-run in full, which lifts the limit as
-    ``align_step_sequence`` does."""
+    the same way). ``totals`` are the candidates' (``edit_totals.candidate_totals`` or
+    the GPU's); a candidate with no path under the speed limit is re-run in full, which
+    lifts the limit as ``align_step_sequence`` does."""
     order = current.order
-    starts = np.array([s.start_clip for s in steps])
-    ends = np.array([s.end_clip for s in steps])
-    deletes, swaps = totals(starts, ends, order, garbage_cost)
+    deletes, swaps = totals
     candidates: list[tuple[str, tuple[int, ...], tuple[int, ...], float]] = []
     if len(order) > 1:
         for i, s in enumerate(order):
@@ -361,10 +423,10 @@ def _paying_edits(
     paying = []
     for kind, touched, new_order, total in candidates:
         if not np.isfinite(total):
-            total = align_step_sequence(cost, steps, new_order, garbage_cost).total_cost
+            total = align_step_sequence(cost, steps, new_order, prices.garbage_cost).total_cost
         saving = current.total_cost - total
         length = sum(steps[s].end_clip - steps[s].start_clip for s in touched)
-        price = (delete_price if kind == "delete" else swap_price) * length
+        price = (prices.delete_price if kind == "delete" else prices.swap_price) * length
         if saving - price > 0:
             paying.append((saving - price, Edit(kind, touched, saving), new_order))
     return paying

@@ -52,6 +52,7 @@ from sopilot_pipeline.core.scoring import (
     GoldVariation,
     ScoreResult,
     ScoringConfig,
+    align_to_golds,
     evaluate_trainee,
     replay_alignment,
 )
@@ -217,9 +218,15 @@ def trainee_alignment(context: AssetExecutionContext, settings: SopilotSettings)
         adapted_trainee = ClipSeries(
             adapter.apply(trainee.vectors), trainee.start_sec, trainee.end_sec
         )
+        alignments = align_to_golds(adapted_golds, adapted_trainee, settings.scoring)
         candidates: dict[str, ScoreResult] = {
             g: evaluate_trainee(
-                series, steps, adapted_trainee, settings.scoring, variation=variations[g]
+                series,
+                steps,
+                adapted_trainee,
+                settings.scoring,
+                alignment=alignments[g],
+                variation=variations[g],
             )
             for g, (series, steps) in adapted_golds.items()
         }
