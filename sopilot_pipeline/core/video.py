@@ -11,6 +11,7 @@ Timestamps come from the stream (pts), not ``i / fps``, so variable frame rates 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,7 +206,26 @@ def decode_video(
     target_fps: float | None = None,
     size: tuple[int, int] = (96, 96),
 ) -> SampledVideo:
-    """Decode ``path`` once; sample frames at ``target_fps`` (none when ``None``).
+    """Decode ``path`` once; sample frames at ``target_fps`` (none when ``None``); all
+    sampled frames in one array (``sampled_frames`` streams them instead)."""
+    frames = sampled_frames(path, target_fps, size)
+    buffer: _FrameBuffer | None = None
+    times: list[float] = []
+    for t, pixels in frames:
+        if buffer is None:
+            buffer = _FrameBuffer(frames.expected_count)
+        buffer.append(pixels)
+        times.append(t)
+    assert frames.probe is not None
+    empty = np.zeros((0, size[1], size[0], 3), np.uint8)
+    sampled = empty if buffer is None else buffer.array()
+    return SampledVideo(probe=frames.probe, frames=sampled, times=np.asarray(times, np.float64))
+
+
+class SampledFrames:
+    """A video's sampled frames as they are decoded: iterate for (seconds, frame);
+    afterwards ``probe`` says what was decoded and ``decode_seconds`` how long it took.
+    Errors (``VideoDecodeError``) surface while iterating, where they are found.
 
     ``size`` is (width, height) of sampled frames, upright (display rotation applied).
     A video recorded slower than ``target_fps`` (1-10 fps) has its frames held over the
@@ -213,7 +233,39 @@ def decode_video(
     timing as the same performance filmed at 30 fps. Corrupt packets are skipped and
     counted, so a file with garbage mid-stream still yields the frames around it.
     """
-    container = open_video(Path(path))
+
+    def __init__(self, path: Path, target_fps: float | None, size: tuple[int, int]) -> None:
+        self.path, self.target_fps, self.size = path, target_fps, size
+        self.probe: VideoProbe | None = None
+        self.expected_count = 256  # sampled frames the header promises, once opened
+        self.count = 0
+        self.decode_seconds = 0.0
+
+    def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
+        frames = _decode(self)
+        while True:
+            t0 = time.perf_counter()
+            try:
+                item = next(frames)
+            except StopIteration:
+                return
+            finally:
+                self.decode_seconds += time.perf_counter() - t0
+            self.count += 1
+            yield item
+
+
+def sampled_frames(
+    path: str | Path, target_fps: float | None = None, size: tuple[int, int] = (96, 96)
+) -> SampledFrames:
+    """Stream ``path``'s frames sampled at ``target_fps`` (see ``SampledFrames``)."""
+    return SampledFrames(Path(path), target_fps, size)
+
+
+def _decode(state: SampledFrames) -> Iterator[tuple[float, np.ndarray]]:
+    """One pass over the file: yields the sampled frames, sets ``state.probe``."""
+    target_fps, size = state.target_fps, state.size
+    container = open_video(state.path)
     with container:
         stream = video_stream(container)
         codec = stream.codec_context.name if stream.codec_context else "unknown"
@@ -223,10 +275,8 @@ def decode_video(
 
         expected = _header_duration(container, stream)
         hours = 3 * 3600  # a header is not trusted beyond this
-        frames = _FrameBuffer(
-            int(min(expected, hours) * target_fps) + 8 if expected and target_fps else 256
-        )
-        times: list[float] = []
+        if expected and target_fps:
+            state.expected_count = int(min(expected, hours) * target_fps) + 8
         first_time: float | None = None
         last_time = 0.0
         count = 0
@@ -237,11 +287,10 @@ def decode_video(
         held: list = [None, None]  # the previous frame, and its pixels once converted
         packets = container.demux(stream)
 
-        def sample_held(at: float) -> None:
+        def sample_held(at: float) -> tuple[float, np.ndarray]:
             if held[1] is None:
                 held[1] = upright_rgb(held[0], size, turns)
-            frames.append(held[1])
-            times.append(at)
+            return at, held[1]
 
         while True:
             try:
@@ -278,13 +327,12 @@ def decode_video(
                     continue
                 # sampling times this frame skipped past belong to the previous frame
                 while held[0] is not None and next_sample + interval <= t + 1e-6:
-                    sample_held(next_sample)
+                    yield sample_held(next_sample)
                     next_sample += interval
                 pixels = None
                 if t + 1e-6 >= next_sample:
                     pixels = upright_rgb(frame, size, turns)
-                    frames.append(pixels)
-                    times.append(t)
+                    yield t, pixels
                     next_sample += interval * max(
                         1, math.floor((t + 1e-6 - next_sample) / interval) + 1
                     )
@@ -301,11 +349,11 @@ def decode_video(
     duration = last_time + 1.0 / rate
     if interval is not None and held[0] is not None:
         while next_sample + 1e-6 < duration - interval * 0.5:  # the last frame's own time
-            sample_held(next_sample)
+            yield sample_held(next_sample)
             next_sample += interval
     if turns % 2:
         width, height = height, width
-    probe = VideoProbe(
+    state.probe = VideoProbe(
         fps=round(rate, 6),
         frame_count=count,
         duration_sec=round(duration, 6),
@@ -315,8 +363,6 @@ def decode_video(
         decode_errors=errors,
         rotation=turns * 90,
     )
-    sampled = frames.array() if len(frames) else np.zeros((0, size[1], size[0], 3), np.uint8)
-    return SampledVideo(probe=probe, frames=sampled, times=np.asarray(times, dtype=np.float64))
 
 
 SEEK_AHEAD_SEC = 30.0  # farther than this, seeking (to a keyframe) beats decoding on
