@@ -107,6 +107,30 @@ def test_embeddings_follow_the_frames(tiny_model: Path) -> None:
     assert not np.allclose(changed.vectors[0], emb.vectors[0], atol=1e-4)
 
 
+@pytest.mark.parametrize("n_frames", [3, 4, 9, 10, 37])
+def test_frames_are_embedded_as_they_stream_with_the_whole_videos_clips(
+    tiny_model: Path, n_frames: int
+) -> None:
+    """Streamed a few clips at a time, holding only the frames of clips not embedded yet:
+    the clips, their times and their vectors are those of the whole video at once (a
+    tail clip included)."""
+    from sopilot_pipeline.core.embed import clip_windows
+    from sopilot_pipeline.core.vjepa2 import _pad_clip, preprocess
+
+    embedder = VJEPA2Embedder(model=str(tiny_model), max_batch=2, stream_clips=2)
+    rng = np.random.default_rng(n_frames)
+    frames = (rng.random((n_frames, 32, 44, 3)) * 255).astype(np.uint8)
+    times = np.arange(n_frames) * 0.25
+    streamed = embedder.embed_frames(zip(times, frames, strict=True), 4.0)
+    windows = clip_windows(n_frames, 4, 2)
+    x = preprocess(frames, embedder.loaded.crop_size)
+    whole = embedder._forward(np.stack([_pad_clip(x[a:b], 4) for a, b in windows]))
+    assert streamed.vectors.shape == whole.shape
+    assert np.allclose(streamed.vectors, whole, atol=1e-6)
+    assert np.array_equal(streamed.start_sec, [times[a] for a, _ in windows])
+    assert np.allclose(streamed.end_sec, [times[b - 1] + 0.25 for _, b in windows])
+
+
 def test_the_model_is_loaded_once_per_process(tiny_model: Path) -> None:
     a = VJEPA2Embedder(model=str(tiny_model)).loaded
     b = VJEPA2Embedder(model=str(tiny_model)).loaded

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -209,17 +209,25 @@ def decode_video(
     """Decode ``path`` once; sample frames at ``target_fps`` (none when ``None``); all
     sampled frames in one array (``sampled_frames`` streams them instead)."""
     frames = sampled_frames(path, target_fps, size)
+    pixels, times = collect_frames(frames)
+    assert frames.probe is not None
+    if not len(pixels):
+        pixels = np.zeros((0, size[1], size[0], 3), np.uint8)
+    return SampledVideo(probe=frames.probe, frames=pixels, times=times)
+
+
+def collect_frames(frames: Iterable[tuple[float, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """(frames (n, h, w, 3), times (n,)) of a stream of (seconds, frame), held once in an
+    array sized from what the stream's header promises (``SampledFrames``)."""
     buffer: _FrameBuffer | None = None
     times: list[float] = []
     for t, pixels in frames:
         if buffer is None:
-            buffer = _FrameBuffer(frames.expected_count)
+            buffer = _FrameBuffer(getattr(frames, "expected_count", 256))
         buffer.append(pixels)
         times.append(t)
-    assert frames.probe is not None
-    empty = np.zeros((0, size[1], size[0], 3), np.uint8)
-    sampled = empty if buffer is None else buffer.array()
-    return SampledVideo(probe=frames.probe, frames=sampled, times=np.asarray(times, np.float64))
+    stacked = np.zeros((0, 0, 0, 3), np.uint8) if buffer is None else buffer.array()
+    return stacked, np.asarray(times, dtype=np.float64)
 
 
 class SampledFrames:

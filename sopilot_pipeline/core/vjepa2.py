@@ -18,6 +18,7 @@ import functools
 import hashlib
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,15 @@ def short_edge_size(width: int, height: int, short_edge: int) -> tuple[int, int]
     return w, h
 
 
+def center_crop(frame: np.ndarray, crop: int) -> np.ndarray:
+    """The centre ``crop`` x ``crop`` of one (h, w, 3) frame, as ``preprocess`` takes it."""
+    h, w, _ = frame.shape
+    if h < crop or w < crop:
+        raise ValueError(f"frames {w}x{h} are smaller than the crop {crop}")
+    top, left = (h - crop) // 2, (w - crop) // 2
+    return frame[top : top + crop, left : left + crop]
+
+
 def preprocess(frames: np.ndarray, crop: int) -> np.ndarray:
     """(n, h, w, 3) uint8 -> (n, 3, crop, crop) float32: centre crop, ImageNet normalise."""
     n, h, w, _ = frames.shape
@@ -187,6 +197,7 @@ class VJEPA2Embedder:
     compile_model: bool = False
     allow_download: bool = False
     frames_per_clip: int = 0  # 0: the checkpoint's own
+    stream_clips: int = 32  # clips preprocessed and embedded at a time (a multiple of 8)
 
     @functools.cached_property
     def loaded(self) -> LoadedModel:
@@ -218,19 +229,64 @@ class VJEPA2Embedder:
         return None
 
     def embed(self, frames: np.ndarray, times: np.ndarray, fps: float) -> ClipEmbeddings:
+        return self.embed_frames(zip(times, frames, strict=True), fps)
+
+    def embed_frames(
+        self, frames: Iterable[tuple[float, np.ndarray]], fps: float
+    ) -> ClipEmbeddings:
+        """Embed frames as they are decoded: clips go through the model ``stream_clips``
+        at a time, and only the frames of clips not yet embedded are held (centre-cropped
+        uint8), so memory does not grow with the video (a 60-minute video's frames as
+        float clips would be some 20 GB). The clips, batches and vectors are those of
+        the whole video at once."""
         m = self.loaded
         clip = self.clip_frames
-        windows = clip_windows(len(frames), clip, max(1, clip // 2))
-        if not windows:
+        stride = max(1, clip // 2)
+        group = max(1, self.stream_clips)
+        times: list[float] = []
+        held: list[np.ndarray] = []  # frames from ``first`` on
+        first = 0
+        windows: list[tuple[int, int]] = []  # not embedded yet
+        vectors: list[np.ndarray] = []
+        next_start = 0
+
+        def flush() -> None:
+            nonlocal first, held
+            x = preprocess(
+                np.stack(held[windows[0][0] - first : windows[-1][1] - first]), m.crop_size
+            )
+            base = windows[0][0]
+            clips = np.stack([_pad_clip(x[a - base : b - base], clip) for a, b in windows])
+            vectors.append(self._forward(clips))
+            keep = max(0, min(next_start, len(times) - clip))  # the tail clip may need them
+            held = held[keep - first :]
+            first = keep
+            windows.clear()
+
+        for t, pixels in frames:
+            times.append(float(t))
+            held.append(center_crop(pixels, m.crop_size).copy())  # not the whole frame
+            while next_start + clip <= len(times):
+                windows.append((next_start, next_start + clip))
+                next_start += stride
+            if len(windows) >= group:
+                flush()
+        n = len(times)
+        if n == 0:
             raise ValueError("no frames to embed")
-        x = preprocess(frames, m.crop_size)
-        clips = np.stack([_pad_clip(x[s:e], clip) for s, e in windows])
-        vectors = self._forward(clips)
+        if next_start == 0:  # shorter than one clip: one short clip
+            windows.append((0, n))
+        elif next_start - stride + clip < n:  # cover the tail
+            windows.append((n - clip, n))
+        if windows:
+            flush()
+        all_windows = clip_windows(n, clip, stride)
+        assert sum(len(v) for v in vectors) == len(all_windows)
         frame_dt = 1.0 / fps if fps > 0 else 0.25
         return ClipEmbeddings(
-            vectors=vectors.astype(np.float32),
-            start_sec=np.asarray([times[s] for s, _ in windows], dtype=np.float64),
-            end_sec=np.asarray([times[e - 1] + frame_dt for _, e in windows], dtype=np.float64),
+            vectors=np.concatenate(vectors).astype(np.float32),
+            start_sec=np.asarray([times[s] for s, _ in all_windows], dtype=np.float64),
+            end_sec=np.asarray([times[e - 1] + frame_dt for _, e in all_windows], dtype=np.float64),
             embedder=self.name,
         )
 

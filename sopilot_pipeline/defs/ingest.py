@@ -37,7 +37,7 @@ from sopilot_pipeline.core.atomic import atomic_write_with
 from sopilot_pipeline.core.layout import DataLayout, read_json, task_id_problem, write_json
 from sopilot_pipeline.core.store import describe_embedder, save_clip_embeddings
 from sopilot_pipeline.core.tables import REJECTED_SCHEMA, read_table, write_table
-from sopilot_pipeline.core.video import VideoDecodeError, decode_video, probe_video
+from sopilot_pipeline.core.video import VideoDecodeError, probe_video, sampled_frames
 from sopilot_pipeline.core.watch import WatchedFile, scan_watch_folder, sha256_file
 from sopilot_pipeline.defs.batch import BATCHED, PartitionBatch, Skip
 from sopilot_pipeline.defs.partitions import PARTITIONS_BY_ROLE, rejected_video_partitions
@@ -342,18 +342,20 @@ def build_video_assets(role: str, pool: str | None = None) -> list[AssetsDefinit
                 )
                 raise Skip(reason)
             t0 = time.perf_counter()
+            size = embedder.frame_size_for(record["width"], record["height"])
+            # decoded and embedded as one stream: an embedder that can never holds the video
+            frames = sampled_frames(raw, settings.target_fps, size)
             try:
-                size = embedder.frame_size_for(record["width"], record["height"])
-                sampled = decode_video(raw, settings.target_fps, size)
+                emb = embedder.embed_frames(frames, settings.target_fps)
             except VideoDecodeError as exc:
                 record_rejection(
                     context, layout, role, key, record["task_id"], record["file_name"], str(exc)
                 )
                 raise Skip(str(exc)) from exc
-            t1 = time.perf_counter()
-            emb = embedder.embed(sampled.frames, sampled.times, settings.target_fps)
             t2 = time.perf_counter()
-            probe = sampled.probe
+            t1 = t0 + frames.decode_seconds
+            probe = frames.probe
+            assert probe is not None
             save_clip_embeddings(
                 layout,
                 role,
@@ -382,7 +384,7 @@ def build_video_assets(role: str, pool: str | None = None) -> list[AssetsDefinit
                 "frames_decoded": probe.frame_count,
                 "corrupt_packets": probe.decode_errors,
                 "duration_sec": probe.duration_sec,
-                "frames_sampled": len(sampled.frames),
+                "frames_sampled": frames.count,
                 "decode_seconds": round(t1 - t0, 3),
                 "embed_seconds": round(t2 - t1, 3),
                 "x_realtime": round(probe.duration_sec / max(t2 - t0, 1e-9), 1),
