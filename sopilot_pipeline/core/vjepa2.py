@@ -197,7 +197,7 @@ class VJEPA2Embedder:
     compile_model: bool = False
     allow_download: bool = False
     frames_per_clip: int = 0  # 0: the checkpoint's own
-    stream_clips: int = 32  # clips preprocessed and embedded at a time (a multiple of 8)
+    stream_clips: int = 0  # clips preprocessed and embedded at a time; 0: max(batch, 32)
 
     @functools.cached_property
     def loaded(self) -> LoadedModel:
@@ -242,7 +242,7 @@ class VJEPA2Embedder:
         m = self.loaded
         clip = self.clip_frames
         stride = max(1, clip // 2)
-        group = max(1, self.stream_clips)
+        group = self.stream_clips or max(self.max_batch, 32)
         times: list[float] = []
         held: list[np.ndarray] = []  # frames from ``first`` on
         first = 0
