@@ -14,7 +14,7 @@ adapter. The score is 100 minus weighted penalties, each kept with its explanati
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -255,20 +255,38 @@ def align_to_golds(
     trainee: ClipSeries,
     config: ScoringConfig | None = None,
 ) -> dict[str, TraineeAlignment]:
-    """Explain the trainee against every gold of its task, the searches in lockstep (on
-    a GPU each round of all of them is one kernel launch)."""
+    """Explain the trainee against every gold of its task (see ``align_trainees``)."""
+    return align_trainees([(golds, trainee)], config)[0]
+
+
+def align_trainees(
+    jobs: Sequence[tuple[Mapping[str, tuple[ClipSeries, tuple[Step, ...]]], ClipSeries]],
+    config: ScoringConfig | None = None,
+) -> list[dict[str, TraineeAlignment]]:
+    """Explain each trainee against each of its golds, all the searches in lockstep: on
+    a GPU each round of every trainee and gold is one kernel launch; on the CPU each
+    pair is searched as alone. All their cost matrices are held at once."""
     config = config or ScoringConfig()
-    costs = {
-        g: _cost_in_contrast_units(series, steps, trainee) for g, (series, steps) in golds.items()
-    }
     prices = SearchPrices(
         config.extra_cost, config.delete_price, config.swap_price, config.found_cost
     )
-    explained = explain_trainees([(costs[g][0], golds[g][1]) for g in golds], prices)
-    return {
-        g: TraineeAlignment(costs[g][0], costs[g][1], sequence, edits)
-        for g, (sequence, edits) in zip(golds, explained, strict=True)
-    }
+    costs = [
+        {g: _cost_in_contrast_units(series, steps, trainee) for g, (series, steps) in golds.items()}
+        for golds, trainee in jobs
+    ]
+    pairs = [
+        (cost[g][0], golds[g][1])
+        for (golds, _), cost in zip(jobs, costs, strict=True)
+        for g in golds
+    ]
+    explained = iter(explain_trainees(pairs, prices))
+    out = []
+    for (golds, _), cost in zip(jobs, costs, strict=True):
+        out.append({})
+        for g in golds:
+            sequence, edits = next(explained)
+            out[-1][g] = TraineeAlignment(cost[g][0], cost[g][1], sequence, edits)
+    return out
 
 
 def evaluate_trainee(

@@ -37,6 +37,7 @@ from sopilot_pipeline.core.authored_steps import (
     sidecar_path,
 )
 from sopilot_pipeline.core.clips import cut_clip
+from sopilot_pipeline.core.edit_totals_gpu import gpu_available as lockstep_available
 from sopilot_pipeline.core.embed import feature_groups, where_dimensions
 from sopilot_pipeline.core.gold_model import (
     gold_variations,
@@ -52,7 +53,9 @@ from sopilot_pipeline.core.scoring import (
     GoldVariation,
     ScoreResult,
     ScoringConfig,
+    TraineeAlignment,
     align_to_golds,
+    align_trainees,
     evaluate_trainee,
     replay_alignment,
 )
@@ -205,6 +208,8 @@ def _adapter_for(layout: DataLayout, embedder: str, golds: list[np.ndarray]) -> 
 def trainee_alignment(context: AssetExecutionContext, settings: SopilotSettings):
     layout = settings.layout
     task_golds = TaskGolds(layout, settings.scoring)
+    batch = PartitionBatch(context)
+    searched = searched_together(layout, task_golds, batch.keys, settings.scoring)
 
     def align(key: str) -> dict[str, Any]:
         trainee, meta = load_clip_series(layout, "trainee", key)
@@ -218,7 +223,9 @@ def trainee_alignment(context: AssetExecutionContext, settings: SopilotSettings)
         adapted_trainee = ClipSeries(
             adapter.apply(trainee.vectors), trainee.start_sec, trainee.end_sec
         )
-        alignments = align_to_golds(adapted_golds, adapted_trainee, settings.scoring)
+        alignments = searched.pop(key, None) or align_to_golds(
+            adapted_golds, adapted_trainee, settings.scoring
+        )
         candidates: dict[str, ScoreResult] = {
             g: evaluate_trainee(
                 series,
@@ -264,9 +271,52 @@ def trainee_alignment(context: AssetExecutionContext, settings: SopilotSettings)
             "dtw_seconds": round(elapsed, 4),
         }
 
-    batch = PartitionBatch(context)
     batch.run(align)
     yield from batch.results()
+
+
+LOCKSTEP_BYTES = 1 << 30
+"""Cost matrices of a range run's trainees searched together on a GPU, at most."""
+
+
+def searched_together(
+    layout: DataLayout, task_golds: "TaskGolds", keys: list[str], config: ScoringConfig
+) -> dict[str, dict[str, TraineeAlignment]]:
+    """On a GPU, the alignments of a range run's trainees against their golds, searched
+    in lockstep in groups of up to ``LOCKSTEP_BYTES`` of cost matrices (one kernel launch
+    per round for the whole group). Empty on the CPU, where that gains nothing. A
+    trainee that cannot be prepared here is left out: it is aligned, and fails with its
+    reason, on its own."""
+    if not lockstep_available():
+        return {}
+    out: dict[str, dict[str, TraineeAlignment]] = {}
+    group: list[tuple[str, dict, ClipSeries]] = []
+    size = 0
+
+    def search() -> None:
+        nonlocal size
+        found = align_trainees([(golds, trainee) for _, golds, trainee in group], config)
+        out.update({key: a for (key, _, _), a in zip(group, found, strict=True)})
+        group.clear()
+        size = 0
+
+    for key in keys:
+        try:
+            trainee, meta = load_clip_series(layout, "trainee", key)
+            golds = task_golds.get(meta["task_id"], meta["embedder"])
+        except Exception:  # noqa: BLE001 - the key's own alignment reports it
+            continue
+        if golds is None:
+            continue
+        adapter, adapted_golds, _ = golds
+        adapted = ClipSeries(adapter.apply(trainee.vectors), trainee.start_sec, trainee.end_sec)
+        group.append((key, adapted_golds, adapted))
+        size += sum(len(g.vectors) for g, _ in adapted_golds.values()) * len(adapted.vectors) * 4
+        if size >= LOCKSTEP_BYTES:
+            search()
+    if group:
+        search()
+    return out
 
 
 LoadedGolds = tuple[TaskAdapter, dict, dict[str, GoldVariation]]
