@@ -5,7 +5,6 @@ from dagster import (
     AutomationConditionSensorDefinition,
     DefaultSensorStatus,
     Definitions,
-    in_process_executor,
 )
 
 from sopilot_pipeline.defs.adapter import adapter_job, feature_adapter, nightly_adapter_training
@@ -37,10 +36,11 @@ def build_definitions(settings: SopilotSettings | None = None) -> Definitions:
     """Definitions with settings from the environment unless given (tests pass their own)."""
     settings = settings or SopilotSettings.from_env()
     pool = GPU_POOL if settings.uses_gpu_pool else None
+    tags = settings.embedding_step_tags
     return Definitions(
         assets=[
-            *build_video_assets("gold", pool),
-            *build_video_assets("trainee", pool),
+            *build_video_assets("gold", pool, tags),
+            *build_video_assets("trainee", pool, tags),
             gold_steps,
             feature_adapter,
             trainee_alignment,
@@ -60,5 +60,5 @@ def build_definitions(settings: SopilotSettings | None = None) -> Definitions:
         sensors=[watch_folder_sensor, automation_sensor, record_failed_runs],
         schedules=[nightly_adapter_training, retention_schedule],
         resources={"settings": settings},
-        executor=in_process_executor,
+        executor=settings.executor_def,
     )

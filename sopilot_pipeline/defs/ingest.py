@@ -219,8 +219,11 @@ def _task_from_key(layout: DataLayout, role: str, key: str) -> str:
     return key.split("__", 1)[0]
 
 
-def build_video_assets(role: str, pool: str | None = None) -> list[AssetsDefinition]:
-    """``pool``: the concurrency pool of the embedding step (``gpu`` for a GPU model)."""
+def build_video_assets(
+    role: str, pool: str | None = None, embedding_tags: dict[str, Any] | None = None
+) -> list[AssetsDefinition]:
+    """``pool``: the concurrency pool of the embedding step (``gpu`` for a GPU model);
+    ``embedding_tags``: its op tags (queue and pod routing, ``execution.gpu_step_tags``)."""
     partitions = PARTITIONS_BY_ROLE[role]
 
     @asset(
@@ -321,6 +324,7 @@ def build_video_assets(role: str, pool: str | None = None) -> list[AssetsDefinit
         retry_policy=IO_RETRY,
         backfill_policy=BATCHED,
         pool=pool,
+        op_tags=embedding_tags,
         kinds={"numpy"},
         description="The one full decode of the video: frames actually decoded and corrupt "
         "packets counted, frames sampled at SOPILOT_TARGET_FPS with stream timestamps, "

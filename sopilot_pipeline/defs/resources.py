@@ -5,9 +5,9 @@ import math
 import os
 from dataclasses import fields
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, ExecutorDefinition
 from pydantic import Field, field_validator, model_validator
 
 from sopilot_pipeline.core.device import DEVICE_CHOICES
@@ -16,6 +16,12 @@ from sopilot_pipeline.core.layout import DataLayout
 from sopilot_pipeline.core.scoring import ScoringConfig
 from sopilot_pipeline.core.steps import StepDetectionConfig, StepMethod
 from sopilot_pipeline.core.vjepa2 import VJEPA2Embedder, check_model_source, model_revision
+from sopilot_pipeline.defs.execution import (
+    DEFAULT_GPU_TOLERATIONS,
+    check_executor,
+    executor_for,
+    gpu_step_tags,
+)
 
 EMBEDDERS = ("heuristic", "vjepa2")
 
@@ -43,7 +49,28 @@ ENV_NAMES = {
     "device": "SOPILOT_DEVICE",
     "vjepa2_batch_size": "SOPILOT_VJEPA2_BATCH",
     "vjepa2_frames_per_clip": "SOPILOT_VJEPA2_FRAMES",
+    "executor": "SOPILOT_EXECUTOR",
+    "celery_broker": "SOPILOT_CELERY_BROKER",
+    "celery_backend": "SOPILOT_CELERY_BACKEND",
+    "k8s_gpu_node_selector": "SOPILOT_K8S_GPU_NODE_SELECTOR",
+    "k8s_gpu_tolerations": "SOPILOT_K8S_GPU_TOLERATIONS",
 }
+
+
+def _env_json(name: str, default: object, kind: type) -> object:
+    """A JSON variable of the given kind (dict or list), refused by name otherwise."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{name} must be JSON, got {raw!r} ({exc})") from None
+    if not isinstance(value, kind):
+        raise ValueError(
+            f"{name} must be a JSON {'object' if kind is dict else 'list'}, got {raw!r}"
+        )
+    return value
 
 
 def _env_number(name: str, default: float, kind: type = float) -> float:
@@ -140,6 +167,18 @@ class SopilotSettings(ConfigurableResource):
     vjepa2_compile: bool = Field(default=False, description="torch.compile the V-JEPA2 model")
     vjepa2_allow_download: bool = Field(
         default=False, description="Let a hub id download when it is not in the local cache"
+    )
+    executor: str = Field(
+        default="in_process", description="Where steps run: in_process, multiprocess, celery, k8s"
+    )
+    celery_broker: str = Field(default="", description="Celery broker URL (executor celery)")
+    celery_backend: str = Field(default="", description="Celery result backend URL")
+    k8s_gpu_node_selector: dict[str, str] = Field(
+        default_factory=dict, description="Node selector of GPU step pods (executor k8s)"
+    )
+    k8s_gpu_tolerations: list[dict[str, Any]] = Field(
+        default_factory=lambda: list(DEFAULT_GPU_TOLERATIONS),
+        description="Tolerations of GPU step pods (executor k8s)",
     )
 
     @field_validator(
@@ -249,6 +288,11 @@ class SopilotSettings(ConfigurableResource):
         return value
 
     @model_validator(mode="after")
+    def _executor_usable(self) -> "SopilotSettings":
+        check_executor(self.executor, self.celery_broker, self.celery_backend)
+        return self
+
+    @model_validator(mode="after")
     def _model_usable(self) -> "SopilotSettings":
         if self.embedder_kind == "vjepa2":
             check_model_source(self.vjepa2_model)  # ModelLoadError is a ValueError
@@ -286,6 +330,13 @@ class SopilotSettings(ConfigurableResource):
             vjepa2_frames_per_clip=_env_number("SOPILOT_VJEPA2_FRAMES", 0, int),
             vjepa2_compile=_flag(env.get("SOPILOT_VJEPA2_COMPILE", "")),
             vjepa2_allow_download=_flag(env.get("SOPILOT_VJEPA2_ALLOW_DOWNLOAD", "")),
+            executor=env.get("SOPILOT_EXECUTOR", "in_process").strip().lower() or "in_process",
+            celery_broker=env.get("SOPILOT_CELERY_BROKER", ""),
+            celery_backend=env.get("SOPILOT_CELERY_BACKEND", ""),
+            k8s_gpu_node_selector=_env_json("SOPILOT_K8S_GPU_NODE_SELECTOR", {}, dict),
+            k8s_gpu_tolerations=_env_json(
+                "SOPILOT_K8S_GPU_TOLERATIONS", list(DEFAULT_GPU_TOLERATIONS), list
+            ),
         )
 
     @property
@@ -309,6 +360,18 @@ class SopilotSettings(ConfigurableResource):
     def uses_gpu_pool(self) -> bool:
         """Embedding steps share the ``gpu`` concurrency pool when a model may use the GPU."""
         return self.embedder_kind == "vjepa2" and self.device != "cpu"
+
+    @property
+    def executor_def(self) -> ExecutorDefinition:
+        return executor_for(self.executor, self.celery_broker, self.celery_backend)
+
+    @property
+    def embedding_step_tags(self) -> dict[str, Any] | None:
+        """Routing tags of the embedding steps: to GPU workers and nodes when they use the
+        GPU (``execution.gpu_step_tags``), none otherwise."""
+        if not self.uses_gpu_pool:
+            return None
+        return gpu_step_tags(self.k8s_gpu_node_selector, self.k8s_gpu_tolerations)
 
     @property
     def scoring(self) -> ScoringConfig:
