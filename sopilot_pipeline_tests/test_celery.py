@@ -20,6 +20,7 @@ from dagster import DagsterEventType, DagsterInstance
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.process import process_watch_folder
 from sopilot_pipeline_tests.postgres_server import postgres_database
+from sopilot_pipeline_tests.range_runs import run_ranges
 from sopilot_pipeline_tests.redis_server import redis_server
 from sopilot_pipeline_tests.test_vjepa2 import tiny_model  # noqa: F401 - a fixture
 
@@ -158,24 +159,14 @@ def test_score_runs_on_celery_workers_with_a_gpu_queue(
             for name, queue in (("cpu", "dagster"), ("gpu", "gpu"))
         }
         try:
-            runs = [
-                subprocess.Popen(
-                    [sys.executable, "-c", RANGE_RUN, start, end],
-                    env=env,
-                    cwd=REPO,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                )
-                for start, end in ((keys[0], keys[1]), (keys[2], keys[4]))
-            ]
-            outputs = [run.communicate(timeout=600)[0] for run in runs]
+            ranges = [(keys[0], keys[1]), (keys[2], keys[4])]
+            done = run_ranges(RANGE_RUN, ranges, env)
         finally:
             for worker in workers.values():
                 _stop(worker)
         logs = "\n".join((tmp_path / f"{n}.log").read_text()[-2000:] for n in workers)
-        assert [r.returncode for r in runs] == [0, 0], "\n".join(o[-3000:] for o in outputs) + logs
-        run_ids = [o.strip().splitlines()[-1] for o in outputs]
+        assert [rc for rc, _ in done] == [0, 0], "\n".join(o[-3000:] for _, o in done) + logs
+        run_ids = [out.strip().splitlines()[-1] for _, out in done]
 
         embedding = "trainee_clip_embeddings"
         for run_id in run_ids:

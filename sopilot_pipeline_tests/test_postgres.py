@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from sopilot_pipeline.core.audit import read_audit_log
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.process import process_watch_folder
 from sopilot_pipeline_tests.postgres_server import postgres_database
+from sopilot_pipeline_tests.range_runs import run_ranges
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -79,19 +78,8 @@ def test_pipeline_and_parallel_runs_on_postgres(
         "SOPILOT_POSTGRES_URL": url,
     }
     ranges = [(keys[0], keys[1]), (keys[2], keys[4])]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", PARALLEL_RUN, start, end],
-            env=env,
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for start, end in ranges
-    ]
-    outputs = [p.communicate(timeout=300)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], "\n".join(o[-3000:] for o in outputs)
+    done = run_ranges(PARALLEL_RUN, ranges, env, timeout=300)
+    assert [rc for rc, _ in done] == [0, 0], "\n".join(out[-3000:] for _, out in done)
 
     scores = pl.read_parquet(str(data / "tables/scores/**/*.parquet"))
     assert sorted(scores["trainee_video"]) == sorted(scores_before["trainee_video"])
