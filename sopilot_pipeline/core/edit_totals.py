@@ -210,6 +210,9 @@ def candidate_totals(
     r_n, n = len(src), cost.shape[1]
     k = len(order)
     per_group = max(1, KEPT_ROWS_BYTES // (64 * max(n, 1)))
+    can_start = np.zeros(r_n, dtype=np.bool_)
+    can_start[:2] = True
+    no_prefix = np.empty((2, 0, n))
     deletes: dict[int, float] = {}
     swaps: dict[int, float] = {}
     for first in range(0, k, per_group):
@@ -220,9 +223,6 @@ def candidate_totals(
         begins_at |= {r + 1 for r in begins_at if r + 1 < r_n}
         kept_f = np.array(sorted(ends_at), dtype=np.int64)
         kept_b = np.array(sorted(begins_at), dtype=np.int64)
-        can_start = np.zeros(r_n, dtype=np.bool_)
-        can_start[:2] = True
-        no_prefix = np.empty((2, 0, n))
         fwd = _forward(cost, src, g_cost, can_start, limit_vertical, no_prefix, kept_f)
         bwd = _backward(cost, src, g_cost, limit_vertical, kept_b)
         totals = _GroupTotals(cost, src, g_cost, g, fwd, kept_f, bwd, kept_b, limit_vertical)

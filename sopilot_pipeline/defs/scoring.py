@@ -212,17 +212,12 @@ def trainee_alignment(context: AssetExecutionContext, settings: SopilotSettings)
     searched = searched_together(layout, task_golds, batch.keys, settings.scoring)
 
     def align(key: str) -> dict[str, Any]:
-        trainee, meta = load_clip_series(layout, "trainee", key)
-        embedder = meta["embedder"]
-        golds = task_golds.get(meta["task_id"], embedder)
+        meta, golds, adapted_trainee = adapted_trainee_for(layout, task_golds, key)
         if golds is None:
             context.log.warning(f"task {meta['task_id']!r} has no gold video yet; not scored")
             raise Skip("task has no gold video with steps yet")
         adapter, adapted_golds, variations = golds
         t0 = time.perf_counter()
-        adapted_trainee = ClipSeries(
-            adapter.apply(trainee.vectors), trainee.start_sec, trainee.end_sec
-        )
         alignments = searched.pop(key, None) or align_to_golds(
             adapted_golds, adapted_trainee, settings.scoring
         )
@@ -275,6 +270,23 @@ def trainee_alignment(context: AssetExecutionContext, settings: SopilotSettings)
     yield from batch.results()
 
 
+def adapted_trainee_for(
+    layout: DataLayout, task_golds: "TaskGolds", key: str
+) -> tuple[dict[str, Any], "LoadedGolds | None", ClipSeries]:
+    """A trainee's metadata, its task's golds (None: no gold yet) and its clips in their
+    adapter's feature space (the raw clips while there is no gold)."""
+    trainee, meta = load_clip_series(layout, "trainee", key)
+    golds = task_golds.get(meta["task_id"], meta["embedder"])
+    if golds is None:
+        return meta, None, trainee
+    adapter = golds[0]
+    return (
+        meta,
+        golds,
+        ClipSeries(adapter.apply(trainee.vectors), trainee.start_sec, trainee.end_sec),
+    )
+
+
 LOCKSTEP_BYTES = 1 << 30
 """Cost matrices of a range run's trainees searched together on a GPU, at most."""
 
@@ -302,14 +314,12 @@ def searched_together(
 
     for key in keys:
         try:
-            trainee, meta = load_clip_series(layout, "trainee", key)
-            golds = task_golds.get(meta["task_id"], meta["embedder"])
+            _, golds, adapted = adapted_trainee_for(layout, task_golds, key)
         except Exception:  # noqa: BLE001 - the key's own alignment reports it
             continue
         if golds is None:
             continue
-        adapter, adapted_golds, _ = golds
-        adapted = ClipSeries(adapter.apply(trainee.vectors), trainee.start_sec, trainee.end_sec)
+        adapted_golds = golds[1]
         group.append((key, adapted_golds, adapted))
         size += sum(len(g.vectors) for g, _ in adapted_golds.values()) * len(adapted.vectors) * 4
         if size >= LOCKSTEP_BYTES:
