@@ -48,3 +48,30 @@ def pipeline_run(demo_watch: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     outcome = process_watch_folder(settle_seconds=0.2, settings=settings, instance=instance)
     truth = json.loads((data / "watch" / "demo_ground_truth.json").read_text())
     return PipelineRun(settings, instance, outcome, truth)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random V-JEPA2 small enough for the CPU, saved as a real checkpoint directory
+    (the V-JEPA2, Celery and Kubernetes tests load it by the path a user configures)."""
+    torch = pytest.importorskip("torch")  # the dev extra installs it
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    config = transformers.VJEPA2Config(
+        hidden_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        mlp_ratio=2.0,
+        crop_size=32,
+        patch_size=8,
+        frames_per_clip=4,
+        tubelet_size=2,
+        pred_hidden_size=24,
+        pred_num_hidden_layers=1,
+        pred_num_attention_heads=2,
+        pred_num_mask_tokens=2,
+        num_pooler_layers=1,
+    )
+    path = tmp_path_factory.mktemp("models") / "vjepa2-tiny"
+    transformers.VJEPA2Model(config).save_pretrained(path)
+    return path

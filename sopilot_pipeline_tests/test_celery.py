@@ -22,7 +22,6 @@ from sopilot_pipeline.process import process_watch_folder
 from sopilot_pipeline_tests.postgres_server import postgres_database
 from sopilot_pipeline_tests.range_runs import run_ranges
 from sopilot_pipeline_tests.redis_server import redis_server
-from sopilot_pipeline_tests.test_vjepa2 import tiny_model  # noqa: F401 - a fixture
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -114,7 +113,7 @@ def _spans(instance: DagsterInstance, run_id: str, step: str) -> tuple[float, fl
 
 def test_score_runs_on_celery_workers_with_a_gpu_queue(
     demo_watch: Path,
-    tiny_model: Path,  # noqa: F811 - the fixture imported above
+    tiny_model: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

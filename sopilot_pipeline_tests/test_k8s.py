@@ -21,7 +21,6 @@ from kubernetes.client import ApiClient
 
 from sopilot_pipeline.defs import build_definitions
 from sopilot_pipeline.defs.resources import ENV_NAMES, SopilotSettings
-from sopilot_pipeline_tests.test_vjepa2 import tiny_model  # noqa: F401 - a fixture
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA_VERSION = "1.33.0"
@@ -37,7 +36,7 @@ current-context: none
 
 @pytest.fixture
 def gpu_settings(
-    tiny_model: Path,  # noqa: F811 - the fixture imported above
+    tiny_model: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> SopilotSettings:

@@ -34,30 +34,6 @@ from sopilot_pipeline.process import process_watch_folder  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A random V-JEPA2 small enough for the CPU, saved as a real checkpoint directory."""
-    torch.manual_seed(0)
-    config = transformers.VJEPA2Config(
-        hidden_size=48,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        mlp_ratio=2.0,
-        crop_size=32,
-        patch_size=8,
-        frames_per_clip=4,
-        tubelet_size=2,
-        pred_hidden_size=24,
-        pred_num_hidden_layers=1,
-        pred_num_attention_heads=2,
-        pred_num_mask_tokens=2,
-        num_pooler_layers=1,
-    )
-    path = tmp_path_factory.mktemp("models") / "vjepa2-tiny"
-    transformers.VJEPA2Model(config).save_pretrained(path)
-    return path
-
-
 def test_a_configured_model_scores_real_videos_through_the_pipeline(
     tiny_model: Path, demo_watch: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
