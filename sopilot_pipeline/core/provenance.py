@@ -20,24 +20,43 @@ from sopilot_pipeline.core.layout import DataLayout, read_json
 NO_ADAPTER = "task-golds"  # the version of the per-task fallback adapter (store.py)
 
 
-def gold_version(video_sha256: str, embedder: str, sidecar_digest: str) -> str:
-    """``sidecar_digest``: of the steps sidecar, ``"none"`` without one."""
-    return f"{video_sha256[:16]}.{embedder}.steps-{sidecar_digest}"
+def _masked(privacy_mask: str) -> str:
+    """The version's masking part: none when off, so that versions recorded before
+    masking existed still match."""
+    return "" if privacy_mask == "none" else f".mask-{privacy_mask}"
+
+
+def gold_version(
+    video_sha256: str, embedder: str, sidecar_digest: str, privacy_mask: str = "none"
+) -> str:
+    """``sidecar_digest``: of the steps sidecar, ``"none"`` without one; ``privacy_mask``:
+    how the raw copy its keyframes come from is masked."""
+    return f"{video_sha256[:16]}.{embedder}.steps-{sidecar_digest}{_masked(privacy_mask)}"
 
 
 def trainee_version(
-    video_sha256: str, embedder: str, golds: dict[str, str], adapter_version: str
+    video_sha256: str,
+    embedder: str,
+    golds: dict[str, str],
+    adapter_version: str,
+    privacy_mask: str = "none",
 ) -> str:
     """``golds``: gold key -> :func:`gold_version` of every gold the task has now."""
     parts = [f"{k}={v}" for k, v in sorted(golds.items())]
     digest = hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
-    return f"{video_sha256[:16]}.{embedder}.golds-{digest}.adapter-{adapter_version}"
+    return (
+        f"{video_sha256[:16]}.{embedder}.golds-{digest}.adapter-{adapter_version}"
+        f"{_masked(privacy_mask)}"
+    )
 
 
 _VERSION = {
-    "gold": re.compile(r"^(?P<sha>[^.]+)\.(?P<embedder>.+)\.steps-(?P<sidecar>[^.]*)$"),
+    "gold": re.compile(
+        r"^(?P<sha>[^.]+)\.(?P<embedder>.+)\.steps-(?P<sidecar>[^.]*)(\.mask-(?P<mask>\w+))?$"
+    ),
     "trainee": re.compile(
-        r"^(?P<sha>[^.]+)\.(?P<embedder>.+)\.golds-(?P<golds>[0-9a-f]+)\.adapter-(?P<adapter>.*)$"
+        r"^(?P<sha>[^.]+)\.(?P<embedder>.+)\.golds-(?P<golds>[0-9a-f]+)\.adapter-(?P<adapter>.*?)"
+        r"(\.mask-(?P<mask>\w+))?$"
     ),
 }
 _CHANGES = {  # version part -> what changed, in the order they are reported
@@ -46,6 +65,7 @@ _CHANGES = {  # version part -> what changed, in the order they are reported
     "sidecar": "changed steps sidecar",
     "golds": "new or changed gold",
     "adapter": "new adapter",
+    "mask": "privacy masking changed",
 }
 
 
@@ -94,7 +114,10 @@ def gold_versions_by_task(layout: DataLayout, embedder: str) -> dict[str, dict[s
         except (OSError, ValueError, KeyError):
             continue  # half-written or removed: not a gold to score against
         found.setdefault(task, {})[key] = gold_version(
-            meta["sha256"], embedder, details.get("sidecar_sha256") or "none"
+            meta["sha256"],
+            embedder,
+            details.get("sidecar_sha256") or "none",
+            meta.get("privacy_mask", "none"),
         )
     return found
 

@@ -52,6 +52,11 @@ SCORES_SCHEMA = pa.schema(
             pa.string(),
             "task/role/file of the first video registered with the same bytes; null if none",
         ),
+        _col(
+            "privacy_mask",
+            pa.string(),
+            "faces in the clips, keyframes and report images: none, blur or pixelate",
+        ),
     ]
 )
 

@@ -7,7 +7,6 @@ it: the reason goes to the ``rejected_videos`` table and the asset's event log, 
 partition is not materialised, and nothing downstream of that one video runs.
 """
 
-import shutil
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -33,7 +32,6 @@ from dagster import (
 )
 
 from sopilot_pipeline import __version__
-from sopilot_pipeline.core.atomic import atomic_write_with
 from sopilot_pipeline.core.layout import DataLayout, read_json, task_id_problem, write_json
 from sopilot_pipeline.core.store import describe_embedder, save_clip_embeddings
 from sopilot_pipeline.core.tables import REJECTED_SCHEMA, read_table, write_table
@@ -41,6 +39,12 @@ from sopilot_pipeline.core.video import VideoDecodeError, probe_video, sampled_f
 from sopilot_pipeline.core.watch import WatchedFile, scan_watch_folder, sha256_file
 from sopilot_pipeline.defs.batch import BATCHED, PartitionBatch, Skip
 from sopilot_pipeline.defs.partitions import PARTITIONS_BY_ROLE, rejected_video_partitions
+from sopilot_pipeline.defs.raw_copy import (
+    delete_original,
+    embedding_source,
+    keep_raw_copy,
+    original_record,
+)
 from sopilot_pipeline.defs.resources import SopilotSettings
 
 IO_RETRY = RetryPolicy(max_retries=2, delay=2, backoff=Backoff.EXPONENTIAL)
@@ -241,6 +245,7 @@ def build_video_assets(
     def registered_video(context: AssetExecutionContext, settings: SopilotSettings):
         layout = settings.layout
         watched = watch_files_by_key(layout, role)
+        detector = settings.face_detector
 
         def register(key: str) -> dict[str, Any]:
             source = watched.get(key)
@@ -270,9 +275,14 @@ def build_video_assets(
                     context, layout, role, key, source.task_id, source.file_name, reason
                 )
                 raise Skip(reason)
-            raw = layout.raw_video(sha, source.path.suffix)
-            if not raw.exists():
-                atomic_write_with(raw, lambda tmp: shutil.copyfile(source.path, tmp))
+            try:
+                raw, masking = keep_raw_copy(layout, source.path, sha, detector)
+                original = original_record(source.path, layout)
+            except VideoDecodeError as exc:
+                record_rejection(
+                    context, layout, role, key, source.task_id, source.file_name, str(exc)
+                )
+                raise Skip(str(exc)) from exc
             duplicate_of = _duplicate_of(layout, sha, role, key, source)
             write_json(
                 layout.registration(role, key),
@@ -293,6 +303,8 @@ def build_video_assets(
                     "registered_at": datetime.now(UTC).isoformat(),
                     "pipeline_version": __version__,
                     "duplicate_of": duplicate_of,
+                    "privacy_mask": settings.privacy_mask,
+                    **original,
                 },
             )
             layout.table_file("rejected_videos", source.task_id, key).unlink(missing_ok=True)
@@ -308,6 +320,7 @@ def build_video_assets(
                 "codec": probe.codec,
                 "probe_seconds": round(time.perf_counter() - started, 3),
                 "raw_copy": MetadataValue.path(str(raw)),
+                **masking,
                 **({"duplicate_of": duplicate_of} if duplicate_of else {}),
             }
 
@@ -347,8 +360,9 @@ def build_video_assets(
                 raise Skip(reason)
             t0 = time.perf_counter()
             size = embedder.frame_size_for(record["width"], record["height"])
+            source, source_kind = embedding_source(layout, record)
             # decoded and embedded as one stream: an embedder that can never holds the video
-            frames = sampled_frames(raw, settings.target_fps, size)
+            frames = sampled_frames(source, settings.target_fps, size)
             try:
                 emb = embedder.embed_frames(frames, settings.target_fps)
             except VideoDecodeError as exc:
@@ -375,8 +389,10 @@ def build_video_assets(
                     "target_fps": settings.target_fps,
                     "partition_key": key,
                     "embedder_details": embedder_details,
+                    "privacy_mask": record.get("privacy_mask", "none"),
                 },
             )
+            deleted = delete_original(layout, record) if settings.delete_originals else None
             timings["decode"] += t1 - t0
             timings["embed"] += t2 - t1
             timings["video"] += probe.duration_sec
@@ -393,6 +409,8 @@ def build_video_assets(
                 "embed_seconds": round(t2 - t1, 3),
                 "x_realtime": round(probe.duration_sec / max(t2 - t0, 1e-9), 1),
                 "vectors": MetadataValue.path(str(layout.clip_vectors(role, key))),
+                "decoded_from": source_kind,
+                **({"original_deleted": deleted} if deleted else {}),
             }
 
         batch = PartitionBatch(context)

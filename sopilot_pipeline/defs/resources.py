@@ -12,6 +12,12 @@ from pydantic import Field, field_validator, model_validator
 
 from sopilot_pipeline.core.device import DEVICE_CHOICES
 from sopilot_pipeline.core.embed import HeuristicEmbedder
+from sopilot_pipeline.core.face_mask import (
+    MASK_MODES,
+    FaceDetector,
+    FaceMaskConfig,
+    check_face_detector,
+)
 from sopilot_pipeline.core.layout import DataLayout
 from sopilot_pipeline.core.scoring import ScoringConfig
 from sopilot_pipeline.core.steps import StepDetectionConfig, StepMethod
@@ -28,6 +34,16 @@ EMBEDDERS = ("heuristic", "vjepa2")
 
 def _flag(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _env_flag(name: str) -> bool:
+    """A yes/no variable; anything else is refused by name (a typo must not mean no)."""
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name} must be true or false, got {os.environ[name]!r}")
 
 
 # the variable each setting is read from, so that every error names it
@@ -54,6 +70,8 @@ ENV_NAMES = {
     "celery_backend": "SOPILOT_CELERY_BACKEND",
     "k8s_gpu_node_selector": "SOPILOT_K8S_GPU_NODE_SELECTOR",
     "k8s_gpu_tolerations": "SOPILOT_K8S_GPU_TOLERATIONS",
+    "privacy_mask": "SOPILOT_PRIVACY_MASK",
+    "delete_originals": "SOPILOT_DELETE_ORIGINALS",
 }
 
 
@@ -180,6 +198,16 @@ class SopilotSettings(ConfigurableResource):
         default_factory=lambda: list(DEFAULT_GPU_TOLERATIONS),
         description="Tolerations of GPU step pods (executor k8s)",
     )
+    privacy_mask: str = Field(
+        default="none",
+        description="Faces in every kept or shown frame (raw copy, clips, keyframes): "
+        "none, blur or pixelate",
+    )
+    delete_originals: bool = Field(
+        default=False,
+        description="Delete a video from the watch folder once it is registered and embedded "
+        "(its raw copy, masked when masking is on, stays)",
+    )
 
     @field_validator(
         "target_fps",
@@ -273,6 +301,21 @@ class SopilotSettings(ConfigurableResource):
             raise ValueError(f"SOPILOT_EMBEDDER must be one of {EMBEDDERS}, got {value!r}")
         return value
 
+    @field_validator("privacy_mask")
+    @classmethod
+    def _known_mask(cls, value: str) -> str:
+        if value not in MASK_MODES:
+            raise ValueError(
+                f"SOPILOT_PRIVACY_MASK must be one of {', '.join(MASK_MODES)}, got {value!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _mask_usable(self) -> "SopilotSettings":
+        if self.privacy_mask != "none":
+            check_face_detector()  # FaceDetectorUnavailable names what to install
+        return self
+
     @field_validator("device")
     @classmethod
     def _known_device(cls, value: str) -> str:
@@ -337,6 +380,8 @@ class SopilotSettings(ConfigurableResource):
             k8s_gpu_tolerations=_env_json(
                 "SOPILOT_K8S_GPU_TOLERATIONS", list(DEFAULT_GPU_TOLERATIONS), list
             ),
+            privacy_mask=env.get("SOPILOT_PRIVACY_MASK", "none").strip().lower() or "none",
+            delete_originals=_env_flag("SOPILOT_DELETE_ORIGINALS"),
         )
 
     @property
@@ -372,6 +417,13 @@ class SopilotSettings(ConfigurableResource):
         if not self.uses_gpu_pool:
             return None
         return gpu_step_tags(self.k8s_gpu_node_selector, self.k8s_gpu_tolerations)
+
+    @property
+    def face_detector(self) -> FaceDetector | None:
+        """The masking detector, None when masking is off."""
+        if self.privacy_mask == "none":
+            return None
+        return FaceDetector(FaceMaskConfig(mode=self.privacy_mask))
 
     @property
     def scoring(self) -> ScoringConfig:

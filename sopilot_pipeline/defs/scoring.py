@@ -151,7 +151,9 @@ def gold_steps(context: AssetExecutionContext, settings: SopilotSettings):
             },
         )
         write_table(layout.table_file("steps", task_id, key), rows, STEPS_SCHEMA)
-        batch.versions[key] = gold_version(meta["sha256"], meta["embedder"], sidecar_sha256)
+        batch.versions[key] = gold_version(
+            meta["sha256"], meta["embedder"], sidecar_sha256, meta.get("privacy_mask", "none")
+        )
         table = (
             "| step | name | start (s) | end (s) | weight |\n|---|---|---|---|---|\n"
             + "\n".join(
@@ -408,6 +410,17 @@ def registered_raw(layout: DataLayout, role: str, key: str) -> tuple[Path, dict]
     return (raw, record) if raw.exists() else None
 
 
+def shown_raw(
+    layout: DataLayout, role: str, key: str, privacy_mask: str
+) -> tuple[Path, dict] | None:
+    """The raw copy clips and keyframes may be cut from: with masking on, only one masked
+    that way (a copy kept before masking was turned on shows nothing)."""
+    source = registered_raw(layout, role, key)
+    if source is None or privacy_mask == "none":
+        return source
+    return source if source[1].get("privacy_mask", "none") == privacy_mask else None
+
+
 def cut_deviation_clips(
     layout: DataLayout,
     folder: Path,
@@ -494,7 +507,13 @@ def _score_one(
     saved = load_trainee_alignment(layout, key, meta["embedder"])
     adapter = saved.adapter
     golds_now = gold_versions_by_task(layout, meta["embedder"]).get(meta["task_id"], {})
-    version = trainee_version(meta["sha256"], meta["embedder"], golds_now, adapter.version)
+    version = trainee_version(
+        meta["sha256"],
+        meta["embedder"],
+        golds_now,
+        adapter.version,
+        meta.get("privacy_mask", "none"),
+    )
     gold, gold_meta = load_clip_series(layout, "gold", saved.gold_key)
     task_id = meta["task_id"]
     steps = load_steps(layout, task_id, saved.gold_key)
@@ -533,13 +552,14 @@ def _score_one(
                 "pipeline_version": __version__,
                 "scored_at": scored_at,
                 "duplicate_of": _registration(layout, key).get("duplicate_of"),
+                "privacy_mask": settings.privacy_mask,
             }
         ],
         SCORES_SCHEMA,
     )
     sources = {
-        "trainee": registered_raw(layout, "trainee", key),
-        "gold": registered_raw(layout, "gold", saved.gold_key),
+        "trainee": shown_raw(layout, "trainee", key, settings.privacy_mask),
+        "gold": shown_raw(layout, "gold", saved.gold_key, settings.privacy_mask),
     }
     clips = cut_deviation_clips(layout, layout.deviation_clips(task_id, key), sources, result)
     write_table(
@@ -607,6 +627,7 @@ def _score_one(
             "embedder": meta["embedder"],
             "adapter_version": adapter.version,
             "pipeline_version": __version__,
+            "privacy_mask": settings.privacy_mask,
             "scored_at": scored_at.isoformat(),
             "inputs": {
                 "trainee_sha256": meta["sha256"],

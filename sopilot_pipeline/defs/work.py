@@ -140,8 +140,9 @@ def _role_busy(instance: DagsterInstance, role: str) -> bool:
     return bool(runs)
 
 
-def _embedded(layout: DataLayout, r: ReadyFile, embedder: str) -> bool:
-    """The video's clip embeddings are of this content and embedder (ingest can be skipped)."""
+def _embedded(layout: DataLayout, r: ReadyFile, embedder: str, privacy_mask: str) -> bool:
+    """The video's clip embeddings are of this content and embedder, and its raw copy is
+    masked as asked (ingest can be skipped)."""
     role, key = r.file.role, r.file.partition_key
     try:
         meta = read_json(layout.clip_meta(role, key))
@@ -150,6 +151,7 @@ def _embedded(layout: DataLayout, r: ReadyFile, embedder: str) -> bool:
     return (
         meta.get("sha256") == r.sha256
         and meta.get("embedder") == embedder
+        and meta.get("privacy_mask", "none") == privacy_mask
         and layout.clip_vectors(role, key).exists()
     )
 
@@ -182,7 +184,9 @@ def plan_work(
             plan.needs.append(need)
         else:
             usable.append(r)
-    planner = _Planner(instance, settings, plan)
+    planner = _Planner(
+        instance, settings, plan, {r.file.task_id for r in ready if r.file.role == "gold"}
+    )
     with_gold, gold_pending = planner.golds([r for r in usable if r.file.role == "gold"])
     planner.trainees([r for r in usable if r.file.role == "trainee"], with_gold, gold_pending)
     return plan
@@ -193,6 +197,7 @@ class _Planner:
     instance: DagsterInstance
     settings: SopilotSettings
     plan: WorkPlan
+    golds_in_watch: set[str]  # tasks with a gold video in the watch folder
 
     def golds(self, golds: list[ReadyFile]) -> tuple[set[str], set[str]]:
         """Plans the golds; returns the tasks with a gold done, and those with one on its
@@ -203,7 +208,9 @@ class _Planner:
         latest = latest_versions(self.instance, "gold_steps") if golds else {}
         for r in golds:
             try:
-                version = gold_version(r.sha256, embedder, sidecar_digest(r.file.path))
+                version = gold_version(
+                    r.sha256, embedder, sidecar_digest(r.file.path), self.settings.privacy_mask
+                )
                 done = self._consider(r, version, latest, GOLD_INGEST, ("gold_steps",))
             except Exception as exc:  # noqa: BLE001 - one file must never stop the others
                 self.plan.errors[r.file.rel] = f"{type(exc).__name__}: {exc}"
@@ -222,13 +229,17 @@ class _Planner:
             return
         latest = latest_versions(self.instance, "trainee_score") if trainees else {}
         adapter = adapter_version(adapter_file)
+        if self.settings.delete_originals:  # golds whose originals were deleted still count
+            with_gold = with_gold | (set(golds_now) - pending - self.golds_in_watch)
         for r in trainees:
             task = r.file.task_id
             if task in pending or task not in with_gold or not golds_now.get(task):
                 self.plan.waiting[task] = self.plan.waiting.get(task, 0) + 1
                 continue
             try:
-                version = trainee_version(r.sha256, embedder, golds_now[task], adapter)
+                version = trainee_version(
+                    r.sha256, embedder, golds_now[task], adapter, self.settings.privacy_mask
+                )
                 self._consider(r, version, latest, TRAINEE_INGEST, TRAINEE_SCORING)
             except Exception as exc:  # noqa: BLE001 - one file must never stop the others
                 self.plan.errors[r.file.rel] = f"{type(exc).__name__}: {exc}"
@@ -243,7 +254,7 @@ class _Planner:
         if latest_version == version and present:
             self.plan.done.append(r)
             return True
-        embedded = _embedded(layout, r, self.settings.embedder.name)
+        embedded = _embedded(layout, r, self.settings.embedder.name, self.settings.privacy_mask)
         selection = rest if embedded else ingest + rest
         why = redo_reason(r.file.role, version, latest_version, present)
         self.plan.needs.append(Need(r, selection, version, latest_version, latest_id, why))
