@@ -156,10 +156,10 @@ class SecondDetector:
         from sopilot_pipeline.core.face_mask import FaceDetector, FaceMaskConfig
 
         self._haar = FaceDetector(
-            FaceMaskConfig(min_neighbors=2, tilt_deg=12.0, min_face_px=16, detect_width=640)
+            FaceMaskConfig(min_neighbors=1, tilts_deg=(15.0,), min_face_px=16, detect_width=640)
         )
         self._haar_wide = FaceDetector(
-            FaceMaskConfig(min_neighbors=2, tilt_deg=28.0, min_face_px=16, detect_width=640)
+            FaceMaskConfig(min_neighbors=1, tilts_deg=(28.0,), min_face_px=16, detect_width=640)
         )
 
     def faces(self, rgb: np.ndarray) -> np.ndarray:
@@ -174,12 +174,16 @@ class SecondDetector:
 
 
 def overlapping(found: np.ndarray, box: np.ndarray, least: float = 0.3) -> bool:
-    """A detection that covers at least ``least`` of the face box (a face found there)."""
+    """A detection matching the face box: intersection over union at least ``least``
+    (0.5 is the usual match; a box three times the face's size around it is not one)."""
     x0, y0, x1, y1 = box
     area = max(1, (x1 - x0) * (y1 - y0))
     for fx0, fy0, fx1, fy1 in np.asarray(found).reshape(-1, 4):
         iw = min(x1, fx1) - max(x0, fx0)
         ih = min(y1, fy1) - max(y0, fy0)
-        if iw > 0 and ih > 0 and iw * ih / area >= least:
+        if iw <= 0 or ih <= 0:
+            continue
+        union = area + (fx1 - fx0) * (fy1 - fy0) - iw * ih
+        if iw * ih / union >= least:
             return True
     return False
