@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import io
 import shutil
+import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import polars as pl
 import pytest
@@ -19,6 +21,7 @@ from dagster import DagsterInstance
 from PIL import Image
 from pypdf import PdfReader
 
+from sopilot_pipeline.core.clips import PAD_SEC
 from sopilot_pipeline.core.demo import Variant, make_task, render_variant
 from sopilot_pipeline.core.face_mask import (
     FaceDetector,
@@ -129,10 +132,8 @@ def test_real_faces_are_photographs_of_several_people() -> None:
 
 def test_masking_detector_recall_on_real_faces() -> None:
     """Per frame, tracking included: the face is at least 90 % inside the masked boxes.
-
-    Issue 17 asks for 0.95; this evaluation set (seed 2024, never tuned on) measures 0.89
-    with the present detector (32-px faces tilted 10 degrees are missed), so the floor
-    here guards what is reached, not the goal: see benchmarks/RESULTS.md."""
+    Issue 17 asks for 0.95; on this set (seed 2024, never tuned on) 0.917 is reached, so
+    the floor guards what is reached, not the goal (benchmarks/RESULTS.md)."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -148,8 +149,9 @@ def test_masking_detector_recall_on_real_faces() -> None:
             coverage(box, boxes, frame.shape[:2]) >= 0.9
             for (_, frame, boxes), (_, box) in zip(masked, truth, strict=True)
         ]
+    print(f"masked-frame recall {np.mean(covered):.3f} over {len(covered)} frames")
     assert len(covered) == len(truth) and stats.detections < len(truth) / 5
-    assert np.mean(covered) >= 0.87, np.mean(covered)
+    assert np.mean(covered) >= 0.9, np.mean(covered)
 
 
 @pytest.mark.parametrize("mode", ["blur", "pixelate"])
@@ -214,9 +216,8 @@ def test_unmasked_outputs_show_faces_the_second_detector_finds(
 def test_faces_rarely_found_in_masked_raw_copies(
     masked_twice: dict, face_watch, second_detector: SecondDetector
 ) -> None:
-    """Issue 17 asks for none; a face the masking detector misses for longer than it holds
-    a box (a 32-pixel face, tilted) still shows in a few frames: bounded here, counted in
-    benchmarks/RESULTS.md."""
+    """Issue 17 asks for none; a face that appears and is missed by the next detection
+    still shows in a few frames: bounded here, counted in benchmarks/RESULTS.md."""
     data, (_, truth) = masked_twice["data"], face_watch
     by_sha = masked_twice["originals"]
     leaks, checked = [], 0
@@ -229,26 +230,57 @@ def test_faces_rarely_found_in_masked_raw_copies(
             if overlapping(second_detector.faces(frame), box):
                 leaks.append((rel, round(t, 2)))
     print(f"faces found in {len(leaks)} of {checked} masked frames: {leaks}")
-    assert checked > 100 and len(leaks) <= 0.08 * checked, leaks  # measured: 13 of 228
+    assert checked > 100 and len(leaks) <= 0.05 * checked, leaks  # measured: 3 of 228
 
 
-def test_clips_and_report_images_show_far_fewer_faces(
-    masked_twice: dict, second_detector: SecondDetector
+def _nearest(image: np.ndarray, frames: list[tuple[str, int, np.ndarray]]) -> tuple[str, int]:
+    """The masked-copy frame an output image was made from (least mean difference)."""
+    h, w = image.shape[:2]
+    best = min(
+        frames,
+        key=lambda c: np.abs(
+            cv2.resize(c[2], (w, h), interpolation=cv2.INTER_AREA).astype(np.int16) - image
+        ).mean(),
+    )
+    return best[0], best[1]
+
+
+def test_faces_rarely_found_in_clips_and_report_images(
+    masked_twice: dict, face_watch, second_detector: SecondDetector
 ) -> None:
-    """Clips and keyframes are cut from the masked copy. Without a face's position in them
-    the second detector's hits include its false alarms on the scene, so this compares
-    with the unmasked run's outputs instead of asking for none (not yet measured)."""
-    data = masked_twice["data"]
-    report, clips = _report_images(data), _clip_frames(data)
-    assert len(report) == len(masked_twice["plain_report"]) and clips
+    """Every clip frame and report keyframe is traced to the masked-copy frame it was made
+    from, so the face's position in it is known: the second detector must not find it
+    there. Issue 17 asks for none; bounded here as measured (benchmarks/RESULTS.md)."""
+    data, (_, truth) = masked_twice["data"], face_watch
+    by_sha = masked_twice["originals"]
+    copies = {
+        rel: all_frames(data / "raw" / f"{by_sha[f'{TASK}/{rel}']}.blur.mp4") for rel in truth
+    }
+    leaks, checked = [], 0
 
-    def hits(images: list[np.ndarray]) -> int:
-        return sum(len(second_detector.faces(img)) > 0 for img in images)
+    def check(image: np.ndarray, rel: str, index: int) -> None:
+        nonlocal checked
+        checked += 1
+        box = truth[rel][index][1] * (image.shape[1] / SIZE[0])
+        if overlapping(second_detector.faces(image), box):
+            leaks.append((rel, index))
 
-    before = hits(masked_twice["plain_report"]) + hits(masked_twice["plain_clip_frames"])
-    after = hits(report) + hits(clips)
-    print(f"images with a detection: {before} unmasked, {after} masked")
-    assert after < before, (before, after)  # measured: 53 unmasked, 28 masked
+    every = [(rel, i, f) for rel, frames in copies.items() for i, (_, f) in enumerate(frames)]
+    for image in _report_images(data):
+        check(image, *_nearest(image, every))
+    devs = pl.scan_parquet(str(data / "tables/deviations/**/*.parquet")).collect()
+    trainee_rel = {"clean.mp4": "trainee/clean.mp4", "skips_step_3.mp4": "trainee/skips_step_3.mp4"}
+    for d in devs.iter_rows(named=True):
+        for side, rel in (("trainee", trainee_rel[d["trainee_video"]]), ("gold", "gold/gold.mp4")):
+            if d[f"{side}_clip"] is None:
+                continue
+            first = max(0.0, d[f"{side}_start_sec"] - PAD_SEC)
+            base = next(i for i, (t, _) in enumerate(copies[rel]) if t >= first - 1e-6)
+            for j, (_, image) in enumerate(all_frames(data / d[f"{side}_clip"])[::2]):
+                near = range(max(0, base + 2 * j - 2), min(len(copies[rel]), base + 2 * j + 3))
+                check(image, *_nearest(image, [(rel, i, copies[rel][i][1]) for i in near]))
+    print(f"faces found in {len(leaks)} of {checked} clip frames and report images: {leaks}")
+    assert checked > 50 and len(leaks) <= 0.05 * checked, leaks  # measured: 1 of 53
 
 
 def test_settings_refuse_unknown_mask_and_flag(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -260,3 +292,16 @@ def test_settings_refuse_unknown_mask_and_flag(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("SOPILOT_DELETE_ORIGINALS", "maybe")
     with pytest.raises(ValueError, match="SOPILOT_DELETE_ORIGINALS must be true or false"):
         SopilotSettings.from_env()
+
+
+def test_an_opencv_without_cascades_is_refused_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """OpenCV 5.0 dropped the cascades: masking must stop the code location, not pass
+    every frame through bare."""
+    import types
+
+    monkeypatch.setitem(sys.modules, "cv2", types.SimpleNamespace(__version__="5.0.0"))
+    with pytest.raises(ValueError, match="no Haar cascades .* opencv-python-headless<5"):
+        SopilotSettings(data_dir=str(tmp_path), privacy_mask="blur")
+    assert SopilotSettings(data_dir=str(tmp_path)).face_detector is None

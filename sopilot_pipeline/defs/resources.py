@@ -313,7 +313,7 @@ class SopilotSettings(ConfigurableResource):
     @model_validator(mode="after")
     def _mask_usable(self) -> "SopilotSettings":
         if self.privacy_mask != "none":
-            check_face_detector()  # FaceDetectorUnavailable names what to install
+            check_face_detector()  # a ValueError naming what to install
         return self
 
     @field_validator("device")
