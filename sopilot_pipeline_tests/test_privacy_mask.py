@@ -21,6 +21,7 @@ from dagster import DagsterInstance
 from PIL import Image
 from pypdf import PdfReader
 
+from sopilot_pipeline.core.audit import read_audit_log
 from sopilot_pipeline.core.clips import PAD_SEC
 from sopilot_pipeline.core.demo import Variant, make_task, render_variant
 from sopilot_pipeline.core.face_mask import (
@@ -178,6 +179,13 @@ def test_scores_with_masking_equal_the_unmasked_run(masked_twice: dict) -> None:
     assert plain["privacy_mask"].to_list() == ["none", "none"]
     assert masked["privacy_mask"].to_list() == ["blur", "blur"]
     assert masked.filter(pl.col("trainee_video") == "skips_step_3.mp4")["num_missing"][0] >= 1
+    audit = read_audit_log(SopilotSettings(data_dir=str(masked_twice["data"])).layout.audit_log)
+    assert [r["privacy_mask"] for r in audit if r["event"] == "score"] == [
+        "none",
+        "none",
+        "blur",
+        "blur",
+    ]
 
 
 def test_masking_off_keeps_the_original_bytes(masked_twice: dict) -> None:
