@@ -70,6 +70,34 @@ def test_authored_names_give_free_orders_and_the_slowest_durations() -> None:
     assert single["a"].slowest_duration_sec == (2.0, 3.0, 2.0, 2.0)
 
 
+def _performed(prototypes: np.ndarray, clips_per_step: list[int], seed: int) -> ClipSeries:
+    rng = np.random.default_rng(seed)
+    rows = np.concatenate(
+        [np.repeat(prototypes[i : i + 1], n, 0) for i, n in enumerate(clips_per_step)]
+    )
+    rows = rows + rng.normal(0, 0.05, rows.shape)
+    t = np.arange(len(rows)) * 0.5
+    return ClipSeries(rows.astype(np.float32), t, t + 1.0)
+
+
+def test_a_gold_whose_detection_merged_two_steps_does_not_stretch_their_time() -> None:
+    """Gold b performs the four steps as fast as gold a, but its detection merged the
+    middle two into one 4-s step: they may still take only about 2 s each."""
+    prototypes = np.random.default_rng(0).normal(size=(4, 24))
+    a = _performed(prototypes, [4, 4, 4, 4], seed=1)
+    b = _performed(prototypes, [4, 4, 4, 4], seed=2)
+    a_steps = _named_steps([f"step {i + 1}" for i in range(4)], [2.0] * 4)
+    b_steps = (
+        Step(0, 0, 4, 0.0, 2.0),
+        Step(1, 4, 12, 2.0, 6.0),  # steps 2 and 3 of gold a, merged
+        Step(2, 12, 16, 6.0, 8.0),
+    )
+    assert step_correspondence((a, a_steps), (b, b_steps)) == {0: 0, 1: 1, 2: 1, 3: 2}
+    slowest = gold_variations({"a": (a, a_steps), "b": (b, b_steps)})["a"].slowest_duration_sec
+    assert slowest == pytest.approx((2.0, 2.0, 2.0, 2.0), abs=0.5)
+    assert max(slowest) < 4.0
+
+
 @pytest.fixture(scope="module")
 def task():
     return make_assembly_task("two_golds", K, SEED)
