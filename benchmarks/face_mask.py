@@ -34,16 +34,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sopilot_pipeline.core.demo import Variant, make_task, render_variant  # noqa: E402
-from sopilot_pipeline.core.embed import HeuristicEmbedder  # noqa: E402
-from sopilot_pipeline.core.face_mask import (  # noqa: E402
-    FaceDetector,
-    FaceMaskConfig,
-    MaskStats,
-    masked_frames,
-)
-from sopilot_pipeline.core.masked_copy import write_masked_copy  # noqa: E402
-from sopilot_pipeline.core.video import (  # noqa: E402  # noqa: E402
+from sopilot_pipeline.core.embed.heuristic import HeuristicEmbedder  # noqa: E402
+from sopilot_pipeline.core.harness.demo import Variant, make_task, render_variant  # noqa: E402
+from sopilot_pipeline.core.video.decode import (  # noqa: E402  # noqa: E402
     first_frame,
     frames_from,
     open_video,
@@ -51,6 +44,13 @@ from sopilot_pipeline.core.video import (  # noqa: E402  # noqa: E402
     upright_rgb,
     video_stream,  # noqa: E402
 )
+from sopilot_pipeline.core.video.face_mask import (  # noqa: E402
+    FaceDetector,
+    FaceMaskConfig,
+    MaskStats,
+    masked_frames,
+)
+from sopilot_pipeline.core.video.masked_copy import write_masked_copy  # noqa: E402
 from sopilot_pipeline_tests.face_scenes import add_faces, coverage, random_walks  # noqa: E402
 
 SIZES = (32, 48, 80, 120)
@@ -91,7 +91,7 @@ def measure_recall(video: Path, truth: list, config: FaceMaskConfig) -> dict:
 
 
 def detector_recall(video: Path, truth: list, config: FaceMaskConfig, every: int = 6) -> float:
-    from sopilot_pipeline.core.video import frames_at
+    from sopilot_pipeline.core.video.decode import frames_at
 
     detector = FaceDetector(config)
     picked = truth[::every]

@@ -26,8 +26,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from sopilot_pipeline.core.embed import HeuristicEmbedder
-from sopilot_pipeline.core.video import sampled_frames
+from sopilot_pipeline.core.embed.heuristic import HeuristicEmbedder
+from sopilot_pipeline.core.video.decode import sampled_frames
 
 
 def render_test_video(path: Path, seconds: float, fps: int = 30) -> None:

@@ -1,4 +1,4 @@
-"""The edit search as it was before ``core/edit_totals.py``: one full row-graph DTW per
+"""The edit search as it was before ``core/align/edit_totals.py``: one full row-graph DTW per
 candidate edit and round. Kept as the reference that the fast search must agree with
 (``sopilot_pipeline_tests/test_edit_totals.py``) and that ``benchmarks/scoring.py``
 times against."""
@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from sopilot_pipeline.core.step_alignment import (
+from sopilot_pipeline.core.scoring.step_alignment import (
     Edit,
     SequenceAlignment,
     _moved_steps,
     align_step_sequence,
     step_match_cost,
 )
-from sopilot_pipeline.core.steps import Step
+from sopilot_pipeline.core.segment.steps import Step
 
 
 def explain_trainee_reference(

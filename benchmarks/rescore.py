@@ -18,9 +18,9 @@ import json
 import sys
 from pathlib import Path
 
-from sopilot_pipeline.core.layout import read_json
-from sopilot_pipeline.core.scoring import ClipSeries, evaluate_trainee
-from sopilot_pipeline.core.store import load_clip_series
+from sopilot_pipeline.core.scoring.trainee import ClipSeries, evaluate_trainee
+from sopilot_pipeline.core.store.embeddings import load_clip_series
+from sopilot_pipeline.core.store.layout import read_json
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.scoring import TaskGolds
 from sopilot_pipeline.evaluate import Findings, grade_outputs, harness_jobs

@@ -5,7 +5,7 @@
 
 Clip embeddings are synthetic (a prototype per step plus noise, 0.5 s clip stride); the
 trainee leaves out one step and swaps two others. ``ms`` is ``align_to_gold``'s edit
-search (``explain_trainee``, candidate totals from ``core/edit_totals.py``);
+search (``explain_trainee``, candidate totals from ``core/align/edit_totals.py``);
 ``reference_ms`` is the search it replaced (``benchmarks/reference_edit_search.py``, one
 full row-graph DTW per candidate), timed in the same run on the same cost matrix;
 ``same`` says both kept the same edits, order and total. ``peak_rss_mb`` is the
@@ -26,9 +26,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.reference_edit_search import explain_trainee_reference  # noqa: E402
-from sopilot_pipeline.core.scoring import ClipSeries, ScoringConfig, _cost_in_contrast_units  # noqa: E402
-from sopilot_pipeline.core.step_alignment import explain_trainee  # noqa: E402
-from sopilot_pipeline.core.steps import Step  # noqa: E402
+from sopilot_pipeline.core.scoring.step_alignment import explain_trainee  # noqa: E402
+from sopilot_pipeline.core.scoring.trainee import ClipSeries, ScoringConfig, _cost_in_contrast_units  # noqa: E402
+from sopilot_pipeline.core.segment.steps import Step  # noqa: E402
 
 CLIP_SEC = 0.5
 CASES = ((5, 15), (10, 20), (10, 40), (20, 30), (60, 60))  # (minutes, steps)

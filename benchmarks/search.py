@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from sopilot_pipeline.core.search import build_clip_index, search
+from sopilot_pipeline.core.store.search import build_clip_index, search
 
 
 def reference_search(vectors: np.ndarray, video: np.ndarray, query: np.ndarray, k: int) -> list:

@@ -27,7 +27,7 @@ from pathlib import Path
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.instance.ref import InstanceRef
 
-from sopilot_pipeline.core.demo import write_demo_set
+from sopilot_pipeline.core.harness.demo import write_demo_set
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

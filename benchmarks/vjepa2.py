@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from transformers import VJEPA2Config, VJEPA2Model
 
-from sopilot_pipeline.core.vjepa2 import VJEPA2Embedder
+from sopilot_pipeline.core.embed.vjepa2 import VJEPA2Embedder
 
 SIZES = {
     "vitl": {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16},

@@ -38,7 +38,7 @@ def _ensure_dagster_home(data_dir: Path) -> Path:
 
 
 def _cmd_demo_data(args: argparse.Namespace) -> int:
-    from sopilot_pipeline.core.demo import write_demo_set
+    from sopilot_pipeline.core.harness.demo import write_demo_set
 
     truth = write_demo_set(Path(args.dir))
     for task, info in truth.items():
@@ -171,8 +171,8 @@ def _audit_key() -> bytes | None:
 
 
 def _cmd_export_audit(args: argparse.Namespace) -> int:
-    from sopilot_pipeline.core.atomic import atomic_write_with
-    from sopilot_pipeline.core.audit import AuditError, export_lines, read_audit_log
+    from sopilot_pipeline.core.base.atomic import atomic_write_with
+    from sopilot_pipeline.core.store.audit import AuditError, export_lines, read_audit_log
 
     settings = _settings_from_env()
     key = _audit_key()
@@ -190,7 +190,7 @@ def _cmd_export_audit(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify_audit(args: argparse.Namespace) -> int:
-    from sopilot_pipeline.core.audit import AuditError, verify_export
+    from sopilot_pipeline.core.store.audit import AuditError, verify_export
 
     key = _audit_key()
     if key is None:
@@ -209,8 +209,8 @@ def _cmd_verify_audit(args: argparse.Namespace) -> int:
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
-    from sopilot_pipeline.core.search import load_clip_index, query_from_span, search
-    from sopilot_pipeline.core.store import gold_keys_for_task, load_steps
+    from sopilot_pipeline.core.store.embeddings import gold_keys_for_task, load_steps
+    from sopilot_pipeline.core.store.search import load_clip_index, query_from_span, search
 
     settings = _settings_from_env()
     if settings is None:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from dagster import DagsterInstance
 
-from sopilot_pipeline.core import accuracy
-from sopilot_pipeline.core.authored_steps import sidecar_path
-from sopilot_pipeline.core.embed import feature_groups
-from sopilot_pipeline.core.steps import StepDetectionConfig, detect_gold_steps
-from sopilot_pipeline.core.store import gold_keys_for_task, load_clip_series
+from sopilot_pipeline.core.embed.heuristic import feature_groups
+from sopilot_pipeline.core.harness import accuracy
+from sopilot_pipeline.core.segment.authored_steps import sidecar_path
+from sopilot_pipeline.core.segment.steps import StepDetectionConfig, detect_gold_steps
+from sopilot_pipeline.core.store.embeddings import gold_keys_for_task, load_clip_series
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.process import process_watch_folder
 
@@ -128,7 +128,7 @@ def render_harness(
     """Render a harness into the watch folder: its jobs and the truth keyed by path."""
     jobs = harness_jobs(watch, harness, num_tasks, seed)
     if harness == "assembly":
-        from sopilot_pipeline.core import assembly_harness
+        from sopilot_pipeline.core.harness import assembly_harness
 
         return jobs, assembly_harness.write_assembly_set(jobs, workers)
     return jobs, accuracy.write_accuracy_set(jobs, workers)
@@ -137,7 +137,7 @@ def render_harness(
 def harness_jobs(watch: Path, harness: str, num_tasks: int, seed: int) -> list:
     """What a harness renders (cheap: nothing is drawn), as watch-folder paths."""
     if harness == "assembly":
-        from sopilot_pipeline.core import assembly_harness
+        from sopilot_pipeline.core.harness import assembly_harness
 
         return assembly_harness.assembly_render_jobs(str(watch), num_tasks, seed)
     if harness != "demo":

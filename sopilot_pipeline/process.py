@@ -21,9 +21,9 @@ from dagster import (
     materialize,
 )
 
-from sopilot_pipeline.core.provenance import gold_versions_by_task
-from sopilot_pipeline.core.store import scan_table
-from sopilot_pipeline.core.watch import advance_watch_state, scan_watch_folder
+from sopilot_pipeline.core.store.embeddings import scan_table
+from sopilot_pipeline.core.store.provenance import gold_versions_by_task
+from sopilot_pipeline.core.watch.scan import advance_watch_state, scan_watch_folder
 from sopilot_pipeline.defs import build_definitions
 from sopilot_pipeline.defs.adapter import adapter_training_due, feature_adapter
 from sopilot_pipeline.defs.batch import FAILED_PARTITIONS, MAX_PARTITIONS_PER_RUN

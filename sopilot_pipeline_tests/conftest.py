@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance
 
-from sopilot_pipeline.core.demo import write_demo_set
+from sopilot_pipeline.core.harness.demo import write_demo_set
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.process import ProcessOutcome, process_watch_folder
 

@@ -16,7 +16,7 @@ import av
 import cv2
 import numpy as np
 
-from sopilot_pipeline.core.atomic import atomic_write_with
+from sopilot_pipeline.core.base.atomic import atomic_write_with
 
 
 def real_faces() -> list[np.ndarray]:
@@ -114,7 +114,7 @@ def add_faces(
 
 def all_frames(path: Path) -> list[tuple[float, np.ndarray]]:
     """Every frame of a video as (seconds, upright RGB at its own size)."""
-    from sopilot_pipeline.core.video import (
+    from sopilot_pipeline.core.video.decode import (
         first_frame,
         frames_from,
         open_video,
@@ -153,7 +153,7 @@ class SecondDetector:
         self._lbp = Cascade(
             str(importlib.resources.files("skimage.data") / "lbpcascade_frontalface_opencv.xml")
         )
-        from sopilot_pipeline.core.face_mask import FaceDetector, FaceMaskConfig
+        from sopilot_pipeline.core.video.face_mask import FaceDetector, FaceMaskConfig
 
         self._haar = FaceDetector(
             FaceMaskConfig(min_neighbors=1, tilts_deg=(15.0,), min_face_px=16, detect_width=640)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sopilot_pipeline.core.assembly_harness import (
+from sopilot_pipeline.core.harness.assembly_harness import (
     EVALUATION_SEEDS,
     TUNING_SEEDS,
     _render,
     assembly_render_jobs,
 )
-from sopilot_pipeline.core.video import decode_video, probe_video
+from sopilot_pipeline.core.video.decode import decode_video, probe_video
 
 
 def test_tuning_and_evaluation_seeds_are_apart() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sopilot_pipeline.cli import main
-from sopilot_pipeline.core.audit import (
+from sopilot_pipeline.core.store.audit import (
     AuditError,
     append_audit_record,
     export_lines,

@@ -13,7 +13,7 @@ import pytest
 from dagster import DagsterInstance
 from pypdf import PdfReader
 
-from sopilot_pipeline.core.authored_steps import (
+from sopilot_pipeline.core.segment.authored_steps import (
     SidecarError,
     authored_gold_steps,
     parse_steps_csv,

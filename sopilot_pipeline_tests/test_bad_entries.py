@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 from dagster import DagsterInstance
 
-from sopilot_pipeline.core import watch
+from sopilot_pipeline.core.watch import scan as watch
 from sopilot_pipeline.defs import ingest
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.process import process_watch_folder

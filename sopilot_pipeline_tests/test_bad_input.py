@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from dagster import AssetKey, DagsterInstance, build_sensor_context
 
-from sopilot_pipeline.core.keys import video_partition_key
+from sopilot_pipeline.core.watch.keys import video_partition_key
 from sopilot_pipeline.defs import build_definitions
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.sensors import watch_folder_sensor

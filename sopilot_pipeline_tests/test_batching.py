@@ -10,8 +10,8 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from sopilot_pipeline.core.provenance import gold_version, redo_reason, trainee_version
-from sopilot_pipeline.core.watch import ReadyFile, WatchedFile
+from sopilot_pipeline.core.store.provenance import gold_version, redo_reason, trainee_version
+from sopilot_pipeline.core.watch.scan import ReadyFile, WatchedFile
 from sopilot_pipeline.defs.work import (
     GOLD_CHAIN,
     TRAINEE_CHAIN,

@@ -13,10 +13,11 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from sopilot_pipeline.core import scoring, steps
-from sopilot_pipeline.core.blockwise import exact_median, row_blocks
-from sopilot_pipeline.core.scoring import step_contrast
-from sopilot_pipeline.core.steps import Step, rest_pose_distance
+from sopilot_pipeline.core.base.blockwise import exact_median, row_blocks
+from sopilot_pipeline.core.scoring import trainee as scoring
+from sopilot_pipeline.core.scoring.trainee import step_contrast
+from sopilot_pipeline.core.segment import steps
+from sopilot_pipeline.core.segment.steps import Step, rest_pose_distance
 
 
 def _procedure(n: int, k: int, seed: int) -> tuple[np.ndarray, tuple[Step, ...]]:
@@ -105,7 +106,7 @@ def test_the_rbf_bandwidth_is_the_one_ruptures_computes(seed: int, monkeypatch) 
 def test_sampled_frames_are_held_once_whatever_the_header_says(capacity: int) -> None:
     """Decoded frames go into one array sized from the header's duration: a header that
     under-states the length regrows it, one that over-states it is trimmed."""
-    from sopilot_pipeline.core.video import _FrameBuffer
+    from sopilot_pipeline.core.video.decode import _FrameBuffer
 
     rng = np.random.default_rng(capacity)
     frames = rng.integers(0, 256, size=(100, 6, 8, 3), dtype=np.uint8)

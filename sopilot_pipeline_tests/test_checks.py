@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from dagster import AssetKey, DagsterEventType, DagsterInstance
 
-from sopilot_pipeline.core.layout import DataLayout
-from sopilot_pipeline.core.store import load_trainee_alignment, save_trainee_alignment
+from sopilot_pipeline.core.store.embeddings import load_trainee_alignment, save_trainee_alignment
+from sopilot_pipeline.core.store.layout import DataLayout
 from sopilot_pipeline.defs.checks import alignment_problem, embeddings_problem, score_problem
 from sopilot_pipeline_tests.conftest import PipelineRun
 
@@ -80,7 +80,7 @@ def test_alignment_preview_is_a_png_of_the_path() -> None:
 
     from PIL import Image
 
-    from sopilot_pipeline.core.preview import alignment_png, markdown_image
+    from sopilot_pipeline.core.outputs.preview import alignment_png, markdown_image
 
     cost = np.ones((50, 80))
     path = np.array([(i * 49 // 79, i) for i in range(80)])
@@ -100,8 +100,8 @@ def test_the_alignment_preview_of_long_videos_samples_clips() -> None:
 
     from PIL import Image
 
-    from sopilot_pipeline.core.dtw import cosine_cost
-    from sopilot_pipeline.core.preview import alignment_png, alignment_preview_png
+    from sopilot_pipeline.core.align.dtw import cosine_cost
+    from sopilot_pipeline.core.outputs.preview import alignment_png, alignment_preview_png
 
     rng = np.random.default_rng(0)
     gold, trainee = rng.normal(size=(100, 8)), rng.normal(size=(160, 8))
@@ -122,7 +122,7 @@ def test_timeline_preview_draws_both_rows() -> None:
 
     from PIL import Image
 
-    from sopilot_pipeline.core.preview import timeline_png
+    from sopilot_pipeline.core.outputs.preview import timeline_png
 
     png = timeline_png(
         [(0, 0.0, 5.0), (1, 5.0, 10.0)], [(0, 0.0, 6.0)], [("missing_step", 5.0, 10.0, False)]

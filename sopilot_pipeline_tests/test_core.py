@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sopilot_pipeline.core.atomic import atomic_write_bytes
-from sopilot_pipeline.core.demo import Variant, make_task, render_variant
-from sopilot_pipeline.core.dtw import cosine_cost, dtw_from_cost, subsequence_match
-from sopilot_pipeline.core.keys import is_video_file_name, video_partition_key
-from sopilot_pipeline.core.video import VideoDecodeError, decode_video, probe_video
+from sopilot_pipeline.core.align.dtw import cosine_cost, dtw_from_cost, subsequence_match
+from sopilot_pipeline.core.base.atomic import atomic_write_bytes
+from sopilot_pipeline.core.harness.demo import Variant, make_task, render_variant
+from sopilot_pipeline.core.video.decode import VideoDecodeError, decode_video, probe_video
+from sopilot_pipeline.core.watch.keys import is_video_file_name, video_partition_key
 
 
 def _reference_dtw(cost: np.ndarray) -> float:
@@ -103,7 +103,7 @@ def test_atomic_write_leaves_no_partial_file(tmp_path: Path) -> None:
     class Boom(Exception):
         pass
 
-    from sopilot_pipeline.core.atomic import atomic_write_with
+    from sopilot_pipeline.core.base.atomic import atomic_write_with
 
     def failing(tmp: Path) -> None:
         tmp.write_bytes(b"half")
@@ -124,7 +124,7 @@ def test_subsequence_match_cannot_collapse_onto_a_few_clips() -> None:
 
 
 def test_frames_at_returns_the_nearest_frame_for_each_time(tmp_path: Path) -> None:
-    from sopilot_pipeline.core.video import frames_at
+    from sopilot_pipeline.core.video.decode import frames_at
 
     task = make_task("t", 3, seed=4, step_sec=1.0)
     path = tmp_path / "v.mp4"
@@ -138,7 +138,7 @@ def test_frames_at_returns_the_nearest_frame_for_each_time(tmp_path: Path) -> No
 
 
 def test_frames_at_seeks_over_long_gaps_and_stays_exact(tmp_path: Path) -> None:
-    from sopilot_pipeline.core.video import SEEK_AHEAD_SEC, frames_at
+    from sopilot_pipeline.core.video.decode import SEEK_AHEAD_SEC, frames_at
 
     task = make_task("t", 2, seed=5, step_sec=36.0)  # 72 s: two gaps longer than a seek
     path = tmp_path / "long.mp4"
@@ -154,7 +154,7 @@ def test_frames_at_seeks_over_long_gaps_and_stays_exact(tmp_path: Path) -> None:
 def test_the_heuristic_embedder_gives_the_same_vectors_chunk_by_chunk(tmp_path: Path) -> None:
     """Long videos are embedded a chunk of frames at a time (constant memory); chunk
     edges, including a chunk of one frame, change no value."""
-    from sopilot_pipeline.core.embed import HeuristicEmbedder
+    from sopilot_pipeline.core.embed.heuristic import HeuristicEmbedder
 
     task = make_task("t", 4, seed=5, step_sec=1.5)
     path = tmp_path / "v.mp4"

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from benchmarks.reference_edit_search import explain_trainee_reference
-from sopilot_pipeline.core import edit_totals
-from sopilot_pipeline.core.edit_totals import candidate_totals
-from sopilot_pipeline.core.step_alignment import align_step_sequence, explain_trainee
-from sopilot_pipeline.core.steps import Step
+from sopilot_pipeline.core.align import edit_totals
+from sopilot_pipeline.core.align.edit_totals import candidate_totals
+from sopilot_pipeline.core.scoring.step_alignment import align_step_sequence, explain_trainee
+from sopilot_pipeline.core.segment.steps import Step
 
 
 def _steps(lengths: list[int]) -> tuple[Step, ...]:

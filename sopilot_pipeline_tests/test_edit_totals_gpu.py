@@ -10,9 +10,10 @@ import os
 import numpy as np
 import pytest
 
-from sopilot_pipeline.core import edit_totals_gpu, step_alignment
-from sopilot_pipeline.core.edit_totals import candidate_totals, row_sources
-from sopilot_pipeline.core.step_alignment import (
+from sopilot_pipeline.core.align import edit_totals_gpu
+from sopilot_pipeline.core.align.edit_totals import candidate_totals, row_sources
+from sopilot_pipeline.core.scoring import step_alignment
+from sopilot_pipeline.core.scoring.step_alignment import (
     SearchPrices,
     _row_graph_dtw,
     explain_trainee,

@@ -11,10 +11,11 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance
 
-from sopilot_pipeline.core.accuracy import boundary_f1
-from sopilot_pipeline.core.adapter import fit_feature_adapter
-from sopilot_pipeline.core.assembly_harness import TUNING_SEEDS
-from sopilot_pipeline.core.assembly_render import (
+from sopilot_pipeline.core.embed.adapter import fit_feature_adapter
+from sopilot_pipeline.core.embed.heuristic import HeuristicEmbedder
+from sopilot_pipeline.core.harness.accuracy import boundary_f1
+from sopilot_pipeline.core.harness.assembly_harness import TUNING_SEEDS
+from sopilot_pipeline.core.harness.assembly_render import (
     Camera,
     Performance,
     make_assembly_task,
@@ -22,10 +23,9 @@ from sopilot_pipeline.core.assembly_render import (
     random_camera,
     render_assembly,
 )
-from sopilot_pipeline.core.embed import HeuristicEmbedder
-from sopilot_pipeline.core.gold_model import gold_variations, step_correspondence
-from sopilot_pipeline.core.scoring import ClipSeries
-from sopilot_pipeline.core.steps import (
+from sopilot_pipeline.core.scoring.gold_model import gold_variations, step_correspondence
+from sopilot_pipeline.core.scoring.trainee import ClipSeries
+from sopilot_pipeline.core.segment.steps import (
     Step,
     _auto_prefers_rest,
     _RestReturns,
@@ -34,7 +34,7 @@ from sopilot_pipeline.core.steps import (
     performed_from_rest,
     rest_returns,
 )
-from sopilot_pipeline.core.video import decode_video
+from sopilot_pipeline.core.video.decode import decode_video
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.process import process_watch_folder
 
@@ -112,9 +112,9 @@ def _render(task, order, path: Path, seed: int, moved: bool, fps: int = 24) -> d
 
 def test_returns_to_rest_find_alike_steps_and_demo_footage_falls_back(tmp_path) -> None:
     """The harness's own golds (tuning seed): boundary F1 at +-0.5 s of at least 0.9."""
-    from sopilot_pipeline.core.accuracy import f1_from_counts
-    from sopilot_pipeline.core.assembly_harness import _render as render_job
-    from sopilot_pipeline.core.assembly_harness import assembly_render_jobs
+    from sopilot_pipeline.core.harness.accuracy import f1_from_counts
+    from sopilot_pipeline.core.harness.assembly_harness import _render as render_job
+    from sopilot_pipeline.core.harness.assembly_harness import assembly_render_jobs
 
     jobs = [j for j in assembly_render_jobs(str(tmp_path), 3, TUNING_SEEDS[1]) if j.role == "gold"]
     groups = HeuristicEmbedder().feature_groups
@@ -131,7 +131,7 @@ def test_returns_to_rest_find_alike_steps_and_demo_footage_falls_back(tmp_path) 
         assert performed_from_rest(own.apply(emb.vectors), emb.start_sec, emb.end_sec), job.path
     assert len(jobs) == 4 and f1_from_counts(hits, predicted, true) >= 0.9, (hits, predicted, true)
     # footage that never returns to a pose it opened in has no rest returns
-    from sopilot_pipeline.core.demo import Variant, make_task, render_variant
+    from sopilot_pipeline.core.harness.demo import Variant, make_task, render_variant
 
     demo = make_task("demo", 5, 11)
     render_variant(demo, Variant("g", tuple((s, 1.0) for s in range(5))), tmp_path / "d.mp4")

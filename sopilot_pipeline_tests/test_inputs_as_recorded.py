@@ -10,14 +10,14 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance
 
-from sopilot_pipeline.core.demo import (
+from sopilot_pipeline.core.harness.demo import (
     DEMO_TASKS,
     Variant,
     make_task,
     render_variant,
     standard_variants,
 )
-from sopilot_pipeline.core.video import decode_video, frames_at, probe_video
+from sopilot_pipeline.core.video.decode import decode_video, frames_at, probe_video
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.process import process_watch_folder
 
@@ -55,7 +55,7 @@ def test_rotated_video_decodes_upright_everywhere(tmp_path: Path) -> None:
     (k_up,), (k_rot,) = (frames_at(tmp_path / n, [1.0], (80, 48)) for n in ("up.mp4", "rot.mp4"))
     assert np.abs(k_up.astype(float) - k_rot.astype(float)).mean() < 2.0
     # deviation clips are written upright, at the display size
-    from sopilot_pipeline.core.clips import cut_clip
+    from sopilot_pipeline.core.outputs.clips import cut_clip
 
     for name in ("up", "rot"):
         cut_clip(tmp_path / f"{name}.mp4", tmp_path / f"{name}_clip.mp4", 1.0, 2.0)

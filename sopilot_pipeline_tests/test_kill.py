@@ -16,8 +16,8 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
-from sopilot_pipeline.core.audit import read_audit_log
-from sopilot_pipeline.core.video import probe_video
+from sopilot_pipeline.core.store.audit import read_audit_log
+from sopilot_pipeline.core.video.decode import probe_video
 
 
 def _assert_every_artefact_is_whole(data: Path) -> int:

@@ -68,7 +68,7 @@ def _keys(instance: DagsterInstance, request: RunRequest) -> list[str]:
 
 
 def test_hashing_stops_at_its_budget_and_resumes_next_tick(tmp_path: Path) -> None:
-    from sopilot_pipeline.core.watch import advance_watch_state, scan_watch_folder
+    from sopilot_pipeline.core.watch.scan import advance_watch_state, scan_watch_folder
 
     folder = tmp_path / "watch" / "t" / "trainee"
     folder.mkdir(parents=True)

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance
 
-from sopilot_pipeline.core import step_alignment
+from sopilot_pipeline.core.scoring import step_alignment
 from sopilot_pipeline.defs import scoring as scoring_defs
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.process import process_watch_folder

@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sopilot_pipeline.core.audit import read_audit_log
-from sopilot_pipeline.core.layout import DataLayout
+from sopilot_pipeline.core.store.audit import read_audit_log
+from sopilot_pipeline.core.store.layout import DataLayout
 
 CLI = str(Path(sys.executable).with_name("sopilot-pipeline"))
 

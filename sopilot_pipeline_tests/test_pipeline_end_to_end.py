@@ -11,7 +11,7 @@ import pytest
 from dagster import AssetKey, DagsterRunStatus, RunsFilter
 from pypdf import PdfReader
 
-from sopilot_pipeline.core.report import SECTIONS
+from sopilot_pipeline.core.outputs.report import SECTIONS
 from sopilot_pipeline_tests.conftest import PipelineRun
 
 
@@ -249,8 +249,8 @@ def test_table_schemas_are_declared_for_the_ui(pipeline_run: PipelineRun) -> Non
 
 
 def test_deviation_clips_are_cut_and_linked(pipeline_run: PipelineRun) -> None:
-    from sopilot_pipeline.core.clips import MAX_SEC, PAD_SEC
-    from sopilot_pipeline.core.video import decode_video
+    from sopilot_pipeline.core.outputs.clips import MAX_SEC, PAD_SEC
+    from sopilot_pipeline.core.video.decode import decode_video
 
     devs = _deviations(pipeline_run)
     assert len(devs) > 0

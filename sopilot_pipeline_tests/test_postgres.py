@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from dagster import AssetKey, DagsterInstance
 
-from sopilot_pipeline.core.audit import read_audit_log
+from sopilot_pipeline.core.store.audit import read_audit_log
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.process import process_watch_folder
 from sopilot_pipeline_tests.postgres_server import postgres_database

@@ -21,18 +21,18 @@ from dagster import DagsterInstance
 from PIL import Image
 from pypdf import PdfReader
 
-from sopilot_pipeline.core.audit import read_audit_log
-from sopilot_pipeline.core.clips import PAD_SEC
-from sopilot_pipeline.core.demo import Variant, make_task, render_variant
-from sopilot_pipeline.core.face_mask import (
+from sopilot_pipeline.core.harness.demo import Variant, make_task, render_variant
+from sopilot_pipeline.core.outputs.clips import PAD_SEC
+from sopilot_pipeline.core.outputs.report import SECTIONS
+from sopilot_pipeline.core.store.audit import read_audit_log
+from sopilot_pipeline.core.video.face_mask import (
     FaceDetector,
     FaceMaskConfig,
     MaskStats,
     mask_regions,
     masked_frames,
 )
-from sopilot_pipeline.core.report import SECTIONS
-from sopilot_pipeline.core.watch import sha256_file
+from sopilot_pipeline.core.watch.scan import sha256_file
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.process import process_watch_folder
 from sopilot_pipeline_tests.face_scenes import (

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance, DefaultScheduleStatus
 
-from sopilot_pipeline.core.audit import read_audit_log
+from sopilot_pipeline.core.store.audit import read_audit_log
 from sopilot_pipeline.defs import build_definitions
 from sopilot_pipeline.defs.resources import SopilotSettings
 

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from sopilot_pipeline.cli import main
-from sopilot_pipeline.core.search import (
+from sopilot_pipeline.core.store.embeddings import gold_keys_for_task, load_steps
+from sopilot_pipeline.core.store.search import (
     build_clip_index,
     load_clip_index,
     query_from_span,
     search,
 )
-from sopilot_pipeline.core.store import gold_keys_for_task, load_steps
 from sopilot_pipeline_tests.conftest import PipelineRun
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, SensorResult, build_sensor_context
 
-from sopilot_pipeline.core.keys import video_partition_key
+from sopilot_pipeline.core.watch.keys import video_partition_key
 from sopilot_pipeline.defs import build_definitions, work
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.sensors import watch_folder_sensor

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sopilot_pipeline.core import accuracy
-from sopilot_pipeline.core.scoring import ClipSeries, evaluate_trainee
-from sopilot_pipeline.core.steps import (
+from sopilot_pipeline.core.harness import accuracy
+from sopilot_pipeline.core.scoring.trainee import ClipSeries, evaluate_trainee
+from sopilot_pipeline.core.segment.steps import (
     StepDetectionConfig,
     detect_step_boundaries,
     steps_from_boundaries,
@@ -123,7 +123,7 @@ def test_grading_matches_type_and_step() -> None:
 
 
 def test_penalties_are_configurable_and_validated(gold, monkeypatch) -> None:
-    from sopilot_pipeline.core.scoring import ScoringConfig
+    from sopilot_pipeline.core.scoring.trainee import ScoringConfig
     from sopilot_pipeline.defs.resources import SopilotSettings
 
     monkeypatch.setenv("SOPILOT_SCORING", '{"miss_penalty": 25}')
@@ -223,7 +223,7 @@ def _cost_blocks(plan: list[tuple[int, float, int]], n_steps: int = 3, clips: in
     """A cost matrix (gold clips x trainee clips, contrast units) of gold steps of
     ``clips`` clips, and a trainee given as (gold step, cost to it, clip count): the
     clips cost 1.2 against every other step."""
-    from sopilot_pipeline.core.steps import Step
+    from sopilot_pipeline.core.segment.steps import Step
 
     steps = tuple(
         Step(k, k * clips, (k + 1) * clips, k * clips * 0.5, (k + 1) * clips * 0.5)
@@ -249,7 +249,7 @@ def _cost_blocks(plan: list[tuple[int, float, int]], n_steps: int = 3, clips: in
     ],
 )
 def test_a_step_done_out_of_place_under_cumulative_state_is_a_swap(plan, expected) -> None:
-    from sopilot_pipeline.core.step_alignment import explain_trainee
+    from sopilot_pipeline.core.scoring.step_alignment import explain_trainee
 
     cost, steps = _cost_blocks(plan)
     _, edits = explain_trainee(cost, steps, 0.6, 0.3, 0.1, 0.6)

@@ -15,9 +15,8 @@ from pydantic import ValidationError
 torch = pytest.importorskip("torch")  # the dev extra installs it; the default install does not
 transformers = pytest.importorskip("transformers")
 
-from sopilot_pipeline.core import device as device_probe  # noqa: E402
-from sopilot_pipeline.core.layout import read_json  # noqa: E402
-from sopilot_pipeline.core.vjepa2 import (  # noqa: E402
+from sopilot_pipeline.core.base import device as device_probe  # noqa: E402
+from sopilot_pipeline.core.embed.vjepa2 import (  # noqa: E402
     IMAGENET_MEAN,
     IMAGENET_STD,
     ModelLoadError,
@@ -27,6 +26,7 @@ from sopilot_pipeline.core.vjepa2 import (  # noqa: E402
     preprocess,
     short_edge_size,
 )
+from sopilot_pipeline.core.store.layout import read_json  # noqa: E402
 from sopilot_pipeline.defs import build_definitions  # noqa: E402
 from sopilot_pipeline.defs.resources import SopilotSettings  # noqa: E402
 from sopilot_pipeline.process import process_watch_folder  # noqa: E402
@@ -90,8 +90,8 @@ def test_frames_are_embedded_as_they_stream_with_the_whole_videos_clips(
     """Streamed a few clips at a time, holding only the frames of clips not embedded yet:
     the clips, their times and their vectors are those of the whole video at once (a
     tail clip included)."""
-    from sopilot_pipeline.core.embed import clip_windows
-    from sopilot_pipeline.core.vjepa2 import _pad_clip, preprocess
+    from sopilot_pipeline.core.embed.heuristic import clip_windows
+    from sopilot_pipeline.core.embed.vjepa2 import _pad_clip, preprocess
 
     embedder = VJEPA2Embedder(model=str(tiny_model), max_batch=2, stream_clips=2)
     rng = np.random.default_rng(n_frames)

@@ -17,10 +17,10 @@ from dagster import (
     schedule,
 )
 
-from sopilot_pipeline.core.adapter import fit_feature_adapter, save_feature_adapter
-from sopilot_pipeline.core.embed import feature_groups
-from sopilot_pipeline.core.layout import DataLayout
-from sopilot_pipeline.core.store import all_gold_embeddings, current_adapter
+from sopilot_pipeline.core.embed.adapter import fit_feature_adapter, save_feature_adapter
+from sopilot_pipeline.core.embed.heuristic import feature_groups
+from sopilot_pipeline.core.store.embeddings import all_gold_embeddings, current_adapter
+from sopilot_pipeline.core.store.layout import DataLayout
 from sopilot_pipeline.defs.resources import SopilotSettings
 
 

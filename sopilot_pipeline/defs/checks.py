@@ -18,10 +18,14 @@ from dagster import (
     asset_check,
 )
 
-from sopilot_pipeline.core.embed import feature_groups
-from sopilot_pipeline.core.layout import DataLayout
-from sopilot_pipeline.core.store import load_clip_series, load_steps, load_trainee_alignment
-from sopilot_pipeline.core.tables import read_table
+from sopilot_pipeline.core.embed.heuristic import feature_groups
+from sopilot_pipeline.core.store.embeddings import (
+    load_clip_series,
+    load_steps,
+    load_trainee_alignment,
+)
+from sopilot_pipeline.core.store.layout import DataLayout
+from sopilot_pipeline.core.store.tables import read_table
 from sopilot_pipeline.defs.partitions import trainee_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
 

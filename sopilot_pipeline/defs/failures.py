@@ -11,7 +11,7 @@ from dagster import (
     run_failure_sensor,
 )
 
-from sopilot_pipeline.core.tables import FAILED_RUNS_SCHEMA, write_table
+from sopilot_pipeline.core.store.tables import FAILED_RUNS_SCHEMA, write_table
 from sopilot_pipeline.defs.dagster_internals import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,

@@ -32,11 +32,12 @@ from dagster import (
 )
 
 from sopilot_pipeline import __version__
-from sopilot_pipeline.core.layout import DataLayout, read_json, task_id_problem, write_json
-from sopilot_pipeline.core.store import describe_embedder, save_clip_embeddings
-from sopilot_pipeline.core.tables import REJECTED_SCHEMA, read_table, write_table
-from sopilot_pipeline.core.video import VideoDecodeError, probe_video, sampled_frames
-from sopilot_pipeline.core.watch import WatchedFile, scan_watch_folder, sha256_file
+from sopilot_pipeline.core.base.digest import sha256_file
+from sopilot_pipeline.core.store.embeddings import describe_embedder, save_clip_embeddings
+from sopilot_pipeline.core.store.layout import DataLayout, read_json, task_id_problem, write_json
+from sopilot_pipeline.core.store.tables import REJECTED_SCHEMA, table_rows, write_table
+from sopilot_pipeline.core.video.decode import VideoDecodeError, probe_video, sampled_frames
+from sopilot_pipeline.core.watch.scan import WatchedFile, scan_watch_folder
 from sopilot_pipeline.defs.batch import BATCHED, PartitionBatch, Skip
 from sopilot_pipeline.defs.partitions import PARTITIONS_BY_ROLE, rejected_video_partitions
 from sopilot_pipeline.defs.raw_copy import (
@@ -430,8 +431,4 @@ def build_video_assets(
 
 
 def rejected_rows(layout: DataLayout) -> list[dict]:
-    folder = layout.tables / "rejected_videos"
-    rows: list[dict] = []
-    for path in sorted(folder.glob("*/*.parquet")) if folder.is_dir() else []:
-        rows.extend(read_table(Path(path)).to_pylist())
-    return rows
+    return table_rows(layout.tables, "rejected_videos")

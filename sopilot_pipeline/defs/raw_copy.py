@@ -14,10 +14,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from sopilot_pipeline.core.atomic import atomic_write_with
-from sopilot_pipeline.core.face_mask import FaceDetector
-from sopilot_pipeline.core.layout import DataLayout
-from sopilot_pipeline.core.masked_copy import write_masked_copy
+from sopilot_pipeline.core.base.atomic import atomic_write_with
+from sopilot_pipeline.core.store.layout import DataLayout
+from sopilot_pipeline.core.video.face_mask import FaceDetector
+from sopilot_pipeline.core.video.masked_copy import write_masked_copy
 
 
 def keep_raw_copy(

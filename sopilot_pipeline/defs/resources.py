@@ -10,18 +10,18 @@ from typing import Any, get_args
 from dagster import ConfigurableResource, ExecutorDefinition
 from pydantic import Field, field_validator, model_validator
 
-from sopilot_pipeline.core.device import DEVICE_CHOICES
-from sopilot_pipeline.core.embed import HeuristicEmbedder
-from sopilot_pipeline.core.face_mask import (
+from sopilot_pipeline.core.base.device import DEVICE_CHOICES
+from sopilot_pipeline.core.embed.heuristic import HeuristicEmbedder
+from sopilot_pipeline.core.embed.vjepa2 import VJEPA2Embedder, check_model_source, model_revision
+from sopilot_pipeline.core.scoring.trainee import ScoringConfig
+from sopilot_pipeline.core.segment.steps import StepDetectionConfig, StepMethod
+from sopilot_pipeline.core.store.layout import DataLayout
+from sopilot_pipeline.core.video.face_mask import (
     MASK_MODES,
     FaceDetector,
     FaceMaskConfig,
     check_face_detector,
 )
-from sopilot_pipeline.core.layout import DataLayout
-from sopilot_pipeline.core.scoring import ScoringConfig
-from sopilot_pipeline.core.steps import StepDetectionConfig, StepMethod
-from sopilot_pipeline.core.vjepa2 import VJEPA2Embedder, check_model_source, model_revision
 from sopilot_pipeline.defs.execution import (
     DEFAULT_GPU_TOLERATIONS,
     check_executor,

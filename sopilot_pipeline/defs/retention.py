@@ -15,8 +15,8 @@ from dagster import (
     op,
 )
 
-from sopilot_pipeline.core.audit import append_audit_record
-from sopilot_pipeline.core.retention import apply_retention
+from sopilot_pipeline.core.store.audit import append_audit_record
+from sopilot_pipeline.core.store.retention import apply_retention
 from sopilot_pipeline.defs.resources import SopilotSettings
 
 

@@ -1,9 +1,9 @@
-"""Table schemas for the Dagster UI, derived from the one declaration in core/tables.py."""
+"""Table schemas for the Dagster UI, derived from the one declaration in core/store/tables.py."""
 
 import pyarrow as pa
 from dagster import MetadataValue, TableColumn, TableSchema
 
-from sopilot_pipeline.core.tables import TABLE_SCHEMAS, column_description
+from sopilot_pipeline.core.store.tables import TABLE_SCHEMAS, column_description
 
 
 def table_schema(schema: pa.Schema) -> TableSchema:

@@ -28,27 +28,23 @@ from dagster import (
 )
 
 from sopilot_pipeline import __version__
-from sopilot_pipeline.core.adapter import FeatureAdapter, TaskAdapter
-from sopilot_pipeline.core.audit import append_audit_record
-from sopilot_pipeline.core.authored_steps import (
-    SidecarError,
-    authored_gold_steps,
-    read_sidecar,
-    sidecar_path,
+from sopilot_pipeline.core.align.edit_totals_gpu import gpu_available as lockstep_available
+from sopilot_pipeline.core.base.digest import sha256_file
+from sopilot_pipeline.core.embed.adapter import FeatureAdapter, TaskAdapter
+from sopilot_pipeline.core.embed.heuristic import feature_groups, where_dimensions
+from sopilot_pipeline.core.outputs.clips import cut_clip
+from sopilot_pipeline.core.outputs.preview import (
+    alignment_preview_png,
+    markdown_image,
+    timeline_png,
 )
-from sopilot_pipeline.core.clips import cut_clip
-from sopilot_pipeline.core.edit_totals_gpu import gpu_available as lockstep_available
-from sopilot_pipeline.core.embed import feature_groups, where_dimensions
-from sopilot_pipeline.core.gold_model import (
+from sopilot_pipeline.core.outputs.report import ReportContext, write_score_report
+from sopilot_pipeline.core.scoring.gold_model import (
     gold_variations,
     is_rest_pose_task,
     task_feature_scale,
 )
-from sopilot_pipeline.core.layout import DataLayout, read_json, write_json
-from sopilot_pipeline.core.preview import alignment_preview_png, markdown_image, timeline_png
-from sopilot_pipeline.core.provenance import gold_version, gold_versions_by_task, trainee_version
-from sopilot_pipeline.core.report import ReportContext, write_score_report
-from sopilot_pipeline.core.scoring import (
+from sopilot_pipeline.core.scoring.trainee import (
     ClipSeries,
     GoldVariation,
     ScoreResult,
@@ -59,8 +55,15 @@ from sopilot_pipeline.core.scoring import (
     evaluate_trainee,
     replay_alignment,
 )
-from sopilot_pipeline.core.steps import detect_gold_steps
-from sopilot_pipeline.core.store import (
+from sopilot_pipeline.core.segment.authored_steps import (
+    SidecarError,
+    authored_gold_steps,
+    read_sidecar,
+    sidecar_path,
+)
+from sopilot_pipeline.core.segment.steps import detect_gold_steps
+from sopilot_pipeline.core.store.audit import append_audit_record
+from sopilot_pipeline.core.store.embeddings import (
     SavedAlignment,
     current_adapter,
     gold_keys_for_task,
@@ -70,9 +73,19 @@ from sopilot_pipeline.core.store import (
     save_trainee_alignment,
     task_fallback_adapter,
 )
-from sopilot_pipeline.core.tables import DEVIATIONS_SCHEMA, SCORES_SCHEMA, STEPS_SCHEMA, write_table
-from sopilot_pipeline.core.video import VideoDecodeError, frames_at
-from sopilot_pipeline.core.watch import sha256_file
+from sopilot_pipeline.core.store.layout import DataLayout, read_json, write_json
+from sopilot_pipeline.core.store.provenance import (
+    gold_version,
+    gold_versions_by_task,
+    trainee_version,
+)
+from sopilot_pipeline.core.store.tables import (
+    DEVIATIONS_SCHEMA,
+    SCORES_SCHEMA,
+    STEPS_SCHEMA,
+    write_table,
+)
+from sopilot_pipeline.core.video.decode import VideoDecodeError, frames_at
 from sopilot_pipeline.defs.batch import BATCHED, PartitionBatch, Skip
 from sopilot_pipeline.defs.checks import SCORE_CHECK, check_result, score_problem
 from sopilot_pipeline.defs.ingest import record_rejection

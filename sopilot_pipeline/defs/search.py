@@ -18,9 +18,13 @@ from dagster import (
     asset,
 )
 
-from sopilot_pipeline.core.layout import DataLayout, read_json
-from sopilot_pipeline.core.search import ClipIndex, build_clip_index, save_clip_index
-from sopilot_pipeline.core.store import all_gold_embeddings, current_adapter, task_fallback_adapter
+from sopilot_pipeline.core.store.embeddings import (
+    all_gold_embeddings,
+    current_adapter,
+    task_fallback_adapter,
+)
+from sopilot_pipeline.core.store.layout import DataLayout, read_json
+from sopilot_pipeline.core.store.search import ClipIndex, build_clip_index, save_clip_index
 from sopilot_pipeline.defs.resources import SopilotSettings
 
 INDEX_ASSET = "clip_index"

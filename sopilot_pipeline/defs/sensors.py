@@ -25,7 +25,7 @@ from dagster import (
     sensor,
 )
 
-from sopilot_pipeline.core.watch import advance_watch_state, scan_watch_folder
+from sopilot_pipeline.core.watch.scan import advance_watch_state, scan_watch_folder
 from sopilot_pipeline.defs.adapter import adapter_job
 from sopilot_pipeline.defs.batch import MAX_PARTITIONS_PER_RUN
 from sopilot_pipeline.defs.ingest import usable_check_keys

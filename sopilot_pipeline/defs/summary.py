@@ -16,9 +16,9 @@ from dagster import (
     asset,
 )
 
-from sopilot_pipeline.core.atomic import atomic_write_with
-from sopilot_pipeline.core.layout import DataLayout
-from sopilot_pipeline.core.store import scan_table
+from sopilot_pipeline.core.base.atomic import atomic_write_with
+from sopilot_pipeline.core.store.embeddings import scan_table
+from sopilot_pipeline.core.store.layout import DataLayout
 from sopilot_pipeline.defs.resources import SopilotSettings
 
 SUMMARY_ASSET = "task_summary"

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, RunRequest, RunsFilter
 
-from sopilot_pipeline.core.authored_steps import sidecar_digest, sidecar_path
-from sopilot_pipeline.core.layout import DataLayout, read_json, task_id_problem
-from sopilot_pipeline.core.provenance import (
+from sopilot_pipeline.core.segment.authored_steps import sidecar_digest, sidecar_path
+from sopilot_pipeline.core.store.layout import DataLayout, read_json, task_id_problem
+from sopilot_pipeline.core.store.provenance import (
     adapter_version,
     gold_version,
     gold_versions_by_task,
@@ -33,7 +33,7 @@ from sopilot_pipeline.core.provenance import (
     redo_reason,
     trainee_version,
 )
-from sopilot_pipeline.core.watch import ReadyFile
+from sopilot_pipeline.core.watch.scan import ReadyFile
 from sopilot_pipeline.defs.checks import (
     SCORE_CHECK,
     trainee_alignment_is_a_valid_path,

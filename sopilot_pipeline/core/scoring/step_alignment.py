@@ -1,0 +1,437 @@
+"""Explain a trainee video as an edited version of the gold step sequence.
+
+A trainee either follows the gold steps or departs from them by a few edits: a step
+left out, two adjacent steps done in reverse order, an unrelated action slipped in,
+the video ending before the procedure does. Rather than judge each gold step on its
+own, the trainee is aligned (DTW over clips) to *edited* gold sequences and the edits
+that make the alignment markedly cheaper are kept: a greedy search that accepts the
+best single edit while it saves more than its price.
+
+Between consecutive steps (and before the first, after the last) the alignment may
+route trainee clips through an "unrelated activity" row of constant cost: clips that
+resemble no gold step better than that cost are set aside there, which is how extra
+actions are found and why they do not inflate a neighbouring step's duration. A gold
+step with no trainee clips is only possible through a delete edit, so an early stop
+becomes deletions of the tail steps (the cheapest explanation), i.e. open-end
+alignment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from sopilot_pipeline.core.align.dtw import subsequence_match
+from sopilot_pipeline.core.align.edit_totals import (
+    candidate_totals,
+    row_cost_at,
+    row_owners,
+    row_sources,
+)
+from sopilot_pipeline.core.align.edit_totals_gpu import Totals, batch_totals_for
+from sopilot_pipeline.core.segment.steps import Step
+
+# back-pointer codes: where (row, col) came from
+_DIAG, _UP, _LEFT, _DIAG_SKIP, _UP_SKIP, _START = 0, 1, 2, 3, 4, 5
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_graph_dtw(
+    cost: np.ndarray, src: np.ndarray, garbage_cost: np.float32, limit_vertical: bool
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """DTW over rows where ``garbage`` rows are optional: a path may skip one, may not
+    enter or leave one vertically (it never shares a clip with a step), and may stay
+    in it for any number of clips. No two vertical moves in a row: a step is done at
+    most twice as fast as in gold, so a step that is not there cannot be squeezed onto
+    one or two trainee clips for free (``limit_vertical``; without it, only for a
+    trainee video too short for any such path). Returns (rows, cols, total cost) of
+    the best path. Rows are given by their gold clips ``src`` (-1: unrelated activity,
+    cost ``garbage_cost``), read from ``cost`` (gold clips x trainee clips)."""
+    r_n, n = len(src), cost.shape[1]
+    garbage = src < 0
+    inf = np.inf
+    # state 0: reached by a diagonal, horizontal or start move; 1: by a vertical move.
+    # Totals are kept for two columns only; the back-pointers, 2 bytes a cell, for all
+    back = np.full((2, r_n, n), -1, dtype=np.int8)  # move code * 2 + source state
+    prev = np.full((2, r_n), inf)
+    acc = np.full((2, r_n), inf)
+    for j in range(n):
+        for r in range(r_n):
+            c = row_cost_at(cost, src, garbage_cost, r, j)
+            best, code = inf, -1
+            first_row = r == 0 or (r == 1 and garbage[0])
+            if j == 0 and first_row:
+                best, code = 0.0, _START * 2
+            if j > 0:
+                for st in range(2):
+                    if prev[st, r] < best:
+                        best, code = prev[st, r], _LEFT * 2 + st
+            if r > 0:
+                prev_garbage = garbage[r - 1]
+                if j > 0:
+                    for st in range(2):
+                        if prev[st, r - 1] < best:
+                            best, code = prev[st, r - 1], _DIAG * 2 + st
+                if prev_garbage and not garbage[r] and r > 1 and j > 0:
+                    for st in range(2):
+                        if prev[st, r - 2] < best:
+                            best, code = prev[st, r - 2], _DIAG_SKIP * 2 + st
+            acc[0, r] = best + c if code >= 0 else inf
+            back[0, r, j] = code
+            acc[1, r] = inf
+            # vertical arrivals, only from a cell that was not itself reached vertically
+            if r > 0 and not garbage[r]:
+                best_v, code_v = inf, -1
+                for st in range(1 if limit_vertical else 2):
+                    if not garbage[r - 1] and acc[st, r - 1] < best_v:
+                        best_v, code_v = acc[st, r - 1], _UP * 2 + st
+                    if garbage[r - 1] and r > 1 and acc[st, r - 2] < best_v:
+                        best_v, code_v = acc[st, r - 2], _UP_SKIP * 2 + st
+                if code_v >= 0:
+                    acc[1, r] = best_v + c
+                    back[1, r, j] = code_v
+        prev, acc = acc, prev
+    last = prev  # the totals of the last column
+    end_r, end_s = r_n - 1, 0
+    best_end = inf
+    for rr in (r_n - 1, r_n - 2):
+        if rr < 0 or (rr == r_n - 2 and not garbage[r_n - 1]):
+            continue
+        for st in range(2):
+            if last[st, rr] < best_end:
+                best_end, end_r, end_s = last[st, rr], rr, st
+    rows = np.empty(r_n + n, dtype=np.int32)
+    cols = np.empty(r_n + n, dtype=np.int32)
+    k = 0
+    r, j, st = end_r, n - 1, end_s
+    while True:
+        rows[k] = r
+        cols[k] = j
+        k += 1
+        code = back[st, r, j]
+        if code < 0:
+            break
+        move, src = code // 2, code % 2
+        if move == _START:
+            break
+        if move == _DIAG:
+            r -= 1
+            j -= 1
+        elif move == _UP:
+            r -= 1
+        elif move == _LEFT:
+            j -= 1
+        elif move == _DIAG_SKIP:
+            r -= 2
+            j -= 1
+        else:
+            r -= 2
+        st = src
+    return rows[:k][::-1].copy(), cols[:k][::-1].copy(), best_end
+
+
+@dataclass(frozen=True)
+class StepPlacement:
+    """Where one gold step landed in the trainee (clip indices, inclusive)."""
+
+    step: int
+    first_clip: int
+    last_clip: int
+    mean_cost: float
+
+
+@dataclass(frozen=True)
+class ExtraRun:
+    """Trainee clips set aside as unrelated activity, after gold step ``after``
+    (-1: before the first step)."""
+
+    after: int
+    first_clip: int
+    last_clip: int
+
+
+@dataclass(frozen=True)
+class SequenceAlignment:
+    order: tuple[int, ...]  # gold steps in the order the trainee did them
+    total_cost: float
+    placements: tuple[StepPlacement, ...]  # in ``order``
+    extras: tuple[ExtraRun, ...]
+    path: np.ndarray  # (L, 2) int32 (gold clip, trainee clip) pairs, step rows only
+
+
+def align_step_sequence(
+    cost: np.ndarray, steps: tuple[Step, ...], order: tuple[int, ...], garbage_cost: float
+) -> SequenceAlignment:
+    """Align the trainee (columns of ``cost``) to the gold steps taken in ``order``."""
+    if not order:
+        raise ValueError("cannot align to an empty step sequence")
+    starts = np.array([s.start_clip for s in steps])
+    ends = np.array([s.end_clip for s in steps])
+    cost = np.ascontiguousarray(cost, dtype=np.float32)
+    owner, gold_clip = row_owners(starts, ends, order), row_sources(starts, ends, order)
+    g_cost = np.float32(garbage_cost)
+    path_rows, path_cols, total = _row_graph_dtw(cost, gold_clip, g_cost, True)
+    if not np.isfinite(total):  # trainee shorter than half the gold: allow any speed-up
+        path_rows, path_cols, total = _row_graph_dtw(cost, gold_clip, g_cost, False)
+    owners = owner[path_rows]
+    placements = []
+    for s in order:
+        sel = owners == s
+        cols = path_cols[sel]
+        placements.append(
+            StepPlacement(
+                s,
+                int(cols.min()),
+                int(cols.max()),
+                float(cost[gold_clip[path_rows[sel]], cols].mean()),
+            )
+        )
+    extras = []
+    pos = 0
+    while pos < len(path_rows):
+        if owners[pos] >= 0:
+            pos += 1
+            continue
+        start = pos
+        while pos < len(path_rows) and owners[pos] < 0:
+            pos += 1
+        before = owners[:start][owners[:start] >= 0]
+        extras.append(
+            ExtraRun(
+                int(before[-1]) if len(before) else -1,
+                int(path_cols[start]),
+                int(path_cols[pos - 1]),
+            )
+        )
+    on_step = owners >= 0
+    path = np.stack([gold_clip[path_rows[on_step]], path_cols[on_step]], axis=1).astype(np.int32)
+    return SequenceAlignment(tuple(order), float(total), tuple(placements), tuple(extras), path)
+
+
+def step_match_cost(cost: np.ndarray, step: Step) -> float:
+    """Mean cost of the step's best match anywhere in the trainee (subsequence DTW)."""
+    return subsequence_match(cost[step.start_clip : step.end_clip]).mean_cost
+
+
+@dataclass(frozen=True)
+class Edit:
+    kind: str  # "delete" | "swap"
+    steps: tuple[int, ...]
+    saving: float  # alignment cost saved, in step-contrast units
+
+
+@dataclass(frozen=True)
+class SearchPrices:
+    """What an edit must save before the search accepts it (see ``explain_trainee``)."""
+
+    garbage_cost: float  # the unrelated-activity row
+    delete_price: float
+    swap_price: float
+    found_cost: float  # a step this cheap somewhere in the trainee was performed
+    max_edits: int | None = None
+
+
+def explain_trainee(
+    cost: np.ndarray,
+    steps: tuple[Step, ...],
+    garbage_cost: float,
+    delete_price: float,
+    swap_price: float,
+    found_cost: float,
+    max_edits: int | None = None,
+) -> tuple[SequenceAlignment, tuple[Edit, ...]]:
+    """Greedy search for the edits of the gold order that best explain the trainee.
+
+    Prices are per gold clip of the steps an edit touches, so a long step must save
+    proportionally more before it is declared missing or swapped. When deleting a step
+    and swapping it with a neighbour both pay off, the swap is kept if the step is
+    visibly performed somewhere (its best match in the trainee costs at most
+    ``found_cost``): set aside as unrelated activity, a swapped step looks missing.
+    """
+    prices = SearchPrices(garbage_cost, delete_price, swap_price, found_cost, max_edits)
+    return explain_trainees([(cost, steps)], prices)[0]
+
+
+def explain_trainees(
+    pairs: list[tuple[np.ndarray, tuple[Step, ...]]], prices: SearchPrices
+) -> list[tuple[SequenceAlignment, tuple[Edit, ...]]]:
+    """``explain_trainee`` for several (cost, gold steps) pairs, their rounds in lockstep:
+    on a GPU every candidate of every pair's round is one kernel launch; on the CPU each
+    pair's round is its two DPs, as alone. Same answers either way."""
+    searches = [_edit_search(cost, steps, prices) for cost, steps in pairs]
+    results: dict[int, tuple[SequenceAlignment, tuple[Edit, ...]]] = {}
+    pending: dict[int, tuple[int, ...]] = {}
+
+    def advance(i: int, answer: Totals | None) -> None:
+        try:
+            pending[i] = next(searches[i]) if answer is None else searches[i].send(answer)
+        except StopIteration as done:
+            results[i] = done.value
+            pending.pop(i, None)
+
+    for i in range(len(pairs)):
+        advance(i, None)
+    round_totals = _round_totals(pairs, prices.garbage_cost)
+    while pending:
+        for i, answer in round_totals(dict(pending)).items():
+            advance(i, answer)
+    return [results[i] for i in range(len(pairs))]
+
+
+def _round_totals(
+    pairs: list[tuple[np.ndarray, tuple[Step, ...]]], garbage_cost: float
+) -> Callable[[dict[int, tuple[int, ...]]], dict[int, Totals]]:
+    """The candidate totals of the pending pairs' current orders: the GPU's batched
+    launch when one is usable, else each pair's forward and backward DPs."""
+    bounds = [
+        (np.array([s.start_clip for s in steps]), np.array([s.end_clip for s in steps]))
+        for _, steps in pairs
+    ]
+    on_gpu = batch_totals_for([cost for cost, _ in pairs])
+    if on_gpu is not None:
+        return lambda orders: on_gpu(
+            {i: (*bounds[i], order) for i, order in orders.items()}, garbage_cost
+        )
+    return lambda orders: {
+        i: candidate_totals(pairs[i][0], *bounds[i], order, garbage_cost)
+        for i, order in orders.items()
+    }
+
+
+def _edit_search(
+    cost: np.ndarray, steps: tuple[Step, ...], prices: SearchPrices
+) -> Generator[tuple[int, ...], Totals, tuple[SequenceAlignment, tuple[Edit, ...]]]:
+    """The greedy search of ``explain_trainee``; each round yields the current order and
+    is sent back the totals of its candidate edits (``edit_totals.candidate_totals``)."""
+    garbage_cost = prices.garbage_cost
+    order = tuple(range(len(steps)))
+    current = align_step_sequence(cost, steps, order, garbage_cost)
+    edits: list[Edit] = []
+    limit = prices.max_edits if prices.max_edits is not None else 2 * len(steps)
+    while len(edits) < limit:
+        totals = yield current.order
+        paying = _paying_edits(cost, steps, current, prices, totals)
+        if not paying:
+            break
+        best = max(paying, key=lambda p: p[0])
+        if best[1].kind == "delete":
+            step = best[1].steps[0]
+            swaps = [p for p in paying if p[1].kind == "swap" and step in p[1].steps]
+            if swaps and step_match_cost(cost, steps[step]) <= prices.found_cost:
+                best = max(swaps, key=lambda p: p[0])
+        edits.append(best[1])
+        current = align_step_sequence(cost, steps, best[2], garbage_cost)
+    current, edits = _moved_steps(cost, steps, garbage_cost, current, edits)
+    # a swap whose pair was later broken up by a delete is no longer part of the story
+    final = current.order
+    kept = tuple(
+        e
+        for e in edits
+        if e.kind == "delete"
+        or (
+            all(s in final for s in e.steps)
+            and final.index(e.steps[1]) + 1 == final.index(e.steps[0])
+        )
+    )
+    return current, kept
+
+
+MOVED_STEP_MARGIN = 1.25
+MOVED_STEP_MIN_LENGTH = 0.5
+"""Set-aside trainee activity is a missing step done out of place when that step is
+the gold step it resembles most, by this factor over the next most alike, and the
+activity lasts at least this share of the gold step (a glance is not a step)."""
+
+
+def resembled_step(cost: np.ndarray, steps: tuple[Step, ...], run: ExtraRun) -> int | None:
+    """The gold step a set-aside run of trainee clips looks like, if one stands out.
+
+    Each trainee clip is compared with its closest clip of each step (no time warping:
+    the run may be a part or a hurried version of the step)."""
+    if len(steps) < 2:
+        return None
+    cols = slice(run.first_clip, run.last_clip + 1)
+    likeness = np.array([cost[s.start_clip : s.end_clip, cols].min(axis=0).mean() for s in steps])
+    first, second = np.argsort(likeness)[:2]
+    return int(first) if likeness[second] >= MOVED_STEP_MARGIN * likeness[first] else None
+
+
+def _moved_steps(
+    cost: np.ndarray,
+    steps: tuple[Step, ...],
+    garbage_cost: float,
+    current: SequenceAlignment,
+    edits: list[Edit],
+) -> tuple[SequenceAlignment, list[Edit]]:
+    """Turn "step missing + unrelated activity next to its neighbour" into a swap.
+
+    When a step is done before its predecessor (or after its successor) and steps leave
+    results in view, it looks unlike the gold's step: its predecessor's result is not
+    there yet. Aligned with the swapped order it then costs more than unrelated
+    activity, so the search deletes it and sets the performance aside. If the set-aside
+    run sits where the swap would put the step and resembles that step more than any
+    other, the step was performed out of order, not left out.
+    """
+    for i, edit in enumerate(edits):
+        if edit.kind != "delete":
+            continue
+        s = edit.steps[0]
+        order = current.order
+        length = steps[s].end_clip - steps[s].start_clip
+        for run in current.extras:
+            if run.last_clip + 1 - run.first_clip < MOVED_STEP_MIN_LENGTH * length:
+                continue
+            if resembled_step(cost, steps, run) != s:
+                continue
+            if s - 1 in order:  # done early: the run comes right before its predecessor
+                at = order.index(s - 1)
+                if run.after == (order[at - 1] if at else -1):
+                    new_order, pair = order[:at] + (s,) + order[at:], (s - 1, s)
+                    break
+            if s + 1 in order and run.after == s + 1:  # done late: right after its successor
+                at = order.index(s + 1)
+                new_order, pair = order[: at + 1] + (s,) + order[at + 1 :], (s, s + 1)
+                break
+        else:
+            continue
+        trial = align_step_sequence(cost, steps, new_order, garbage_cost)
+        edits[i] = Edit("swap", pair, current.total_cost - trial.total_cost)
+        current = trial
+    return current, edits
+
+
+def _paying_edits(
+    cost: np.ndarray,
+    steps: tuple[Step, ...],
+    current: SequenceAlignment,
+    prices: SearchPrices,
+    totals: Totals,
+) -> list[tuple[float, Edit, tuple[int, ...]]]:
+    """(saving less price, edit, new order) of every delete and adjacent swap of the
+    current order that pays, in the order the search has always tried them (so ties go
+    the same way). ``totals`` are the candidates' (``edit_totals.candidate_totals`` or
+    the GPU's); a candidate with no path under the speed limit is re-run in full, which
+    lifts the limit as ``align_step_sequence`` does."""
+    order = current.order
+    deletes, swaps = totals
+    candidates: list[tuple[str, tuple[int, ...], tuple[int, ...], float]] = []
+    if len(order) > 1:
+        for i, s in enumerate(order):
+            candidates.append(("delete", (s,), order[:i] + order[i + 1 :], deletes[i]))
+    for i in range(len(order) - 1):
+        a, b = order[i], order[i + 1]
+        if a < b and abs(a - b) == 1:  # only a pair in gold order can be swapped
+            candidates.append(("swap", (a, b), order[:i] + (b, a) + order[i + 2 :], swaps[i]))
+    paying = []
+    for kind, touched, new_order, total in candidates:
+        if not np.isfinite(total):
+            total = align_step_sequence(cost, steps, new_order, prices.garbage_cost).total_cost
+        saving = current.total_cost - total
+        length = sum(steps[s].end_clip - steps[s].start_clip for s in touched)
+        price = (prices.delete_price if kind == "delete" else prices.swap_price) * length
+        if saving - price > 0:
+            paying.append((saving - price, Edit(kind, touched, saving), new_order))
+    return paying
