@@ -29,8 +29,9 @@ from dagster import AssetKey, DagsterInstance, EventLogRecord
 
 from sopilot_pipeline.core.embed.adapter import fit_feature_adapter
 from sopilot_pipeline.core.embed.heuristic import HeuristicEmbedder
+from sopilot_pipeline.core.embed.series import ClipSeries
 from sopilot_pipeline.core.harness.accuracy import accuracy_render_jobs, write_accuracy_set
-from sopilot_pipeline.core.scoring.trainee import ClipSeries, evaluate_trainee
+from sopilot_pipeline.core.scoring.score import evaluate_trainee
 from sopilot_pipeline.core.segment.steps import detect_gold_steps
 from sopilot_pipeline.core.video.decode import decode_video
 from sopilot_pipeline.defs.resources import SopilotSettings

@@ -18,7 +18,8 @@ import json
 import sys
 from pathlib import Path
 
-from sopilot_pipeline.core.scoring.trainee import ClipSeries, evaluate_trainee
+from sopilot_pipeline.core.embed.series import ClipSeries
+from sopilot_pipeline.core.scoring.score import evaluate_trainee
 from sopilot_pipeline.core.store.embeddings import load_clip_series
 from sopilot_pipeline.core.store.layout import read_json
 from sopilot_pipeline.defs.resources import SopilotSettings

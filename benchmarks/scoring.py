@@ -26,8 +26,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.reference_edit_search import explain_trainee_reference  # noqa: E402
+from sopilot_pipeline.core.embed.series import ClipSeries  # noqa: E402
+from sopilot_pipeline.core.scoring.explain import _cost_in_contrast_units  # noqa: E402
+from sopilot_pipeline.core.scoring.results import ScoringConfig  # noqa: E402
 from sopilot_pipeline.core.scoring.step_alignment import explain_trainee  # noqa: E402
-from sopilot_pipeline.core.scoring.trainee import ClipSeries, ScoringConfig, _cost_in_contrast_units  # noqa: E402
 from sopilot_pipeline.core.segment.steps import Step  # noqa: E402
 
 CLIP_SEC = 0.5

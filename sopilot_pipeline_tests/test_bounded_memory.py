@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from sopilot_pipeline.core.base.blockwise import exact_median, row_blocks
-from sopilot_pipeline.core.scoring import trainee as scoring
-from sopilot_pipeline.core.scoring.trainee import step_contrast
+from sopilot_pipeline.core.scoring import explain
+from sopilot_pipeline.core.scoring.explain import step_contrast
 from sopilot_pipeline.core.segment import steps
 from sopilot_pipeline.core.segment.steps import Step, rest_pose_distance
 
@@ -62,7 +62,7 @@ def test_block_sizes_do_not_change_the_contrast_or_the_rest_pose(seed: int, monk
     whole_contrast = step_contrast(gold, gold_steps)
     whole_rest = rest_pose_distance(gold, 4, 0.7)
     for rows in (150, 37, 2):
-        monkeypatch.setattr(scoring, "CONTRAST_BLOCK_ROWS", rows)
+        monkeypatch.setattr(explain, "CONTRAST_BLOCK_ROWS", rows)
         monkeypatch.setattr(steps, "REST_BLOCK_ROWS", rows)
         assert step_contrast(gold, gold_steps) == whole_contrast
         distance, returns = rest_pose_distance(gold, 4, 0.7)

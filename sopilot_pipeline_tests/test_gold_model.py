@@ -13,6 +13,7 @@ from dagster import DagsterInstance
 
 from sopilot_pipeline.core.embed.adapter import fit_feature_adapter
 from sopilot_pipeline.core.embed.heuristic import HeuristicEmbedder
+from sopilot_pipeline.core.embed.series import ClipSeries
 from sopilot_pipeline.core.harness.accuracy import boundary_f1
 from sopilot_pipeline.core.harness.assembly_harness import TUNING_SEEDS
 from sopilot_pipeline.core.harness.assembly_render import (
@@ -24,7 +25,6 @@ from sopilot_pipeline.core.harness.assembly_render import (
     render_assembly,
 )
 from sopilot_pipeline.core.scoring.gold_model import gold_variations, step_correspondence
-from sopilot_pipeline.core.scoring.trainee import ClipSeries
 from sopilot_pipeline.core.segment.steps import (
     Step,
     _auto_prefers_rest,

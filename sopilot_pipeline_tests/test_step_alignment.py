@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sopilot_pipeline.core.embed.series import ClipSeries
 from sopilot_pipeline.core.harness import accuracy
-from sopilot_pipeline.core.scoring.trainee import ClipSeries, evaluate_trainee
+from sopilot_pipeline.core.scoring.score import evaluate_trainee
 from sopilot_pipeline.core.segment.steps import (
     StepDetectionConfig,
     detect_step_boundaries,
@@ -123,7 +124,7 @@ def test_grading_matches_type_and_step() -> None:
 
 
 def test_penalties_are_configurable_and_validated(gold, monkeypatch) -> None:
-    from sopilot_pipeline.core.scoring.trainee import ScoringConfig
+    from sopilot_pipeline.core.scoring.results import ScoringConfig
     from sopilot_pipeline.defs.resources import SopilotSettings
 
     monkeypatch.setenv("SOPILOT_SCORING", '{"miss_penalty": 25}')

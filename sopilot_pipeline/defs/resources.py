@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from sopilot_pipeline.core.base.device import DEVICE_CHOICES
 from sopilot_pipeline.core.embed.heuristic import HeuristicEmbedder
 from sopilot_pipeline.core.embed.vjepa2 import VJEPA2Embedder, check_model_source, model_revision
-from sopilot_pipeline.core.scoring.trainee import ScoringConfig
+from sopilot_pipeline.core.scoring.results import ScoringConfig
 from sopilot_pipeline.core.segment.steps import StepDetectionConfig, StepMethod
 from sopilot_pipeline.core.store.layout import DataLayout
 from sopilot_pipeline.core.video.face_mask import (

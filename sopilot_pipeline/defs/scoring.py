@@ -32,6 +32,7 @@ from sopilot_pipeline.core.align.edit_totals_gpu import gpu_available as lockste
 from sopilot_pipeline.core.base.digest import sha256_file
 from sopilot_pipeline.core.embed.adapter import FeatureAdapter, TaskAdapter
 from sopilot_pipeline.core.embed.heuristic import feature_groups, where_dimensions
+from sopilot_pipeline.core.embed.series import ClipSeries
 from sopilot_pipeline.core.outputs.clips import cut_clip
 from sopilot_pipeline.core.outputs.preview import (
     alignment_preview_png,
@@ -39,22 +40,19 @@ from sopilot_pipeline.core.outputs.preview import (
     timeline_png,
 )
 from sopilot_pipeline.core.outputs.report import ReportContext, write_score_report
+from sopilot_pipeline.core.scoring.explain import (
+    TraineeAlignment,
+    align_to_golds,
+    align_trainees,
+    replay_alignment,
+)
 from sopilot_pipeline.core.scoring.gold_model import (
     gold_variations,
     is_rest_pose_task,
     task_feature_scale,
 )
-from sopilot_pipeline.core.scoring.trainee import (
-    ClipSeries,
-    GoldVariation,
-    ScoreResult,
-    ScoringConfig,
-    TraineeAlignment,
-    align_to_golds,
-    align_trainees,
-    evaluate_trainee,
-    replay_alignment,
-)
+from sopilot_pipeline.core.scoring.results import GoldVariation, ScoreResult, ScoringConfig
+from sopilot_pipeline.core.scoring.score import evaluate_trainee
 from sopilot_pipeline.core.segment.authored_steps import (
     SidecarError,
     authored_gold_steps,

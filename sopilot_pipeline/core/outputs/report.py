@@ -26,7 +26,7 @@ from reportlab.platypus import (
 
 from sopilot_pipeline.core.base.atomic import atomic_write_with
 from sopilot_pipeline.core.outputs.preview import DEVIATION_COLOURS, STEP_COLOURS
-from sopilot_pipeline.core.scoring.trainee import ScoreResult
+from sopilot_pipeline.core.scoring.results import ScoreResult
 
 SECTIONS = ("Summary", "Step timeline", "Keyframes", "Deviations")
 

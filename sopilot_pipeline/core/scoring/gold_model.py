@@ -25,12 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sopilot_pipeline.core.scoring.trainee import (
-    ClipSeries,
-    GoldVariation,
-    ScoringConfig,
-    align_to_gold,
-)
+from sopilot_pipeline.core.embed.series import ClipSeries
+from sopilot_pipeline.core.scoring.explain import align_to_gold
+from sopilot_pipeline.core.scoring.results import GoldVariation, ScoringConfig
 from sopilot_pipeline.core.segment.steps import Step, default_step_name, performed_from_rest
 
 GoldSteps = tuple[ClipSeries, tuple[Step, ...]]

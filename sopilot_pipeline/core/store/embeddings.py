@@ -16,9 +16,10 @@ from sopilot_pipeline.core.embed.adapter import (
     load_feature_adapter,
 )
 from sopilot_pipeline.core.embed.heuristic import ClipEmbeddings, feature_groups
+from sopilot_pipeline.core.embed.series import ClipSeries
 from sopilot_pipeline.core.embed.vjepa2 import VJEPA2Embedder, describe
+from sopilot_pipeline.core.scoring.results import GoldVariation
 from sopilot_pipeline.core.scoring.step_alignment import Edit
-from sopilot_pipeline.core.scoring.trainee import ClipSeries, GoldVariation
 from sopilot_pipeline.core.segment.steps import Step, steps_from_spans
 from sopilot_pipeline.core.store.layout import DataLayout, read_json, write_json
 from sopilot_pipeline.core.store.provenance import gold_versions_by_task

@@ -1,0 +1,331 @@
+"""The deviation rules, one function each, and how long each performed step took.
+
+On the final alignment each performed step has a trainee span, so over time is the
+aligned duration against the slowest gold's, and temporal warp is how far the path
+strays from the diagonal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sopilot_pipeline.core.align.dtw import dtw_from_cost
+from sopilot_pipeline.core.embed.series import ClipSeries
+from sopilot_pipeline.core.scoring.explain import TraineeAlignment, path_warp
+from sopilot_pipeline.core.scoring.results import (
+    Deviation,
+    GoldVariation,
+    ScoringConfig,
+    StepMatch,
+)
+from sopilot_pipeline.core.scoring.step_alignment import (
+    Edit,
+    ExtraRun,
+    SequenceAlignment,
+)
+from sopilot_pipeline.core.segment.steps import (
+    Step,
+    clips_per_second,
+    default_step_name,
+    rest_returns,
+)
+
+
+def is_free_swap(edit: Edit, variation: GoldVariation) -> bool:
+    """A swap of a pair that some gold of the task performs in that order: no deviation."""
+    return edit.kind == "swap" and tuple(sorted(edit.steps)) in variation.free_pairs
+
+
+def missing_step(step: Step, edit: Edit) -> Deviation:
+    """A delete edit: the gold step was not performed."""
+    return Deviation(
+        "missing_step",
+        step.index,
+        step.start_sec,
+        step.end_sec,
+        None,
+        None,
+        severity=1.0,
+        detail=f"{_named(step)} not performed (leaving it out explains the "
+        f"trainee video better by {edit.saving:.1f} cost units)",
+    )
+
+
+def swapped_steps(
+    edit: Edit, steps: tuple[Step, ...], seq: SequenceAlignment, trainee: ClipSeries
+) -> Deviation:
+    """A swap edit: two adjacent gold steps performed in reverse order."""
+    a, b = (steps[i] for i in sorted(edit.steps))
+    pair = [p for p in seq.placements if p.step in (a.index, b.index)]
+    t0, t1 = trainee.span_times(min(p.first_clip for p in pair), max(p.last_clip for p in pair))
+    return Deviation(
+        "swapped_step",
+        a.index,
+        a.start_sec,
+        b.end_sec,
+        t0,
+        t1,
+        severity=1.0,
+        detail=f"{_named(a)} and {_named(b)} performed in reverse "
+        f"order ({_named(b)} at {t0:.1f}s came first)",
+    )
+
+
+def performed_steps(
+    alignment: TraineeAlignment,
+    steps: tuple[Step, ...],
+    trainee: ClipSeries,
+    variation: GoldVariation,
+    config: ScoringConfig,
+    swapped: set[int],
+) -> tuple[tuple[StepMatch, ...], list[ExtraRun]]:
+    """Every gold step as the trainee performed it (or not), and the extra actions found
+    inside performed steps' spans (``_split_at_rest``, ``_dwell_extras``)."""
+    seq = alignment.sequence
+    spans, split_extras = _split_at_rest(alignment, steps, trainee, variation, config)
+    times = _step_times(seq, spans, trainee, config)
+    dwells = _dwell_extras(alignment, steps, trainee, variation, config, times)
+    matches: dict[int, StepMatch] = {}
+    for p in seq.placements:
+        t0, t1 = times[p.step]
+        aside = 0.0
+        if (dwell := dwells.get(p.step)) is not None:
+            d0, d1 = trainee.span_times(dwell.first_clip, dwell.last_clip)
+            aside = d1 - d0
+        matches[p.step] = StepMatch(
+            steps[p.step], True, p.step not in swapped, p.mean_cost, t0, t1, aside
+        )
+    nan = float("nan")
+    step_matches = tuple(
+        matches.get(s.index, StepMatch(s, False, False, nan, nan, nan)) for s in steps
+    )
+    return step_matches, [*split_extras, *dwells.values()]
+
+
+def over_time(m: StepMatch, variation: GoldVariation, config: ScoringConfig) -> Deviation | None:
+    """A performed step slower than the slowest gold by the configured margins."""
+    if not m.found:
+        return None
+    gold_dur = _reference_duration(m.step, variation)
+    trainee_dur = m.duration_sec
+    ratio = trainee_dur / gold_dur
+    if not _over_time(trainee_dur, gold_dur, config):
+        return None
+    return Deviation(
+        "over_time",
+        m.step.index,
+        m.step.start_sec,
+        m.step.end_sec,
+        m.trainee_start_sec,
+        m.trainee_end_sec,
+        float(min(1.0, ratio - 1.0)),
+        f"{_named(m.step)} took {trainee_dur:.1f}s vs gold "
+        f"{gold_dur:.1f}s ({ratio:.2f}x, limit {config.over_time_ratio:.2f}x"
+        f"{', the slowest gold' if gold_dur > m.step.duration_sec + 1e-6 else ''})",
+    )
+
+
+def extra_step(
+    run: ExtraRun, steps: tuple[Step, ...], trainee: ClipSeries, config: ScoringConfig
+) -> Deviation | None:
+    """Trainee activity unlike any gold step, long enough to be an action of its own."""
+    t0, t1 = trainee.span_times(run.first_clip, run.last_clip)
+    if t1 - t0 < config.extra_min_sec:
+        return None
+    after = run.after if run.after >= 0 else None
+    where = f"after {_named(steps[after])}" if after is not None else "before the first step"
+    return Deviation(
+        "extra_step",
+        after,
+        None,
+        None,
+        t0,
+        t1,
+        severity=float(min(1.0, (t1 - t0) / 10.0)),
+        detail=f"{t1 - t0:.1f}s of activity unlike any gold step, {where}",
+    )
+
+
+def temporal_warp(warp: float, config: ScoringConfig) -> Deviation | None:
+    """The alignment strays far from the diagonal (``_sequence_warp``)."""
+    if warp <= config.warp_threshold:
+        return None
+    return Deviation(
+        "temporal_warp",
+        None,
+        None,
+        None,
+        None,
+        None,
+        severity=float(min(1.0, warp / 0.5)),
+        detail=f"alignment strays {warp:.2f} (of the video length) from the "
+        f"diagonal on average (limit {config.warp_threshold:.2f})",
+    )
+
+
+def _reference_duration(step: Step, variation: GoldVariation) -> float:
+    """How long the step may take: the slowest gold's time over it."""
+    slowest = variation.slowest_duration_sec
+    own = max(step.duration_sec, 1e-6)
+    return max(own, slowest[step.index]) if step.index < len(slowest) else own
+
+
+def _over_time(trainee_sec: float, gold_sec: float, config: ScoringConfig) -> bool:
+    return (
+        trainee_sec / gold_sec > config.over_time_ratio
+        and trainee_sec - gold_sec >= config.over_time_min_sec
+    )
+
+
+def _step_times(
+    seq: SequenceAlignment,
+    spans: dict[int, tuple[int, int]],
+    trainee: ClipSeries,
+    config: ScoringConfig,
+) -> dict[int, tuple[float, float]]:
+    """Trainee seconds of every performed step, hesitations included.
+
+    A stretch set aside as unrelated but too short to be an extra action is part of
+    doing the steps around it (a slow reach, a fumbled part): each neighbour takes the
+    half next to it, the first and last step all of what lies before or after them.
+    Without it a slow step that partly looks unlike the gold loses its slow seconds.
+    """
+    times = {s: trainee.span_times(*span) for s, span in spans.items()}
+    order = [p.step for p in seq.placements]
+    for run in seq.extras:
+        t0, t1 = trainee.span_times(run.first_clip, run.last_clip)
+        if t1 - t0 >= config.extra_min_sec:
+            continue
+        following = order.index(run.after) + 1 if run.after >= 0 else 0
+        before = order[following - 1] if following > 0 else None
+        after = order[following] if following < len(order) else None
+        split = t1 if after is None else t0 if before is None else (t0 + t1) / 2
+        if before is not None:
+            times[before] = (times[before][0], max(times[before][1], split))
+        if after is not None:
+            times[after] = (min(times[after][0], split), times[after][1])
+    return times
+
+
+def _dwell_extras(
+    alignment: TraineeAlignment,
+    steps: tuple[Step, ...],
+    trainee: ClipSeries,
+    variation: GoldVariation,
+    config: ScoringConfig,
+    times: dict[int, tuple[float, float]],
+) -> dict[int, ExtraRun]:
+    """Extra actions done in the middle of a step, per step.
+
+    A slow step is slow throughout: its trainee clips spread over all of its gold
+    clips. An unrelated action done part-way (wiping the bench before pressing the
+    part) holds the alignment on one moment of the step for as long as it lasts, and
+    matches that moment worse than the rest of the step matches the gold. Such a dwell,
+    ``extra_min_sec`` longer than the step's pace elsewhere and ``dwell_margin`` costlier
+    (in step-contrast units) than the rest of the step, is an extra action; its time is
+    not the step's. Measured on the assembly tuning seeds: the two unrelated actions
+    read as slow steps held one gold clip for 6-7 trainee clips, 0.11-0.15 costlier;
+    slow steps held at most 4, never costlier.
+    """
+    seq = alignment.sequence
+    path = seq.path
+    stride = 1.0 / clips_per_second(trainee.start_sec)
+    out: dict[int, ExtraRun] = {}
+    for p in seq.placements:
+        step = steps[p.step]
+        t0, t1 = times[p.step]
+        if step.end_clip - step.start_clip < 2:
+            continue
+        if not _over_time(t1 - t0, _reference_duration(step, variation), config):
+            continue
+        on_step = path[(path[:, 0] >= step.start_clip) & (path[:, 0] < step.end_clip)]
+        held = np.bincount(on_step[:, 0] - step.start_clip)
+        moment = int(np.argmax(held)) + step.start_clip
+        dwell = on_step[on_step[:, 0] == moment, 1]
+        rest = on_step[on_step[:, 0] != moment]
+        pace = len(rest) / (step.end_clip - step.start_clip - 1)  # trainee clips per gold clip
+        if (len(dwell) - pace) * stride < config.extra_min_sec:
+            continue
+        dwell_cost = float(alignment.cost[moment, dwell].mean())
+        if dwell_cost < float(alignment.cost[rest[:, 0], rest[:, 1]].mean()) + config.dwell_margin:
+            continue  # the same moment held longer (a pause, a slow part): over time
+        # the first clip of the dwell is the step's own moment; the rest is the action
+        out[p.step] = ExtraRun(p.step, int(dwell.min()) + 1, int(dwell.max()))
+    return out
+
+
+def _split_at_rest(
+    alignment: TraineeAlignment,
+    steps: tuple[Step, ...],
+    trainee: ClipSeries,
+    variation: GoldVariation,
+    config: ScoringConfig,
+) -> tuple[dict[int, tuple[int, int]], list[ExtraRun]]:
+    """Trainee span of every performed step, and the extra actions found inside spans.
+
+    A step that seems slow but whose span contains a return to the rest pose was two
+    excursions from rest: the step, and something else done on the way (wiping the
+    bench looks more like pressing a part than like nothing). The excursion that
+    matches the gold step best is the step; the others are extra actions.
+    """
+    seq = alignment.sequence
+    spans = {p.step: (p.first_clip, p.last_clip) for p in seq.placements}
+    extras: list[ExtraRun] = []
+    if not variation.rest_pose:
+        return spans, extras
+    returns: np.ndarray | None = None
+    for i, p in enumerate(seq.placements):
+        t0, t1 = trainee.span_times(p.first_clip, p.last_clip)
+        if not _over_time(t1 - t0, _reference_duration(steps[p.step], variation), config):
+            continue
+        if returns is None:
+            returns = rest_returns(trainee.vectors, trainee.start_sec, trainee.end_sec)
+        edges = [p.first_clip]
+        for r in (int(r) for r in returns if p.first_clip < r <= p.last_clip):
+            # each piece a whole excursion, long enough to be an action of its own
+            before_sec = trainee.start_sec[r] - trainee.start_sec[edges[-1]]
+            if min(before_sec, t1 - trainee.start_sec[r]) >= config.extra_min_sec:
+                edges.append(r)
+        if len(edges) == 1:
+            continue
+        edges.append(p.last_clip + 1)
+        pieces = list(zip(edges[:-1], [e - 1 for e in edges[1:]], strict=True))
+        rows = slice(steps[p.step].start_clip, steps[p.step].end_clip)
+        costs = [dtw_from_cost(alignment.cost[rows, a : b + 1]).mean_cost for a, b in pieces]
+        keep = int(np.argmin(costs))
+        spans[p.step] = pieces[keep]
+        before = seq.placements[i - 1].step if i > 0 else -1
+        extras += [
+            ExtraRun(p.step if k > keep else before, a, b)
+            for k, (a, b) in enumerate(pieces)
+            if k != keep
+        ]
+    return spans, extras
+
+
+def _sequence_warp(seq: SequenceAlignment, steps: tuple[Step, ...], n_trainee: int) -> float:
+    """Warp of the path through the performed steps laid end to end in the order the
+    trainee did them, so a swap or a left-out step is not counted a second time."""
+    offset: dict[int, int] = {}
+    total = 0
+    for s in seq.order:
+        offset[s] = total
+        total += steps[s].end_clip - steps[s].start_clip
+    step_of = np.empty(steps[-1].end_clip, dtype=np.int64)
+    for s in steps:
+        step_of[s.start_clip : s.end_clip] = s.index
+    gold_clip = seq.path[:, 0]
+    owner = step_of[gold_clip]
+    position = (
+        np.array([offset[o] for o in owner])
+        + gold_clip
+        - np.array([steps[o].start_clip for o in owner])
+    )
+    return path_warp(np.stack([position, seq.path[:, 1]], axis=1), total, n_trainee)
+
+
+def _named(step: Step) -> str:
+    """How a step is called in a deviation's detail: its number, and its authored name."""
+    if step.label == default_step_name(step.index):
+        return f"step {step.index + 1}"
+    return f"step {step.index + 1} ({step.label!r})"

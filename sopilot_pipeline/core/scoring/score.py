@@ -1,0 +1,153 @@
+"""Deviation detection and the 0-100 score: 100 minus weighted penalties, each kept
+with its explanation."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from sopilot_pipeline.core.embed.series import ClipSeries
+from sopilot_pipeline.core.scoring.deviations import (
+    _sequence_warp,
+    extra_step,
+    is_free_swap,
+    missing_step,
+    over_time,
+    performed_steps,
+    swapped_steps,
+    temporal_warp,
+)
+from sopilot_pipeline.core.scoring.explain import TraineeAlignment, align_to_gold
+from sopilot_pipeline.core.scoring.results import (
+    DEVIATION_TYPES,
+    Deviation,
+    GoldVariation,
+    Penalty,
+    ScoreResult,
+    ScoringConfig,
+)
+from sopilot_pipeline.core.segment.steps import (
+    Step,
+)
+
+
+def evaluate_trainee(
+    gold: ClipSeries,
+    steps: tuple[Step, ...],
+    trainee: ClipSeries,
+    config: ScoringConfig | None = None,
+    alignment: TraineeAlignment | None = None,
+    variation: GoldVariation | None = None,
+) -> ScoreResult:
+    """Score a trainee video against one gold video whose steps are known.
+
+    Both embeddings must already be in the same (adapted) feature space; an alignment
+    computed earlier with the same inputs (see ``align_to_gold``) is reused when given.
+    ``variation`` carries what the task's other golds allow: a pair done in an order
+    some gold shows is no swap, and a step is slow only against the slowest gold.
+    """
+    config = config or ScoringConfig()
+    variation = variation or GoldVariation()
+    alignment = alignment or align_to_gold(gold, steps, trainee, config)
+    seq = alignment.sequence
+    edits = tuple(e for e in alignment.edits if not is_free_swap(e, variation))
+    deviations = [
+        missing_step(steps[e.steps[0]], e)
+        if e.kind == "delete"
+        else swapped_steps(e, steps, seq, trainee)
+        for e in edits
+    ]
+    swapped = {steps[i].index for e in edits if e.kind == "swap" for i in e.steps}
+    step_matches, inside = performed_steps(alignment, steps, trainee, variation, config, swapped)
+    slow = [d for m in step_matches if (d := over_time(m, variation, config)) is not None]
+    extra = [
+        d
+        for run in (*seq.extras, *inside)
+        if (d := extra_step(run, steps, trainee, config)) is not None
+    ]
+    warp = _sequence_warp(seq, steps, len(trainee.vectors))
+    strayed = temporal_warp(warp, config)
+    deviations = [
+        replace(d, step_name=steps[d.gold_step].label) if d.gold_step is not None else d
+        for d in (*deviations, *slow, *extra, *([strayed] if strayed else []))
+    ]
+    counts = {t: sum(d.type == t for d in deviations) for t in DEVIATION_TYPES}
+    weighted = {
+        "missing_step": sum(steps[e.steps[0]].weight for e in edits if e.kind == "delete"),
+        "swapped_step": sum(
+            max(steps[i].weight for i in e.steps) for e in edits if e.kind == "swap"
+        ),
+        "over_time": sum((d.severity * steps[d.gold_step].weight for d in slow), 0.0),
+    }
+    mean_cost = alignment.mean_cost
+    penalties = _penalties(counts, weighted, warp, mean_cost, config)
+    score = float(np.clip(100.0 - sum(p.points for p in penalties), 0.0, 100.0))
+    return ScoreResult(
+        score=round(score, 2),
+        deviations=tuple(sorted(deviations, key=_deviation_order)),
+        penalties=penalties,
+        step_matches=step_matches,
+        alignment=seq,
+        edits=alignment.edits,  # all the search kept, free-order swaps included
+        mean_cost=mean_cost,
+        warp=warp,
+        contrast=alignment.contrast,
+        counts=counts,
+    )
+
+
+def _deviation_order(d: Deviation) -> tuple[int, int]:
+    return (d.gold_step if d.gold_step is not None else 10**9, DEVIATION_TYPES.index(d.type))
+
+
+def _penalties(
+    counts: dict[str, int],
+    weighted: dict[str, float],
+    warp: float,
+    mean_cost: float,
+    config: ScoringConfig,
+) -> tuple[Penalty, ...]:
+    excess_cost = max(0.0, mean_cost - config.cost_free)
+    warp_excess = warp if warp > config.warp_threshold else 0.0
+    return (
+        Penalty(
+            "missing steps",
+            counts["missing_step"],
+            config.miss_penalty * weighted["missing_step"],
+            f"{config.miss_penalty:g} points per gold step not performed (times the step's weight)",
+        ),
+        Penalty(
+            "swapped steps",
+            counts["swapped_step"],
+            config.swap_penalty * weighted["swapped_step"],
+            f"{config.swap_penalty:g} points per adjacent pair done in reverse order (times "
+            "the heavier step's weight)",
+        ),
+        Penalty(
+            "over time",
+            round(weighted["over_time"], 3),
+            config.over_time_penalty * weighted["over_time"],
+            f"{config.over_time_penalty:g} points x (duration ratio - 1, at most 1) x weight "
+            "per slow step",
+        ),
+        Penalty(
+            "extra steps",
+            counts["extra_step"],
+            config.extra_penalty * counts["extra_step"],
+            f"{config.extra_penalty:g} points per stretch unlike any gold step",
+        ),
+        Penalty(
+            "temporal warp",
+            round(warp_excess, 3),
+            config.warp_penalty * warp_excess,
+            f"{config.warp_penalty:g} points x mean distance from the diagonal "
+            f"when above {config.warp_threshold:g}",
+        ),
+        Penalty(
+            "alignment cost",
+            round(excess_cost, 3),
+            config.cost_penalty * excess_cost,
+            f"{config.cost_penalty:g} points x mean DTW cost above {config.cost_free:g}",
+        ),
+    )
