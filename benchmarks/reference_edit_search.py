@@ -20,7 +20,7 @@ from sopilot_pipeline.core.segment.steps import Step
 def explain_trainee_reference(
     cost: np.ndarray,
     steps: tuple[Step, ...],
-    garbage_cost: float,
+    extra_cost: float,
     delete_price: float,
     swap_price: float,
     found_cost: float,
@@ -35,7 +35,7 @@ def explain_trainee_reference(
     ``found_cost``): set aside as unrelated activity, a swapped step looks missing.
     """
     order = tuple(range(len(steps)))
-    current = align_step_sequence(cost, steps, order, garbage_cost)
+    current = align_step_sequence(cost, steps, order, extra_cost)
     edits: list[Edit] = []
     limit = max_edits if max_edits is not None else 2 * len(steps)
     while len(edits) < limit:
@@ -50,7 +50,7 @@ def explain_trainee_reference(
                 candidates.append(("swap", (a, b), swapped))
         paying: list[tuple[float, Edit, SequenceAlignment]] = []
         for kind, touched, new_order in candidates:
-            trial = align_step_sequence(cost, steps, new_order, garbage_cost)
+            trial = align_step_sequence(cost, steps, new_order, extra_cost)
             saving = current.total_cost - trial.total_cost
             length = sum(steps[s].end_clip - steps[s].start_clip for s in touched)
             price = (delete_price if kind == "delete" else swap_price) * length
@@ -66,7 +66,7 @@ def explain_trainee_reference(
                 best = max(swaps, key=lambda p: p[0])
         edits.append(best[1])
         current = best[2]
-    current, edits = _moved_steps(cost, steps, garbage_cost, current, edits)
+    current, edits = _moved_steps(cost, steps, extra_cost, current, edits)
     final = current.order
     kept = tuple(
         e

@@ -23,7 +23,7 @@ from sopilot_pipeline_tests.nvrtc import NvrtcMissing, compile_ptx
 from sopilot_pipeline_tests.test_edit_totals import _case
 
 
-def _kernel_scheme(cost: np.ndarray, src: np.ndarray, garbage: float) -> float:
+def _kernel_scheme(cost: np.ndarray, src: np.ndarray, extra_cost: float) -> float:
     """``row_graph_totals`` for one block in numpy: each phase's loop over rows is a
     vector operation (the threads), the phases run in kernel order."""
     inf = np.inf
@@ -36,7 +36,7 @@ def _kernel_scheme(cost: np.ndarray, src: np.ndarray, garbage: float) -> float:
     skip[2:] = is_g[1:-1] & ~is_g[2:]
     for j in range(n):
         gold = cost[np.maximum(src, 0), j].astype(np.float64)
-        col = np.where(is_g, np.float64(np.float32(garbage)), gold)
+        col = np.where(is_g, np.float64(np.float32(extra_cost)), gold)
         best = np.full(rn, inf)
         if j == 0:
             best[starts] = 0.0
@@ -98,10 +98,10 @@ def _emulated_device(costs: list[np.ndarray]) -> edit_totals_gpu.DeviceCosts:
     device = edit_totals_gpu.DeviceCosts.__new__(edit_totals_gpu.DeviceCosts)
     device.shapes = [c.shape for c in costs]
 
-    def launch(pair_of: np.ndarray, sources: list[np.ndarray], garbage: float) -> np.ndarray:
+    def launch(pair_of: np.ndarray, sources: list[np.ndarray], extra_cost: float) -> np.ndarray:
         return np.array(
             [
-                _kernel_scheme(costs[p], src, garbage)
+                _kernel_scheme(costs[p], src, extra_cost)
                 for p, src in zip(pair_of, sources, strict=True)
             ]
         )

@@ -34,9 +34,11 @@ def test_a_range_run_searches_its_trainees_in_lockstep_with_the_cpu_answers(
         emulated = _emulated_device(costs)
         launch = emulated._launch
 
-        def counted(pair_of: np.ndarray, sources: list[np.ndarray], garbage: float) -> np.ndarray:
+        def counted(
+            pair_of: np.ndarray, sources: list[np.ndarray], extra_cost: float
+        ) -> np.ndarray:
             launches.append(len(set(pair_of.tolist())))
-            return launch(pair_of, sources, garbage)
+            return launch(pair_of, sources, extra_cost)
 
         emulated._launch = counted  # type: ignore[method-assign]
         return emulated.round_totals

@@ -24,20 +24,20 @@ INF = np.inf
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def row_cost_at(
-    cost: np.ndarray, src: np.ndarray, garbage: np.float32, r: int, j: int
+    cost: np.ndarray, src: np.ndarray, extra_cost: np.float32, r: int, j: int
 ) -> np.float32:
     """Cost of row ``r`` at trainee clip ``j``: its gold clip's, or the unrelated-activity
     cost (the row sequence is never built as a matrix: for a long pair it would be one
     more copy of the cost matrix)."""
     s = src[r]
-    return garbage if s < 0 else cost[s, j]
+    return extra_cost if s < 0 else cost[s, j]
 
 
 @numba.njit(cache=True, nogil=True)
 def _forward(
     cost: np.ndarray,
     src: np.ndarray,
-    garbage_cost: np.float32,
+    extra_cost: np.float32,
     can_start: np.ndarray,
     limit_vertical: bool,
     fixed: np.ndarray,
@@ -50,7 +50,7 @@ def _forward(
     accumulated); a path may start at column 0 of rows where ``can_start``. Returns
     only the rows ``keep``: ``out[st, m, j]`` is row ``keep[m]``."""
     r_n, n = len(src), cost.shape[1]
-    garbage = src < 0
+    is_extra = src < 0
     r0 = fixed.shape[1]
     prev = np.full((2, r_n), INF)
     cur = np.full((2, r_n), INF)
@@ -60,7 +60,7 @@ def _forward(
             cur[0, r] = fixed[0, r, j]
             cur[1, r] = fixed[1, r, j]
         for r in range(r0, r_n):
-            c = row_cost_at(cost, src, garbage_cost, r, j)
+            c = row_cost_at(cost, src, extra_cost, r, j)
             best = INF
             if j == 0 and can_start[r]:
                 best = 0.0
@@ -69,14 +69,14 @@ def _forward(
             if r > 0:
                 if j > 0:
                     best = min(best, prev[0, r - 1], prev[1, r - 1])
-                if garbage[r - 1] and not garbage[r] and r > 1 and j > 0:
+                if is_extra[r - 1] and not is_extra[r] and r > 1 and j > 0:
                     best = min(best, prev[0, r - 2], prev[1, r - 2])
             cur[0, r] = best + c
             cur[1, r] = INF
-            if r > 0 and not garbage[r]:
+            if r > 0 and not is_extra[r]:
                 best_v = INF
                 for st in range(1 if limit_vertical else 2):
-                    if not garbage[r - 1]:
+                    if not is_extra[r - 1]:
                         best_v = min(best_v, cur[st, r - 1])
                     elif r > 1:
                         best_v = min(best_v, cur[st, r - 2])
@@ -92,40 +92,36 @@ def _forward(
 def _backward(
     cost: np.ndarray,
     src: np.ndarray,
-    garbage_cost: np.float32,
+    extra_cost: np.float32,
     limit_vertical: bool,
     keep: np.ndarray,
 ) -> np.ndarray:
     """``out[st, m, j]``: least cost of the cells after (keep[m], j) to an end of the
     path, for a path that arrived there in state ``st``; two columns of memory."""
     r_n, n = len(src), cost.shape[1]
-    garbage = src < 0
+    is_extra = src < 0
     nxt = np.full((2, r_n), INF)
     cur = np.full((2, r_n), INF)
     out = np.empty((2, len(keep), n))
     for j in range(n - 1, -1, -1):
         for r in range(r_n - 1, -1, -1):
-            if j == n - 1 and (r == r_n - 1 or (r == r_n - 2 and garbage[r_n - 1])):
+            if j == n - 1 and (r == r_n - 1 or (r == r_n - 2 and is_extra[r_n - 1])):
                 cur[0, r] = cur[1, r] = 0.0
                 continue
             # moves into state 0: horizontal, diagonal, diagonal over an unrelated row
             to0 = INF
             if j + 1 < n:
-                to0 = row_cost_at(cost, src, garbage_cost, r, j + 1) + nxt[0, r]
+                to0 = row_cost_at(cost, src, extra_cost, r, j + 1) + nxt[0, r]
                 if r + 1 < r_n:
-                    to0 = min(
-                        to0, row_cost_at(cost, src, garbage_cost, r + 1, j + 1) + nxt[0, r + 1]
-                    )
-                if r + 2 < r_n and garbage[r + 1] and not garbage[r + 2]:
-                    to0 = min(
-                        to0, row_cost_at(cost, src, garbage_cost, r + 2, j + 1) + nxt[0, r + 2]
-                    )
+                    to0 = min(to0, row_cost_at(cost, src, extra_cost, r + 1, j + 1) + nxt[0, r + 1])
+                if r + 2 < r_n and is_extra[r + 1] and not is_extra[r + 2]:
+                    to0 = min(to0, row_cost_at(cost, src, extra_cost, r + 2, j + 1) + nxt[0, r + 2])
             # moves into state 1: vertical, vertical over an unrelated row
             to1 = INF
-            if r + 1 < r_n and not garbage[r + 1] and not garbage[r]:
-                to1 = row_cost_at(cost, src, garbage_cost, r + 1, j) + cur[1, r + 1]
-            if r + 2 < r_n and garbage[r + 1] and not garbage[r + 2]:
-                to1 = min(to1, row_cost_at(cost, src, garbage_cost, r + 2, j) + cur[1, r + 2])
+            if r + 1 < r_n and not is_extra[r + 1] and not is_extra[r]:
+                to1 = row_cost_at(cost, src, extra_cost, r + 1, j) + cur[1, r + 1]
+            if r + 2 < r_n and is_extra[r + 1] and not is_extra[r + 2]:
+                to1 = min(to1, row_cost_at(cost, src, extra_cost, r + 2, j) + cur[1, r + 2])
             cur[0, r] = min(to0, to1)
             cur[1, r] = to0 if limit_vertical else min(to0, to1)
         for m in range(len(keep)):
@@ -198,14 +194,14 @@ def candidate_totals(
     starts: np.ndarray,
     ends: np.ndarray,
     order: tuple[int, ...],
-    garbage: float,
+    extra_cost: float,
     limit_vertical: bool = True,
 ) -> tuple[dict[int, float], dict[int, float]]:
     """Totals of the sequence ``order`` with the step at each position deleted, and
     with each adjacent pair (position, position + 1) swapped, keyed by position."""
     cost = np.ascontiguousarray(cost, dtype=np.float32)
     src = row_sources(starts, ends, order)
-    g_cost = np.float32(garbage)
+    g_cost = np.float32(extra_cost)
     g = [int(r) for r in np.flatnonzero(src < 0)]
     r_n, n = len(src), cost.shape[1]
     k = len(order)

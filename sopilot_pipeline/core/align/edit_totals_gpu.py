@@ -32,7 +32,7 @@ extern "C" __global__
 void row_graph_totals(const float* cost_t, const long long* cost_offset,
                       const int* gold_clips, const int* trainee_clips,
                       const int* sources, const long long* source_offset,
-                      const int* row_count, const float* garbage,
+                      const int* row_count, const float* extra_cost,
                       double* scratch, double* totals) {
     // cost_t: per candidate a (trainee clips x gold clips) matrix, gold clips contiguous
     // so the threads of a column read neighbouring floats; sources: the gold clip of
@@ -44,7 +44,7 @@ void row_graph_totals(const float* cost_t, const long long* cost_offset,
     const int rn = row_count[c];
     const float* C = cost_t + cost_offset[c];
     const int* src = sources + source_offset[c];
-    const double g = (double)garbage[c];
+    const double g = (double)extra_cost[c];
     double* p0 = scratch + 4 * source_offset[c];  // previous column, states 0 and 1
     double* p1 = p0 + rn;
     double* q0 = p1 + rn;                          // this column
@@ -141,7 +141,7 @@ class DeviceCosts:
     def round_totals(
         self,
         requests: dict[int, tuple[np.ndarray, np.ndarray, tuple[int, ...]]],
-        garbage: float,
+        extra_cost: float,
     ) -> dict[int, Totals]:
         """Every candidate of every requested pair's round (pair -> gold step starts,
         ends and current order) in one launch; per pair, ``candidate_totals``' answer."""
@@ -151,13 +151,15 @@ class DeviceCosts:
             split[i] = (len(sources), len(orders), n_deletes)
             sources += [row_sources(starts, ends, o) for o in orders]
             pair_of += [i] * len(orders)
-        totals = self._launch(np.array(pair_of, dtype=np.int64), sources, garbage)
+        totals = self._launch(np.array(pair_of, dtype=np.int64), sources, extra_cost)
         return {
             i: split_totals(totals[first : first + count], n_deletes)
             for i, (first, count, n_deletes) in split.items()
         }
 
-    def _launch(self, pair_of: np.ndarray, sources: list[np.ndarray], garbage: float) -> np.ndarray:
+    def _launch(
+        self, pair_of: np.ndarray, sources: list[np.ndarray], extra_cost: float
+    ) -> np.ndarray:
         """Totals of the row sequences ``sources`` (each over pair ``pair_of[c]``'s cost),
         a thread block each."""
         import cupy
@@ -183,7 +185,7 @@ class DeviceCosts:
                 cupy.asarray(np.concatenate(sources).astype(np.int32)),
                 cupy.asarray(offsets),
                 cupy.asarray(lengths),
-                cupy.full(count, garbage, dtype=cupy.float32),
+                cupy.full(count, extra_cost, dtype=cupy.float32),
                 scratch,
                 totals,
             ),

@@ -40,18 +40,18 @@ _DIAG, _UP, _LEFT, _DIAG_SKIP, _UP_SKIP, _START = 0, 1, 2, 3, 4, 5
 
 @numba.njit(cache=True, nogil=True)
 def _row_graph_dtw(
-    cost: np.ndarray, src: np.ndarray, garbage_cost: np.float32, limit_vertical: bool
+    cost: np.ndarray, src: np.ndarray, extra_cost: np.float32, limit_vertical: bool
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """DTW over rows where ``garbage`` rows are optional: a path may skip one, may not
+    """DTW over rows where unrelated-activity rows are optional: a path may skip one, may not
     enter or leave one vertically (it never shares a clip with a step), and may stay
     in it for any number of clips. No two vertical moves in a row: a step is done at
     most twice as fast as in gold, so a step that is not there cannot be squeezed onto
     one or two trainee clips for free (``limit_vertical``; without it, only for a
     trainee video too short for any such path). Returns (rows, cols, total cost) of
     the best path. Rows are given by their gold clips ``src`` (-1: unrelated activity,
-    cost ``garbage_cost``), read from ``cost`` (gold clips x trainee clips)."""
+    cost ``extra_cost``), read from ``cost`` (gold clips x trainee clips)."""
     r_n, n = len(src), cost.shape[1]
-    garbage = src < 0
+    is_extra = src < 0
     inf = np.inf
     # state 0: reached by a diagonal, horizontal or start move; 1: by a vertical move.
     # Totals are kept for two columns only; the back-pointers, 2 bytes a cell, for all
@@ -60,9 +60,9 @@ def _row_graph_dtw(
     acc = np.full((2, r_n), inf)
     for j in range(n):
         for r in range(r_n):
-            c = row_cost_at(cost, src, garbage_cost, r, j)
+            c = row_cost_at(cost, src, extra_cost, r, j)
             best, code = inf, -1
-            first_row = r == 0 or (r == 1 and garbage[0])
+            first_row = r == 0 or (r == 1 and is_extra[0])
             if j == 0 and first_row:
                 best, code = 0.0, _START * 2
             if j > 0:
@@ -70,12 +70,12 @@ def _row_graph_dtw(
                     if prev[st, r] < best:
                         best, code = prev[st, r], _LEFT * 2 + st
             if r > 0:
-                prev_garbage = garbage[r - 1]
+                prev_extra = is_extra[r - 1]
                 if j > 0:
                     for st in range(2):
                         if prev[st, r - 1] < best:
                             best, code = prev[st, r - 1], _DIAG * 2 + st
-                if prev_garbage and not garbage[r] and r > 1 and j > 0:
+                if prev_extra and not is_extra[r] and r > 1 and j > 0:
                     for st in range(2):
                         if prev[st, r - 2] < best:
                             best, code = prev[st, r - 2], _DIAG_SKIP * 2 + st
@@ -83,12 +83,12 @@ def _row_graph_dtw(
             back[0, r, j] = code
             acc[1, r] = inf
             # vertical arrivals, only from a cell that was not itself reached vertically
-            if r > 0 and not garbage[r]:
+            if r > 0 and not is_extra[r]:
                 best_v, code_v = inf, -1
                 for st in range(1 if limit_vertical else 2):
-                    if not garbage[r - 1] and acc[st, r - 1] < best_v:
+                    if not is_extra[r - 1] and acc[st, r - 1] < best_v:
                         best_v, code_v = acc[st, r - 1], _UP * 2 + st
-                    if garbage[r - 1] and r > 1 and acc[st, r - 2] < best_v:
+                    if is_extra[r - 1] and r > 1 and acc[st, r - 2] < best_v:
                         best_v, code_v = acc[st, r - 2], _UP_SKIP * 2 + st
                 if code_v >= 0:
                     acc[1, r] = best_v + c
@@ -98,7 +98,7 @@ def _row_graph_dtw(
     end_r, end_s = r_n - 1, 0
     best_end = inf
     for rr in (r_n - 1, r_n - 2):
-        if rr < 0 or (rr == r_n - 2 and not garbage[r_n - 1]):
+        if rr < 0 or (rr == r_n - 2 and not is_extra[r_n - 1]):
             continue
         for st in range(2):
             if last[st, rr] < best_end:
@@ -163,7 +163,7 @@ class SequenceAlignment:
 
 
 def align_step_sequence(
-    cost: np.ndarray, steps: tuple[Step, ...], order: tuple[int, ...], garbage_cost: float
+    cost: np.ndarray, steps: tuple[Step, ...], order: tuple[int, ...], extra_cost: float
 ) -> SequenceAlignment:
     """Align the trainee (columns of ``cost``) to the gold steps taken in ``order``."""
     if not order:
@@ -172,7 +172,7 @@ def align_step_sequence(
     ends = np.array([s.end_clip for s in steps])
     cost = np.ascontiguousarray(cost, dtype=np.float32)
     owner, gold_clip = row_owners(starts, ends, order), row_sources(starts, ends, order)
-    g_cost = np.float32(garbage_cost)
+    g_cost = np.float32(extra_cost)
     path_rows, path_cols, total = _row_graph_dtw(cost, gold_clip, g_cost, True)
     if not np.isfinite(total):  # trainee shorter than half the gold: allow any speed-up
         path_rows, path_cols, total = _row_graph_dtw(cost, gold_clip, g_cost, False)
@@ -227,7 +227,7 @@ class Edit:
 class SearchPrices:
     """What an edit must save before the search accepts it (see ``explain_trainee``)."""
 
-    garbage_cost: float  # the unrelated-activity row
+    extra_cost: float  # the unrelated-activity row
     delete_price: float
     swap_price: float
     found_cost: float  # a step this cheap somewhere in the trainee was performed
@@ -237,7 +237,7 @@ class SearchPrices:
 def explain_trainee(
     cost: np.ndarray,
     steps: tuple[Step, ...],
-    garbage_cost: float,
+    extra_cost: float,
     delete_price: float,
     swap_price: float,
     found_cost: float,
@@ -251,7 +251,7 @@ def explain_trainee(
     visibly performed somewhere (its best match in the trainee costs at most
     ``found_cost``): set aside as unrelated activity, a swapped step looks missing.
     """
-    prices = SearchPrices(garbage_cost, delete_price, swap_price, found_cost, max_edits)
+    prices = SearchPrices(extra_cost, delete_price, swap_price, found_cost, max_edits)
     return explain_trainees([(cost, steps)], prices)[0]
 
 
@@ -274,7 +274,7 @@ def explain_trainees(
 
     for i in range(len(pairs)):
         advance(i, None)
-    round_totals = _round_totals(pairs, prices.garbage_cost)
+    round_totals = _round_totals(pairs, prices.extra_cost)
     while pending:
         for i, answer in round_totals(dict(pending)).items():
             advance(i, answer)
@@ -282,7 +282,7 @@ def explain_trainees(
 
 
 def _round_totals(
-    pairs: list[tuple[np.ndarray, tuple[Step, ...]]], garbage_cost: float
+    pairs: list[tuple[np.ndarray, tuple[Step, ...]]], extra_cost: float
 ) -> Callable[[dict[int, tuple[int, ...]]], dict[int, Totals]]:
     """The candidate totals of the pending pairs' current orders: the GPU's batched
     launch when one is usable, else each pair's forward and backward DPs."""
@@ -293,10 +293,10 @@ def _round_totals(
     on_gpu = batch_totals_for([cost for cost, _ in pairs])
     if on_gpu is not None:
         return lambda orders: on_gpu(
-            {i: (*bounds[i], order) for i, order in orders.items()}, garbage_cost
+            {i: (*bounds[i], order) for i, order in orders.items()}, extra_cost
         )
     return lambda orders: {
-        i: candidate_totals(pairs[i][0], *bounds[i], order, garbage_cost)
+        i: candidate_totals(pairs[i][0], *bounds[i], order, extra_cost)
         for i, order in orders.items()
     }
 
@@ -306,9 +306,9 @@ def _edit_search(
 ) -> Generator[tuple[int, ...], Totals, tuple[SequenceAlignment, tuple[Edit, ...]]]:
     """The greedy search of ``explain_trainee``; each round yields the current order and
     is sent back the totals of its candidate edits (``edit_totals.candidate_totals``)."""
-    garbage_cost = prices.garbage_cost
+    extra_cost = prices.extra_cost
     order = tuple(range(len(steps)))
-    current = align_step_sequence(cost, steps, order, garbage_cost)
+    current = align_step_sequence(cost, steps, order, extra_cost)
     edits: list[Edit] = []
     limit = prices.max_edits if prices.max_edits is not None else 2 * len(steps)
     while len(edits) < limit:
@@ -323,8 +323,8 @@ def _edit_search(
             if swaps and step_match_cost(cost, steps[step]) <= prices.found_cost:
                 best = max(swaps, key=lambda p: p[0])
         edits.append(best[1])
-        current = align_step_sequence(cost, steps, best[2], garbage_cost)
-    current, edits = _moved_steps(cost, steps, garbage_cost, current, edits)
+        current = align_step_sequence(cost, steps, best[2], extra_cost)
+    current, edits = _moved_steps(cost, steps, extra_cost, current, edits)
     # a swap whose pair was later broken up by a delete is no longer part of the story
     final = current.order
     kept = tuple(
@@ -362,7 +362,7 @@ def resembled_step(cost: np.ndarray, steps: tuple[Step, ...], run: ExtraRun) -> 
 def _moved_steps(
     cost: np.ndarray,
     steps: tuple[Step, ...],
-    garbage_cost: float,
+    extra_cost: float,
     current: SequenceAlignment,
     edits: list[Edit],
 ) -> tuple[SequenceAlignment, list[Edit]]:
@@ -397,7 +397,7 @@ def _moved_steps(
                 break
         else:
             continue
-        trial = align_step_sequence(cost, steps, new_order, garbage_cost)
+        trial = align_step_sequence(cost, steps, new_order, extra_cost)
         edits[i] = Edit("swap", pair, current.total_cost - trial.total_cost)
         current = trial
     return current, edits
@@ -428,7 +428,7 @@ def _paying_edits(
     paying = []
     for kind, touched, new_order, total in candidates:
         if not np.isfinite(total):
-            total = align_step_sequence(cost, steps, new_order, prices.garbage_cost).total_cost
+            total = align_step_sequence(cost, steps, new_order, prices.extra_cost).total_cost
         saving = current.total_cost - total
         length = sum(steps[s].end_clip - steps[s].start_clip for s in touched)
         price = (prices.delete_price if kind == "delete" else prices.swap_price) * length
