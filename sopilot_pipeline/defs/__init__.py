@@ -17,10 +17,11 @@ from sopilot_pipeline.defs.ingest import build_usable_checks, build_video_assets
 from sopilot_pipeline.defs.rejections import rejected_video, rejected_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.retention import apply_retention_policy, retention_schedule
-from sopilot_pipeline.defs.scoring import gold_steps, trainee_alignment, trainee_score
+from sopilot_pipeline.defs.scoring import gold_steps, trainee_alignment
 from sopilot_pipeline.defs.search import clip_index
 from sopilot_pipeline.defs.sensors import gold_job, trainee_job, watch_folder_sensor
 from sopilot_pipeline.defs.summary import task_summary
+from sopilot_pipeline.defs.trainee_score import trainee_score
 
 GPU_POOL = "gpu"  # its limit (1) is set in dagster.yaml: concurrency.pools.default_limit
 

@@ -5,14 +5,7 @@ read their task's gold artefacts from the data layout. ``trainee_alignment`` run
 expensive edit search once; ``trainee_score`` replays the saved result with one DP.
 """
 
-import functools
-import getpass
-import os
-import shutil
-import socket
 import time
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,24 +20,18 @@ from dagster import (
     asset,
 )
 
-from sopilot_pipeline import __version__
 from sopilot_pipeline.core.align.edit_totals_gpu import gpu_available as lockstep_available
-from sopilot_pipeline.core.base.digest import sha256_file
 from sopilot_pipeline.core.embed.adapter import FeatureAdapter, TaskAdapter
 from sopilot_pipeline.core.embed.heuristic import feature_groups, where_dimensions
 from sopilot_pipeline.core.embed.series import ClipSeries
-from sopilot_pipeline.core.outputs.clips import cut_clip
 from sopilot_pipeline.core.outputs.preview import (
     alignment_preview_png,
     markdown_image,
-    timeline_png,
 )
-from sopilot_pipeline.core.outputs.report import ReportContext, write_score_report
 from sopilot_pipeline.core.scoring.explain import (
     TraineeAlignment,
     align_to_golds,
     align_trainees,
-    replay_alignment,
 )
 from sopilot_pipeline.core.scoring.gold_model import (
     gold_variations,
@@ -60,39 +47,29 @@ from sopilot_pipeline.core.segment.authored_steps import (
     sidecar_path,
 )
 from sopilot_pipeline.core.segment.steps import detect_gold_steps
-from sopilot_pipeline.core.store.audit import append_audit_record
 from sopilot_pipeline.core.store.embeddings import (
     SavedAlignment,
     current_adapter,
     gold_keys_for_task,
     load_clip_series,
     load_steps,
-    load_trainee_alignment,
     save_trainee_alignment,
     task_fallback_adapter,
 )
-from sopilot_pipeline.core.store.layout import DataLayout, read_json, write_json
+from sopilot_pipeline.core.store.layout import DataLayout, write_json
 from sopilot_pipeline.core.store.provenance import (
     gold_version,
-    gold_versions_by_task,
-    trainee_version,
 )
 from sopilot_pipeline.core.store.tables import (
-    DEVIATIONS_SCHEMA,
-    SCORES_SCHEMA,
     STEPS_SCHEMA,
     write_table,
 )
-from sopilot_pipeline.core.video.decode import VideoDecodeError, frames_at
 from sopilot_pipeline.defs.batch import BATCHED, PartitionBatch, Skip
-from sopilot_pipeline.defs.checks import SCORE_CHECK, check_result, score_problem
 from sopilot_pipeline.defs.ingest import record_rejection
 from sopilot_pipeline.defs.partitions import gold_videos, trainee_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.schemas import column_schema_metadata
-from sopilot_pipeline.defs.work import redo_reason_of
-
-KEYFRAME_WIDTH = 160
+from sopilot_pipeline.defs.work import partition_reason
 
 GOLD_INPUTS = [
     AssetKey("gold_clip_embeddings"),
@@ -175,7 +152,7 @@ def gold_steps(context: AssetExecutionContext, settings: SopilotSettings):
         )
         return {
             "task_id": task_id,
-            "reason": _reason(context, key),
+            "reason": partition_reason(context.run.tags, key),
             "num_steps": len(steps),
             "step_source": source,
             "steps": MetadataValue.md(table),
@@ -184,12 +161,6 @@ def gold_steps(context: AssetExecutionContext, settings: SopilotSettings):
 
     batch.run(segment)
     yield from batch.results()
-
-
-def _reason(context: AssetExecutionContext, key: str) -> str:
-    """Why this partition is (re)done: the sensor's or ``process``'s reason, else a
-    materialisation someone asked for (the UI, a backfill)."""
-    return redo_reason_of(context.run.tags, key) or "asked for in the UI or a backfill"
 
 
 def _md_cell(text: str) -> str:
@@ -375,313 +346,3 @@ class TaskGolds:
             for g, series in golds.items()
         }
         return adapter, adapted, gold_variations(adapted, self.config, rest_pose)
-
-
-@asset(
-    partitions_def=trainee_videos,
-    group_name="trainee_videos",
-    deps=[trainee_alignment],
-    output_required=False,
-    backfill_policy=BATCHED,
-    automation_condition=AutomationCondition.eager(),
-    kinds={"parquet", "pdf"},
-    metadata=column_schema_metadata("scores", "deviations"),
-    check_specs=[SCORE_CHECK],
-    description="Deviations and the 0-100 score of a trainee video; rows in "
-    "tables/scores and tables/deviations, and a PDF report.",
-)
-def trainee_score(context: AssetExecutionContext, settings: SopilotSettings):
-    layout = settings.layout
-    batch = PartitionBatch(context)
-
-    def score(key: str) -> dict[str, Any]:
-        metadata, version = _score_one(layout, key, settings, context.run.run_id)
-        batch.versions[key] = version
-        return {**metadata, "reason": _reason(context, key)}
-
-    batch.run(score)
-    yield from batch.results()
-    yield check_result(list(batch.done), lambda k: score_problem(layout, k), SCORE_CHECK.name)
-
-
-def _registration(layout: DataLayout, key: str) -> dict:
-    try:
-        return read_json(layout.registration("trainee", key))
-    except (OSError, ValueError):
-        return {}
-
-
-def registered_raw(layout: DataLayout, role: str, key: str) -> tuple[Path, dict] | None:
-    """The stored copy of a video and its registration record; None if either is gone."""
-    try:
-        record = read_json(layout.registration(role, key))
-        raw = layout.root / record["raw_path"]
-    except (OSError, ValueError, KeyError):
-        return None
-    return (raw, record) if raw.exists() else None
-
-
-def shown_raw(
-    layout: DataLayout, role: str, key: str, privacy_mask: str
-) -> tuple[Path, dict] | None:
-    """The raw copy clips and keyframes may be cut from: with masking on, only one masked
-    that way (a copy kept before masking was turned on shows nothing)."""
-    source = registered_raw(layout, role, key)
-    if source is None or privacy_mask == "none":
-        return source
-    return source if source[1].get("privacy_mask", "none") == privacy_mask else None
-
-
-def cut_deviation_clips(
-    layout: DataLayout,
-    folder: Path,
-    sources: dict[str, tuple[Path, dict] | None],
-    result: ScoreResult,
-) -> list[tuple[str | None, str | None]]:
-    """(trainee clip, gold clip) per deviation, relative to the data root; None where the
-    deviation has no span in that video or the video is no longer stored."""
-    shutil.rmtree(folder, ignore_errors=True)  # clips of an earlier score
-    out: list[tuple[str | None, str | None]] = []
-    for i, d in enumerate(result.deviations):
-        pair: list[str | None] = []
-        for role, start, end in (
-            ("trainee", d.trainee_start_sec, d.trainee_end_sec),
-            ("gold", d.gold_start_sec, d.gold_end_sec),
-        ):
-            source = sources[role]
-            if start is None or end is None or source is None:
-                pair.append(None)
-                continue
-            target = folder / f"{i + 1:02d}_{d.type}_{role}.mp4"
-            try:
-                cut_clip(source[0], target, start, end)
-            except (VideoDecodeError, OSError):
-                pair.append(None)
-                continue
-            pair.append(str(target.relative_to(layout.root)))
-        out.append((pair[0], pair[1]))
-    return out
-
-
-@functools.lru_cache(maxsize=16)
-def _gold_frames(
-    path: str, mtime_ns: int, times: tuple[float, ...], size: tuple[int, int]
-) -> tuple[np.ndarray, ...]:
-    """A task's gold keyframes, decoded once per process for all its trainees."""
-    return tuple(frames_at(Path(path), list(times), size))
-
-
-def step_keyframes(
-    sources: dict[str, tuple[Path, dict] | None], result: ScoreResult
-) -> tuple[tuple[int, np.ndarray, np.ndarray | None], ...]:
-    """Middle frames of each gold step and of its trainee span; () if a video is gone."""
-    gold_source, trainee_source = sources["gold"], sources["trainee"]
-    if gold_source is None or trainee_source is None:
-        return ()
-    gold_raw, gold_record = gold_source
-    width, height = gold_record["width"], gold_record["height"]
-    size = (KEYFRAME_WIDTH, max(2, round(KEYFRAME_WIDTH * height / max(width, 1) / 2) * 2))
-    matches = result.step_matches
-    found = [m for m in matches if m.found]
-    try:
-        gold = _gold_frames(
-            str(gold_raw),
-            gold_raw.stat().st_mtime_ns,
-            tuple((m.step.start_sec + m.step.end_sec) / 2 for m in matches),
-            size,
-        )
-        trainee = frames_at(
-            trainee_source[0],
-            [(m.trainee_start_sec + m.trainee_end_sec) / 2 for m in found],
-            size,
-        )
-    except (OSError, VideoDecodeError):
-        return ()
-    by_step = {m.step.index: f for m, f in zip(found, trainee, strict=True)}
-    return tuple(
-        (m.step.index, g, by_step.get(m.step.index)) for m, g in zip(matches, gold, strict=True)
-    )
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # a container user with no passwd entry
-        return f"uid {os.getuid()}"
-
-
-def _score_one(
-    layout: DataLayout, key: str, settings: SopilotSettings, run_id: str
-) -> tuple[dict[str, Any], str]:
-    """The partition's metadata, and its data version (``core.provenance``)."""
-    trainee, meta = load_clip_series(layout, "trainee", key)
-    saved = load_trainee_alignment(layout, key, meta["embedder"])
-    adapter = saved.adapter
-    golds_now = gold_versions_by_task(layout, meta["embedder"]).get(meta["task_id"], {})
-    version = trainee_version(
-        meta["sha256"],
-        meta["embedder"],
-        golds_now,
-        adapter.version,
-        meta.get("privacy_mask", "none"),
-    )
-    gold, gold_meta = load_clip_series(layout, "gold", saved.gold_key)
-    task_id = meta["task_id"]
-    steps = load_steps(layout, task_id, saved.gold_key)
-    adapted_gold = ClipSeries(adapter.apply(gold.vectors), gold.start_sec, gold.end_sec)
-    adapted_trainee = ClipSeries(adapter.apply(trainee.vectors), trainee.start_sec, trainee.end_sec)
-    alignment = replay_alignment(
-        adapted_gold, steps, adapted_trainee, saved.order, saved.edits, settings.scoring
-    )
-    result = evaluate_trainee(
-        adapted_gold,
-        steps,
-        adapted_trainee,
-        settings.scoring,
-        alignment=alignment,
-        variation=saved.variation,
-    )
-    scored_at = datetime.now(UTC)
-    c = result.counts
-    mean_cost = result.mean_cost
-    write_table(
-        layout.table_file("scores", task_id, key),
-        [
-            {
-                "task_id": task_id,
-                "trainee_video": meta["video"],
-                "gold_video": gold_meta["video"],
-                "score": result.score,
-                "num_gold_steps": len(steps),
-                "num_missing": c["missing_step"],
-                "num_swapped": c["swapped_step"],
-                "num_over_time": c["over_time"],
-                "num_extra": c["extra_step"],
-                "alignment_cost": mean_cost,
-                "embedder": meta["embedder"],
-                "adapter_version": adapter.version,
-                "pipeline_version": __version__,
-                "scored_at": scored_at,
-                "duplicate_of": _registration(layout, key).get("duplicate_of"),
-                "privacy_mask": settings.privacy_mask,
-            }
-        ],
-        SCORES_SCHEMA,
-    )
-    sources = {
-        "trainee": shown_raw(layout, "trainee", key, settings.privacy_mask),
-        "gold": shown_raw(layout, "gold", saved.gold_key, settings.privacy_mask),
-    }
-    clips = cut_deviation_clips(layout, layout.deviation_clips(task_id, key), sources, result)
-    write_table(
-        layout.table_file("deviations", task_id, key),
-        [
-            {
-                "task_id": task_id,
-                "trainee_video": meta["video"],
-                "gold_video": gold_meta["video"],
-                "type": d.type,
-                "gold_step": d.gold_step,
-                "gold_start_sec": d.gold_start_sec,
-                "gold_end_sec": d.gold_end_sec,
-                "trainee_start_sec": d.trainee_start_sec,
-                "trainee_end_sec": d.trainee_end_sec,
-                "severity": d.severity,
-                "detail": d.detail,
-                "trainee_clip": trainee_clip,
-                "gold_clip": gold_clip,
-                "step_name": d.step_name,
-            }
-            for d, (trainee_clip, gold_clip) in zip(result.deviations, clips, strict=True)
-        ],
-        DEVIATIONS_SCHEMA,
-    )
-    report = write_score_report(
-        layout.report(task_id, key),
-        result,
-        ReportContext(
-            task_id=task_id,
-            trainee_video=meta["video"],
-            gold_video=gold_meta["video"],
-            gold_duration_sec=float(gold.end_sec[-1]),
-            trainee_duration_sec=float(trainee.end_sec[-1]),
-            embedder=meta["embedder"],
-            adapter_version=adapter.version,
-            scored_at=scored_at.isoformat(timespec="seconds"),
-            keyframes=step_keyframes(sources, result),
-            step_names=tuple(s.label for s in steps),
-            deviation_clips=tuple(
-                tuple(
-                    os.path.relpath(layout.root / c, layout.report(task_id, key).parent)
-                    if c
-                    else None
-                    for c in pair
-                )
-                for pair in clips
-            ),
-        ),
-    )
-    scores_file = layout.table_file("scores", task_id, key)
-    deviations_file = layout.table_file("deviations", task_id, key)
-    append_audit_record(
-        layout.audit_log,
-        {
-            "event": "score",
-            "who": {"user": _user(), "host": socket.gethostname(), "run_id": run_id},
-            "task_id": task_id,
-            "trainee_video": meta["video"],
-            "trainee_key": key,
-            "gold_video": gold_meta["video"],
-            "gold_key": saved.gold_key,
-            "score": result.score,
-            "deviations": dict(c),
-            "embedder": meta["embedder"],
-            "adapter_version": adapter.version,
-            "pipeline_version": __version__,
-            "privacy_mask": settings.privacy_mask,
-            "scored_at": scored_at.isoformat(),
-            "inputs": {
-                "trainee_sha256": meta["sha256"],
-                "gold_sha256": gold_meta["sha256"],
-                "trainee_embeddings_sha256": sha256_file(layout.clip_vectors("trainee", key)),
-                "gold_embeddings_sha256": sha256_file(layout.clip_vectors("gold", saved.gold_key)),
-            },
-            "outputs": {
-                "scores_sha256": sha256_file(scores_file),
-                "deviations_sha256": sha256_file(deviations_file),
-                "report_sha256": sha256_file(report),
-            },
-        },
-    )
-    summary = "\n".join(
-        [f"**Score {result.score:.1f}** for `{meta['video']}` against `{gold_meta['video']}`", ""]
-        + (
-            [f"- {d.type} ({d.step_name or '-'}): {d.detail}" for d in result.deviations]
-            or ["- no deviations"]
-        )
-    )
-    timeline = timeline_png(
-        [(m.step.index, m.step.start_sec, m.step.end_sec) for m in result.step_matches],
-        [
-            (m.step.index, m.trainee_start_sec, m.trainee_end_sec)
-            for m in result.step_matches
-            if m.found
-        ],
-        [
-            (d.type, d.trainee_start_sec, d.trainee_end_sec, True)
-            if d.trainee_start_sec is not None
-            else (d.type, d.gold_start_sec, d.gold_end_sec, False)
-            for d in result.deviations
-            if d.trainee_start_sec is not None or d.gold_start_sec is not None
-        ],
-    )
-    return {
-        "timeline": MetadataValue.md(markdown_image(timeline, "gold vs trainee steps")),
-        "task_id": task_id,
-        "score": result.score,
-        "num_deviations": len(result.deviations),
-        "deviation_rows": len(result.deviations),
-        **{f"num_{k}": v for k, v in c.items()},
-        "summary": MetadataValue.md(summary),
-        "report": MetadataValue.path(str(report)),
-    }, version

@@ -301,6 +301,12 @@ def redo_reason_of(tags: Mapping[str, str], key: str) -> str | None:
     return tags.get(REASON_TAG)
 
 
+def partition_reason(tags: Mapping[str, str], key: str) -> str:
+    """Why a run (re)did partition ``key``: the sensor's or ``process``'s reason, else a
+    materialisation someone asked for (the UI, a backfill)."""
+    return redo_reason_of(tags, key) or "asked for in the UI or a backfill"
+
+
 def run_request(batch: list[Need], keyed: bool = True) -> RunRequest:
     """One run for a batch: a single partition, or a range by Dagster's range tags.
 

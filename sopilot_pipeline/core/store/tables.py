@@ -8,11 +8,13 @@ DuckDB read all files with hive partitioning; re-materialising replaces the file
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sopilot_pipeline.core.base.atomic import atomic_write_with
+from sopilot_pipeline.core.scoring.results import ScoreResult
 
 
 def _col(name: str, kind: pa.DataType, description: str) -> pa.Field:
@@ -134,6 +136,44 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "rejected_videos": REJECTED_SCHEMA,
     "failed_runs": FAILED_RUNS_SCHEMA,
 }
+
+
+def score_row(result: ScoreResult, num_gold_steps: int, **columns: Any) -> dict[str, Any]:
+    """The ``scores`` row of one result; ``columns`` say whose it is and when."""
+    c = result.counts
+    return {
+        **columns,
+        "score": result.score,
+        "num_gold_steps": num_gold_steps,
+        "num_missing": c["missing_step"],
+        "num_swapped": c["swapped_step"],
+        "num_over_time": c["over_time"],
+        "num_extra": c["extra_step"],
+        "alignment_cost": result.mean_cost,
+    }
+
+
+def deviation_rows(
+    result: ScoreResult, clips: list[tuple[str | None, str | None]], **columns: Any
+) -> list[dict[str, Any]]:
+    """The ``deviations`` rows of one result, each with its (trainee, gold) clip paths."""
+    return [
+        {
+            **columns,
+            "type": d.type,
+            "gold_step": d.gold_step,
+            "gold_start_sec": d.gold_start_sec,
+            "gold_end_sec": d.gold_end_sec,
+            "trainee_start_sec": d.trainee_start_sec,
+            "trainee_end_sec": d.trainee_end_sec,
+            "severity": d.severity,
+            "detail": d.detail,
+            "trainee_clip": trainee_clip,
+            "gold_clip": gold_clip,
+            "step_name": d.step_name,
+        }
+        for d, (trainee_clip, gold_clip) in zip(result.deviations, clips, strict=True)
+    ]
 
 
 def write_table(path: Path, rows: list[dict], schema: pa.Schema) -> Path:
