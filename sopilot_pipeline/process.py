@@ -26,10 +26,11 @@ from sopilot_pipeline.core.store.provenance import gold_versions_by_task
 from sopilot_pipeline.core.watch.scan import advance_watch_state, scan_watch_folder
 from sopilot_pipeline.defs import build_definitions
 from sopilot_pipeline.defs.adapter import adapter_training_due, feature_adapter
+from sopilot_pipeline.defs.asset_keys import REJECTED_VIDEOS
 from sopilot_pipeline.defs.batch import FAILED_PARTITIONS, MAX_PARTITIONS_PER_RUN
-from sopilot_pipeline.defs.ingest import rejected_rows
 from sopilot_pipeline.defs.orphans import fail_orphaned_runs, process_run_tags
-from sopilot_pipeline.defs.rejections import REJECTED_ASSET, rejected_videos
+from sopilot_pipeline.defs.rejected import rejected_rows
+from sopilot_pipeline.defs.rejections import rejected_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.search import clip_index
 from sopilot_pipeline.defs.summary import task_summary
@@ -231,7 +232,7 @@ def _summarise_rejections(instance: DagsterInstance, outcome: ProcessOutcome) ->
     """Materialise the ``rejected_videos`` summary unless the latest one counts the rows
     there are (each rejection materialises the asset too, with the count but no summary)."""
     rows = len(rejected_rows(outcome.settings.layout))
-    last = instance.get_latest_materialization_event(AssetKey(REJECTED_ASSET))
+    last = instance.get_latest_materialization_event(AssetKey(REJECTED_VIDEOS))
     metadata = last.asset_materialization.metadata if last and last.asset_materialization else {}
     entry = metadata.get("dagster/row_count")
     summarised = "by_reason" in metadata and entry is not None and entry.value == rows

@@ -13,7 +13,7 @@ from sopilot_pipeline.defs.checks import (
     trainee_embeddings_are_finite,
 )
 from sopilot_pipeline.defs.failures import record_failed_runs
-from sopilot_pipeline.defs.ingest import build_usable_checks, build_video_assets
+from sopilot_pipeline.defs.ingest import build_video_assets
 from sopilot_pipeline.defs.rejections import rejected_video, rejected_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.retention import apply_retention_policy, retention_schedule
@@ -22,6 +22,7 @@ from sopilot_pipeline.defs.search import clip_index
 from sopilot_pipeline.defs.sensors import gold_job, trainee_job, watch_folder_sensor
 from sopilot_pipeline.defs.summary import task_summary
 from sopilot_pipeline.defs.trainee_score import trainee_score
+from sopilot_pipeline.defs.usable_checks import build_usable_checks
 
 GPU_POOL = "gpu"  # its limit (1) is set in dagster.yaml: concurrency.pools.default_limit
 

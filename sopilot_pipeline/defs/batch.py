@@ -90,6 +90,15 @@ class Skip(Exception):
     """Raised by a per-partition function: this partition produces nothing this run."""
 
 
+class Rejected(Skip):
+    """Raised by a per-partition function: the video is refused, for ``reason``. The
+    batch hands it to ``on_rejected`` (which records it) and skips the partition."""
+
+    def __init__(self, reason: str, task_id: str, video: str) -> None:
+        super().__init__(reason)
+        self.reason, self.task_id, self.video = reason, task_id, video
+
+
 @dataclass
 class PartitionBatch:
     context: AssetExecutionContext
@@ -98,6 +107,9 @@ class PartitionBatch:
     failed: dict[str, str] = field(default_factory=dict)
     work: dict[str, float] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)  # set by fn of a versioned asset
+    # records a rejection (``defs.rejected.rejection_recorder``); one that fails is the
+    # partition's failure
+    on_rejected: Callable[[str, Rejected], None] | None = None
     started: float = field(default_factory=time.perf_counter)
 
     keys: list[str] = field(init=False)
@@ -107,11 +119,17 @@ class PartitionBatch:
         self.keys = list(self.context.partition_keys)
 
     def run(self, fn: Callable[[str], dict[str, Any]]) -> None:
-        """``fn(key)`` returns the partition's metadata, or raises :class:`Skip`."""
+        """``fn(key)`` returns the partition's metadata, or raises :class:`Skip` (or
+        :class:`Rejected`)."""
         for key in self.keys:
             t0 = time.perf_counter()
             try:
-                self.done[key] = fn(key)
+                try:
+                    self.done[key] = fn(key)
+                except Rejected as refused:
+                    if self.on_rejected is not None:
+                        self.on_rejected(key, refused)
+                    raise
             except Skip as why:
                 self.skipped[key] = str(why)
             except Exception as exc:  # noqa: BLE001 - recorded, then the step fails below

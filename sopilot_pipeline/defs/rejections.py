@@ -14,19 +14,18 @@ from collections import Counter
 
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 
-from sopilot_pipeline.defs.ingest import REJECTED_VIDEO_ASSET, rejected_rows
+from sopilot_pipeline.defs.asset_keys import REJECTED_VIDEO, REJECTED_VIDEOS
 from sopilot_pipeline.defs.partitions import rejected_video_partitions
+from sopilot_pipeline.defs.rejected import rejected_rows
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.schemas import column_schema_metadata
 
-REJECTED_ASSET = "rejected_videos"
-
 
 @asset(
-    name=REJECTED_ASSET,
+    name=REJECTED_VIDEOS,
     group_name="operations",
     kinds={"parquet"},
-    metadata=column_schema_metadata("rejected_videos"),
+    metadata=column_schema_metadata(REJECTED_VIDEOS),
     description="Videos refused by the pipeline with the reason (tables/rejected_videos). "
     "Each rejection is observed here when it happens; materialise for a summary.",
 )
@@ -52,7 +51,7 @@ def rejected_videos(context: AssetExecutionContext, settings: SopilotSettings) -
 
 
 @asset(
-    name=REJECTED_VIDEO_ASSET,
+    name=REJECTED_VIDEO,
     partitions_def=rejected_video_partitions,
     group_name="operations",
     kinds={"video"},

@@ -64,9 +64,9 @@ from sopilot_pipeline.core.store.tables import (
     STEPS_SCHEMA,
     write_table,
 )
-from sopilot_pipeline.defs.batch import BATCHED, PartitionBatch, Skip
-from sopilot_pipeline.defs.ingest import record_rejection
+from sopilot_pipeline.defs.batch import BATCHED, PartitionBatch, Rejected, Skip
 from sopilot_pipeline.defs.partitions import gold_videos, trainee_videos
+from sopilot_pipeline.defs.rejected import rejection_recorder
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.schemas import column_schema_metadata
 from sopilot_pipeline.defs.work import partition_reason
@@ -95,7 +95,7 @@ GOLD_INPUTS = [
 )
 def gold_steps(context: AssetExecutionContext, settings: SopilotSettings):
     layout = settings.layout
-    batch = PartitionBatch(context)
+    batch = PartitionBatch(context, on_rejected=rejection_recorder(context, layout, "gold"))
 
     def segment(key: str) -> dict[str, Any]:
         series, meta = load_clip_series(layout, "gold", key)
@@ -108,8 +108,7 @@ def gold_steps(context: AssetExecutionContext, settings: SopilotSettings):
             reason = f"steps sidecar {sidecar_path(video).name}: {exc}"
             layout.table_file("steps", task_id, key).unlink(missing_ok=True)
             layout.gold_step_details(key).unlink(missing_ok=True)
-            record_rejection(context, layout, "gold", key, task_id, meta["video"], reason)
-            raise Skip(reason) from exc
+            raise Rejected(reason, task_id, meta["video"]) from exc
         source = f"authored ({sidecar_path(video).name})" if steps else "detected"
         if steps is None:
             steps = detect_gold_steps(

@@ -28,9 +28,9 @@ from dagster import (
 from sopilot_pipeline.core.watch.scan import advance_watch_state, scan_watch_folder
 from sopilot_pipeline.defs.adapter import adapter_job
 from sopilot_pipeline.defs.batch import MAX_PARTITIONS_PER_RUN
-from sopilot_pipeline.defs.ingest import usable_check_keys
 from sopilot_pipeline.defs.orphans import fail_orphaned_runs
 from sopilot_pipeline.defs.resources import SopilotSettings
+from sopilot_pipeline.defs.usable_checks import usable_check_keys
 from sopilot_pipeline.defs.work import (
     GOLD_CHAIN,
     GOLD_JOB,
