@@ -19,11 +19,12 @@ import sys
 from pathlib import Path
 
 from sopilot_pipeline.core.embed.series import ClipSeries
-from sopilot_pipeline.core.scoring.score import evaluate_trainee
+from sopilot_pipeline.core.scoring.explain import align_to_golds
+from sopilot_pipeline.core.scoring.score import best_gold
 from sopilot_pipeline.core.store.embeddings import load_clip_series
 from sopilot_pipeline.core.store.layout import read_json
+from sopilot_pipeline.defs.align import TaskGolds
 from sopilot_pipeline.defs.resources import SopilotSettings
-from sopilot_pipeline.defs.scoring import TaskGolds
 from sopilot_pipeline.evaluate import Findings, grade_outputs, harness_jobs
 
 
@@ -40,13 +41,10 @@ def rescored_findings(settings: SopilotSettings) -> Findings:
             continue
         adapter, golds, variations = loaded
         adapted = ClipSeries(adapter.apply(trainee.vectors), trainee.start_sec, trainee.end_sec)
-        results = {
-            g: evaluate_trainee(series, steps, adapted, settings.scoring, variation=variations[g])
-            for g, (series, steps) in golds.items()
-        }
-        best = max(results, key=lambda g: (results[g].score, -results[g].mean_cost))
+        alignments = align_to_golds(golds, adapted, settings.scoring)
+        best, result = best_gold(golds, adapted, alignments, variations, settings.scoring)
         gold_video = read_json(layout.clip_meta("gold", best))["video"]
-        score_of[(meta["task_id"], meta["video"])] = results[best].score
+        score_of[(meta["task_id"], meta["video"])] = result.score
         rows += [
             {
                 "task_id": meta["task_id"],
@@ -55,7 +53,7 @@ def rescored_findings(settings: SopilotSettings) -> Findings:
                 "type": d.type,
                 "gold_step": d.gold_step,
             }
-            for d in results[best].deviations
+            for d in result.deviations
         ]
     return score_of, rows
 

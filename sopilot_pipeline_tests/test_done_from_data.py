@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from dagster import AssetKey, DagsterInstance, RunsFilter
 
-from sopilot_pipeline.defs import scoring
+from sopilot_pipeline.defs import segment as scoring
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.process import ProcessOutcome, process_watch_folder
 

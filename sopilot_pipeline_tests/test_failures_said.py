@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 from sopilot_pipeline import cli
-from sopilot_pipeline.defs import scoring
+from sopilot_pipeline.defs import align as scoring
 
 
 def _one_task(demo_watch: Path, data: Path, gold: bool = True) -> None:

@@ -14,7 +14,7 @@ import pytest
 from dagster import DagsterInstance
 
 from sopilot_pipeline.core.scoring import step_alignment
-from sopilot_pipeline.defs import scoring as scoring_defs
+from sopilot_pipeline.defs import align as scoring_defs
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.process import process_watch_folder
 from sopilot_pipeline_tests.conftest import PipelineRun

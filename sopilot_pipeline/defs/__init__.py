@@ -8,6 +8,7 @@ from dagster import (
 )
 
 from sopilot_pipeline.defs.adapter import adapter_job, feature_adapter, nightly_adapter_training
+from sopilot_pipeline.defs.align import trainee_alignment
 from sopilot_pipeline.defs.checks import (
     trainee_alignment_is_a_valid_path,
     trainee_embeddings_are_finite,
@@ -17,11 +18,11 @@ from sopilot_pipeline.defs.ingest import build_video_assets
 from sopilot_pipeline.defs.rejections import rejected_video, rejected_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.retention import apply_retention_policy, retention_schedule
-from sopilot_pipeline.defs.scoring import gold_steps, trainee_alignment
+from sopilot_pipeline.defs.score import trainee_score
 from sopilot_pipeline.defs.search import clip_index
+from sopilot_pipeline.defs.segment import gold_steps
 from sopilot_pipeline.defs.sensors import gold_job, trainee_job, watch_folder_sensor
 from sopilot_pipeline.defs.summary import task_summary
-from sopilot_pipeline.defs.trainee_score import trainee_score
 from sopilot_pipeline.defs.usable_checks import build_usable_checks
 
 GPU_POOL = "gpu"  # its limit (1) is set in dagster.yaml: concurrency.pools.default_limit

@@ -176,16 +176,7 @@ class PartitionBatch:
             return
         if self.versions:
             self.context.log.info(f"step summary: {summary}")
-        for key, metadata in self.done.items():
-            version = self.versions.get(key)
-            yield AssetMaterialization(
-                asset_key=self.context.asset_key,
-                partition=key,
-                metadata={**metadata, "work_seconds": round(self.work[key], 3)},
-                tags={DATA_VERSION_TAG: version, DATA_VERSION_IS_USER_PROVIDED_TAG: "true"}
-                if version
-                else None,
-            )
+        yield from self._per_partition()
         if self.skipped:
             self.context.log.info(
                 "not materialised: " + "; ".join(f"{k}: {why}" for k, why in self.skipped.items())
@@ -198,6 +189,19 @@ class PartitionBatch:
                     "failed": MetadataValue.md(listing),
                     FAILED_PARTITIONS: MetadataValue.json(self.failed),
                 },
+            )
+
+    def _per_partition(self) -> Iterator[AssetMaterialization]:
+        """One materialisation per partition done, with its data version if it has one."""
+        for key, metadata in self.done.items():
+            version = self.versions.get(key)
+            yield AssetMaterialization(
+                asset_key=self.context.asset_key,
+                partition=key,
+                metadata={**metadata, "work_seconds": round(self.work[key], 3)},
+                tags={DATA_VERSION_TAG: version, DATA_VERSION_IS_USER_PROVIDED_TAG: "true"}
+                if version
+                else None,
             )
 
 

@@ -42,18 +42,10 @@ def record_rejection(
     reason: str,
 ) -> None:
     context.log.warning(f"rejected {role} video {video!r} of task {task_id!r}: {reason}")
+    row = {"task_id": task_id, "role": role, "video": video, "partition_key": key}
     write_table(
         layout.table_file(REJECTED_VIDEOS, task_id, key),
-        [
-            {
-                "task_id": task_id,
-                "role": role,
-                "video": video,
-                "partition_key": key,
-                "reason": reason,
-                "rejected_at": datetime.now(UTC),
-            }
-        ],
+        [{**row, "reason": reason, "rejected_at": datetime.now(UTC)}],
         REJECTED_SCHEMA,
     )
     details = {"status": "rejected", "reason": reason, "video": video, "task_id": task_id}
@@ -73,14 +65,5 @@ def record_rejection(
     # rejected_videos is a table of these rows: each rejection materialises it, so the
     # Catalog lists it with its row count under the daemon as under `process`
     rows = len(list((layout.tables / REJECTED_VIDEOS).glob("*/*.parquet")))
-    context.log_event(
-        AssetMaterialization(
-            asset_key=AssetKey(REJECTED_VIDEOS),
-            metadata={
-                **details,
-                "role": role,
-                "partition_key": key,
-                "dagster/row_count": rows,
-            },
-        )
-    )
+    metadata = {**details, "role": role, "partition_key": key, "dagster/row_count": rows}
+    context.log_event(AssetMaterialization(asset_key=AssetKey(REJECTED_VIDEOS), metadata=metadata))

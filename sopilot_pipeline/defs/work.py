@@ -307,13 +307,8 @@ def partition_reason(tags: Mapping[str, str], key: str) -> str:
     return redo_reason_of(tags, key) or "asked for in the UI or a backfill"
 
 
-def run_request(batch: list[Need], keyed: bool = True) -> RunRequest:
-    """One run for a batch: a single partition, or a range by Dagster's range tags.
-
-    The run key names what is asked for (versions, and the materialisation each
-    replaces), so the daemon launches it once; the same request after that
-    materialisation changed (content put back, outputs deleted) is a new key."""
-    first, last = batch[0], batch[-1]
+def _reason_tags(batch: list[Need]) -> dict[str, str]:
+    """Why the batch's videos are (re)done: one line, and per video when they differ."""
     reasons = Counter(n.reason for n in batch)
     tags = {
         "sopilot/videos": str(len(batch)),
@@ -323,6 +318,17 @@ def run_request(batch: list[Need], keyed: bool = True) -> RunRequest:
     }
     if len(reasons) > 1:
         tags[REASONS_TAG] = json.dumps({n.key: n.reason for n in batch})
+    return tags
+
+
+def run_request(batch: list[Need], keyed: bool = True) -> RunRequest:
+    """One run for a batch: a single partition, or a range by Dagster's range tags.
+
+    The run key names what is asked for (versions, and the materialisation each
+    replaces), so the daemon launches it once; the same request after that
+    materialisation changed (content put back, outputs deleted) is a new key."""
+    first, last = batch[0], batch[-1]
+    tags = _reason_tags(batch)
     digest = hashlib.sha1("\n".join(f"{n.key}@{n.mark}" for n in batch).encode()).hexdigest()
     prefix = first.ready.file.role
     if len(batch) == 1:

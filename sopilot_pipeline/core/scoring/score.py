@@ -3,6 +3,7 @@ with its explanation."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 import numpy as np
@@ -95,6 +96,25 @@ def evaluate_trainee(
         contrast=alignment.contrast,
         counts=counts,
     )
+
+
+def best_gold(
+    golds: Mapping[str, tuple[ClipSeries, tuple[Step, ...]]],
+    trainee: ClipSeries,
+    alignments: Mapping[str, TraineeAlignment],
+    variations: Mapping[str, GoldVariation],
+    config: ScoringConfig | None = None,
+) -> tuple[str, ScoreResult]:
+    """The gold of a task that explains the trainee best, and the trainee's result
+    against it: the highest score, then the lowest alignment cost."""
+    results = {
+        g: evaluate_trainee(
+            series, steps, trainee, config, alignment=alignments[g], variation=variations[g]
+        )
+        for g, (series, steps) in golds.items()
+    }
+    best = max(results, key=lambda g: (results[g].score, -results[g].mean_cost))
+    return best, results[best]
 
 
 def _deviation_order(d: Deviation) -> tuple[int, int]:

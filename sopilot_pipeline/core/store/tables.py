@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from sopilot_pipeline.core.base.atomic import atomic_write_with
 from sopilot_pipeline.core.scoring.results import ScoreResult
+from sopilot_pipeline.core.segment.steps import Step
 
 
 def _col(name: str, kind: pa.DataType, description: str) -> pa.Field:
@@ -136,6 +137,20 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "rejected_videos": REJECTED_SCHEMA,
     "failed_runs": FAILED_RUNS_SCHEMA,
 }
+
+
+def step_rows(steps: tuple[Step, ...], **columns: Any) -> list[dict[str, Any]]:
+    """The ``steps`` rows of one gold video; ``columns`` say whose they are."""
+    return [
+        {
+            **columns,
+            "step": s.index,
+            "start_sec": s.start_sec,
+            "end_sec": s.end_sec,
+            "step_name": s.label,
+        }
+        for s in steps
+    ]
 
 
 def score_row(result: ScoreResult, num_gold_steps: int, **columns: Any) -> dict[str, Any]:

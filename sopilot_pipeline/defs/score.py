@@ -45,12 +45,12 @@ from sopilot_pipeline.core.store.tables import (
     write_table,
 )
 from sopilot_pipeline.core.video.decode import VideoDecodeError, frames_at
+from sopilot_pipeline.defs.align import trainee_alignment
 from sopilot_pipeline.defs.batch import BATCHED, PartitionBatch
 from sopilot_pipeline.defs.checks import SCORE_CHECK, check_result, score_problem
 from sopilot_pipeline.defs.partitions import trainee_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.defs.schemas import column_schema_metadata
-from sopilot_pipeline.defs.scoring import trainee_alignment
 from sopilot_pipeline.defs.work import partition_reason
 
 KEYFRAME_WIDTH = 160
