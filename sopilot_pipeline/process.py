@@ -23,7 +23,7 @@ from dagster import (
 
 from sopilot_pipeline.core.store.embeddings import scan_table
 from sopilot_pipeline.core.store.provenance import gold_versions_by_task
-from sopilot_pipeline.core.watch.scan import advance_watch_state, scan_watch_folder
+from sopilot_pipeline.core.watch.scan import WatchEntry, advance_watch_state, scan_watch_folder
 from sopilot_pipeline.defs import build_definitions
 from sopilot_pipeline.defs.adapter import adapter_training_due, feature_adapter
 from sopilot_pipeline.defs.asset_keys import REJECTED_VIDEOS
@@ -159,7 +159,7 @@ def process_watch_folder(
     outcome = ProcessOutcome(settings, verbose)
     for line in fail_orphaned_runs(instance):
         print(line)
-    state: dict[str, list] = {}
+    state: dict[str, WatchEntry] = {}
     quiet_ticks = 0
     trained = False
     for tick in range(max_ticks):

@@ -25,7 +25,7 @@ from dagster import (
     sensor,
 )
 
-from sopilot_pipeline.core.watch.scan import advance_watch_state, scan_watch_folder
+from sopilot_pipeline.core.watch.scan import WatchEntry, advance_watch_state, scan_watch_folder
 from sopilot_pipeline.defs.adapter import adapter_job
 from sopilot_pipeline.defs.batch import MAX_PARTITIONS_PER_RUN
 from sopilot_pipeline.defs.orphans import fail_orphaned_runs
@@ -73,7 +73,7 @@ def watch_folder_sensor(context: SensorEvaluationContext, settings: SopilotSetti
         context.log.warning(line)
     files = list(scan_watch_folder(settings.layout.watch))
     state, ready, settling = advance_watch_state(
-        cursor.get("files", {}), files, settings.sensor_hash_seconds
+        entries_from_cursor(cursor.get("files", {})), files, settings.sensor_hash_seconds
     )
     if settling:
         context.log.info(f"{len(settling)} file(s) still settling, e.g. {settling[0].rel!r}")
@@ -102,12 +102,21 @@ def watch_folder_sensor(context: SensorEvaluationContext, settings: SopilotSetti
             *(DeleteDynamicPartitionsRequest(n, k) for n, k in plan.removed_partitions.items()),
             *(AddDynamicPartitionsRequest(n, k) for n, k in plan.new_partitions.items()),
         ],
-        cursor=json.dumps({"files": state, "waiting": waiting}),
+        cursor=json.dumps({"files": entries_to_cursor(state), "waiting": waiting}),
     )
 
 
+def entries_from_cursor(files: dict[str, list]) -> dict[str, WatchEntry]:
+    """The cursor keeps each file as ``[size, mtime_ns, sha256, asked]`` (short JSON)."""
+    return {rel: WatchEntry(*values[:4]) for rel, values in files.items()}
+
+
+def entries_to_cursor(state: dict[str, WatchEntry]) -> dict[str, list]:
+    return {rel: [e.size, e.mtime_ns, e.sha256, e.asked] for rel, e in state.items()}
+
+
 def _not_asked_yet(
-    context: SensorEvaluationContext, state: dict[str, list], needs: list[Need], limit: int
+    context: SensorEvaluationContext, state: dict[str, WatchEntry], needs: list[Need], limit: int
 ) -> list[Need]:
     """Needs not asked for on an earlier tick, at most ``limit``; marks them in ``state``.
 
@@ -119,10 +128,9 @@ def _not_asked_yet(
     fresh: list[Need] = []
     for need in needs:
         entry = state[need.ready.file.rel]
-        mark = entry[3]
-        if mark == need.mark:
+        if entry.asked == need.mark:
             continue
-        asked_version, _, asked_after = (mark or "").rpartition("@")
+        asked_version, _, asked_after = (entry.asked or "").rpartition("@")
         if (
             asked_version == need.version
             and need.latest_version != need.version
@@ -132,10 +140,10 @@ def _not_asked_yet(
                 f"{need.ready.file.rel!r} was processed but recorded version "
                 f"{need.latest_version!r}, not {need.version!r}; not asked again"
             )
-            entry[3] = need.mark
+            entry.asked = need.mark
             continue
         if len(fresh) >= limit:
             break
-        entry[3] = need.mark
+        entry.asked = need.mark
         fresh.append(need)
     return fresh

@@ -120,35 +120,48 @@ def scan_watch_folder(watch_dir: Path) -> Iterator[WatchedFile]:
                         )
 
 
-def advance_watch_state(
-    previous: dict[str, list], files: list[WatchedFile], hash_budget_sec: float | None = None
-) -> tuple[dict[str, list], list[ReadyFile], list[WatchedFile]]:
-    """One scan step. ``previous`` maps rel path -> [size, mtime_ns, sha256 | None, mark].
+@dataclass
+class WatchEntry:
+    """What is remembered of one watch-folder file from one scan to the next."""
 
-    ``mark`` belongs to the caller (the sensor keeps the last run key it requested for
-    the file there); it is kept while the file is unchanged. Hashing stops once
+    size: int
+    mtime_ns: int
+    sha256: str | None = None  # None: not hashed yet (new, changed, or out of budget)
+    # the caller's: the sensor keeps here the last run it asked for this file (``mark``)
+    asked: str | None = None
+
+    def unchanged(self, f: WatchedFile) -> bool:
+        return self.size == f.size and self.mtime_ns == f.mtime_ns
+
+
+def advance_watch_state(
+    previous: dict[str, WatchEntry], files: list[WatchedFile], hash_budget_sec: float | None = None
+) -> tuple[dict[str, WatchEntry], list[ReadyFile], list[WatchedFile]]:
+    """One scan step over ``previous`` (rel path -> entry).
+
+    An entry's ``asked`` is kept while the file is unchanged. Hashing stops once
     ``hash_budget_sec`` is spent: the rest are hashed on later ticks, so a thousand files
     dropped at once never push a tick past the sensor's time limit.
     Returns the new state, the ready files, and files still settling or not yet hashed.
     """
     started = time.perf_counter()
     hashed = 0
-    state: dict[str, list] = {}
+    state: dict[str, WatchEntry] = {}
     ready: list[ReadyFile] = []
     settling: list[WatchedFile] = []
     for f in files:
         before = previous.get(f.rel)
-        if before is None or before[0] != f.size or before[1] != f.mtime_ns:
-            state[f.rel] = [f.size, f.mtime_ns, None, None]
+        if before is None or not before.unchanged(f):
+            state[f.rel] = WatchEntry(f.size, f.mtime_ns)
             settling.append(f)
             continue
-        sha = before[2]
+        sha = before.sha256
         if sha is None and f.never_read:
             sha = NEVER_READ + hashlib.sha256(f.rel.encode()).hexdigest()
         if sha is None:
             spent = time.perf_counter() - started
             if hash_budget_sec is not None and hashed and spent > hash_budget_sec:
-                state[f.rel] = [f.size, f.mtime_ns, None, None]
+                state[f.rel] = WatchEntry(f.size, f.mtime_ns)
                 settling.append(f)
                 continue
             try:
@@ -158,7 +171,6 @@ def advance_watch_state(
             except OSError:  # permission denied, an I/O error: rejected, not skipped
                 sha = UNREADABLE + hashlib.sha256(f.rel.encode()).hexdigest()
             hashed += 1
-        mark = before[3] if len(before) > 3 else None
-        state[f.rel] = [f.size, f.mtime_ns, sha, mark]
+        state[f.rel] = WatchEntry(f.size, f.mtime_ns, sha, before.asked)
         ready.append(ReadyFile(f, sha))
     return state, ready, settling
