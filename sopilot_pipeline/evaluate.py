@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance
 
-from sopilot_pipeline.core.embed.heuristic import feature_groups
+from sopilot_pipeline.core.embed.registry import feature_groups
 from sopilot_pipeline.core.harness import accuracy
 from sopilot_pipeline.core.segment.authored_steps import sidecar_path
 from sopilot_pipeline.core.segment.steps import StepDetectionConfig, detect_gold_steps

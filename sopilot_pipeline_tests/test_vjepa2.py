@@ -90,7 +90,7 @@ def test_frames_are_embedded_as_they_stream_with_the_whole_videos_clips(
     """Streamed a few clips at a time, holding only the frames of clips not embedded yet:
     the clips, their times and their vectors are those of the whole video at once (a
     tail clip included)."""
-    from sopilot_pipeline.core.embed.heuristic import clip_windows
+    from sopilot_pipeline.core.embed.base import clip_windows
     from sopilot_pipeline.core.embed.vjepa2 import _pad_clip, preprocess
 
     embedder = VJEPA2Embedder(model=str(tiny_model), max_batch=2, stream_clips=2)

@@ -18,7 +18,7 @@ from dagster import (
 )
 
 from sopilot_pipeline.core.embed.adapter import fit_feature_adapter, save_feature_adapter
-from sopilot_pipeline.core.embed.heuristic import feature_groups
+from sopilot_pipeline.core.embed.registry import feature_groups
 from sopilot_pipeline.core.store.embeddings import all_gold_embeddings, current_adapter
 from sopilot_pipeline.core.store.layout import DataLayout
 from sopilot_pipeline.defs.resources import SopilotSettings

@@ -23,7 +23,7 @@ from dagster import (
 
 from sopilot_pipeline.core.align.edit_totals_gpu import gpu_available as lockstep_available
 from sopilot_pipeline.core.embed.adapter import FeatureAdapter, TaskAdapter
-from sopilot_pipeline.core.embed.heuristic import where_dimensions
+from sopilot_pipeline.core.embed.registry import where_dimensions
 from sopilot_pipeline.core.embed.series import ClipSeries
 from sopilot_pipeline.core.outputs.preview import alignment_preview_png, markdown_image
 from sopilot_pipeline.core.scoring.explain import (

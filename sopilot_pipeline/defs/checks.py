@@ -18,7 +18,7 @@ from dagster import (
     asset_check,
 )
 
-from sopilot_pipeline.core.embed.heuristic import feature_groups
+from sopilot_pipeline.core.embed.registry import feature_groups
 from sopilot_pipeline.core.store.embeddings import (
     load_clip_series,
     load_steps,

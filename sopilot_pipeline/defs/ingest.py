@@ -23,8 +23,8 @@ from dagster import (
 
 from sopilot_pipeline import __version__
 from sopilot_pipeline.core.base.digest import sha256_file
-from sopilot_pipeline.core.embed.heuristic import ClipEmbedder, ClipEmbeddings
-from sopilot_pipeline.core.store.embeddings import describe_embedder, save_clip_embeddings
+from sopilot_pipeline.core.embed.base import ClipEmbedder, ClipEmbeddings
+from sopilot_pipeline.core.store.embeddings import save_clip_embeddings
 from sopilot_pipeline.core.store.layout import DataLayout, read_json, task_id_problem, write_json
 from sopilot_pipeline.core.video.decode import (
     SampledFrames,
@@ -242,7 +242,7 @@ def clip_embeddings_asset(
     def clip_embeddings(context: AssetExecutionContext, settings: SopilotSettings):
         layout = settings.layout
         embedder = settings.embedder
-        details = describe_embedder(embedder)
+        details = embedder.describe()
         timings = {"decode": 0.0, "embed": 0.0, "video": 0.0}
         batch = PartitionBatch(context, on_rejected=rejection_recorder(context, layout, role))
         batch.run(lambda key: embed(layout, role, key, settings, embedder, details, timings))

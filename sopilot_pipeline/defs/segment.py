@@ -10,7 +10,7 @@ from typing import Any
 
 from dagster import AssetExecutionContext, AutomationCondition, MetadataValue, asset
 
-from sopilot_pipeline.core.embed.heuristic import feature_groups
+from sopilot_pipeline.core.embed.registry import feature_groups
 from sopilot_pipeline.core.embed.series import ClipSeries
 from sopilot_pipeline.core.segment.authored_steps import (
     SidecarError,

@@ -1,4 +1,4 @@
-"""Clip embeddings: the fast heuristic CPU embedder and the shared clip layout.
+"""The fast heuristic CPU embedder.
 
 A clip is ``clip_frames`` consecutive sampled frames, taken every ``clip_stride`` frames.
 The heuristic embedder describes a clip by what is where (thumbnail, grid colour means),
@@ -18,48 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
+from sopilot_pipeline.core.embed.base import ClipEmbeddings, clip_windows
 from sopilot_pipeline.core.video.decode import collect_frames
-
-
-@dataclass(frozen=True)
-class ClipEmbeddings:
-    vectors: np.ndarray  # (n_clips, dim) float32
-    start_sec: np.ndarray  # (n_clips,) float64
-    end_sec: np.ndarray  # (n_clips,) float64
-    embedder: str
-
-
-class ClipEmbedder(Protocol):
-    name: str
-
-    def frame_size_for(self, width: int, height: int) -> tuple[int, int]:
-        """(width, height) to decode sampled frames at, for a video of this size."""
-        ...
-
-    def embed(self, frames: np.ndarray, times: np.ndarray, fps: float) -> ClipEmbeddings: ...
-
-    def embed_frames(
-        self, frames: Iterable[tuple[float, np.ndarray]], fps: float
-    ) -> ClipEmbeddings:
-        """``embed`` over (seconds, frame) pairs as a video is decoded (``sampled_frames``):
-        an embedder that can, embeds them without holding the video."""
-        ...
-
-
-def clip_windows(n_frames: int, clip_frames: int, clip_stride: int) -> list[tuple[int, int]]:
-    """[start, end) frame windows; a video shorter than one clip gives one short clip."""
-    if n_frames <= 0:
-        return []
-    if n_frames <= clip_frames:
-        return [(0, n_frames)]
-    starts = list(range(0, n_frames - clip_frames + 1, clip_stride))
-    if starts[-1] + clip_frames < n_frames:  # cover the tail
-        starts.append(n_frames - clip_frames)
-    return [(s, s + clip_frames) for s in starts]
 
 
 def _block_mean(x: np.ndarray, cells: int) -> np.ndarray:
@@ -232,6 +195,9 @@ class HeuristicEmbedder:
         rest pose, and what survives another person and another camera."""
         return (3, 4)
 
+    def describe(self) -> dict[str, str | int]:
+        return {"name": self.name}
+
     def frame_features(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-frame appearance and foreground features, (n, d), and per consecutive
         pair motion features, (n - 1, d'), worked out ``chunk_frames`` at a time (pairs
@@ -301,24 +267,3 @@ class HeuristicEmbedder:
             end_sec=np.asarray(ends, dtype=np.float64),
             embedder=self.name,
         )
-
-
-def where_dimensions(embedder: str) -> np.ndarray | None:
-    """Boolean mask of the dimensions in a named embedder's where-the-hand-goes groups
-    (None: the embedder has no such groups)."""
-    if embedder != HeuristicEmbedder.name:
-        return None
-    model = HeuristicEmbedder()
-    sizes = [size for size, _ in model.feature_groups]
-    mask = np.zeros(sum(sizes), dtype=bool)
-    edges = np.cumsum([0, *sizes])
-    for g in model.where_groups:
-        mask[edges[g] : edges[g + 1]] = True
-    return mask
-
-
-def feature_groups(embedder: str) -> tuple[tuple[int, float], ...] | None:
-    """Feature groups of a named embedder (None: one homogeneous group)."""
-    if embedder == HeuristicEmbedder.name:
-        return HeuristicEmbedder().feature_groups
-    return None

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from sopilot_pipeline.core.base.device import torch_device
-from sopilot_pipeline.core.embed.heuristic import ClipEmbeddings, clip_windows
+from sopilot_pipeline.core.embed.base import ClipEmbeddings, clip_windows
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -227,6 +227,13 @@ class VJEPA2Embedder:
     @property
     def feature_groups(self) -> None:
         return None
+
+    @property
+    def where_groups(self) -> tuple[int, ...]:
+        return ()
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, **describe(self)}
 
     def embed(self, frames: np.ndarray, times: np.ndarray, fps: float) -> ClipEmbeddings:
         return self.embed_frames(zip(times, frames, strict=True), fps)

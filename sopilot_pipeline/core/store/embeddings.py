@@ -15,23 +15,15 @@ from sopilot_pipeline.core.embed.adapter import (
     fit_feature_adapter,
     load_feature_adapter,
 )
-from sopilot_pipeline.core.embed.heuristic import ClipEmbeddings, feature_groups
+from sopilot_pipeline.core.embed.base import ClipEmbeddings
+from sopilot_pipeline.core.embed.registry import feature_groups
 from sopilot_pipeline.core.embed.series import ClipSeries
-from sopilot_pipeline.core.embed.vjepa2 import VJEPA2Embedder, describe
 from sopilot_pipeline.core.scoring.results import GoldVariation
 from sopilot_pipeline.core.scoring.step_alignment import Edit
 from sopilot_pipeline.core.segment.steps import Step, steps_from_spans
 from sopilot_pipeline.core.store.layout import DataLayout, read_json, write_json
 from sopilot_pipeline.core.store.provenance import gold_versions_by_task
 from sopilot_pipeline.core.store.tables import read_table
-
-
-def describe_embedder(embedder: object) -> dict[str, str | int]:
-    """What produced a set of embeddings, for their metadata: name, and for a model its
-    source, weights revision, device and clip shape."""
-    if isinstance(embedder, VJEPA2Embedder):
-        return {"name": embedder.name, **describe(embedder)}
-    return {"name": getattr(embedder, "name", type(embedder).__name__)}
 
 
 def save_clip_embeddings(
