@@ -185,6 +185,41 @@ def write_score_report(path: Path, result: ScoreResult, ctx: ReportContext) -> P
     story: list = [
         Paragraph(f"SOPilot score report: {_esc(ctx.task_id)}", styles["Title"]),
         Paragraph(SECTIONS[0], styles["Heading2"]),
+        *_summary(result, ctx, styles, grid),
+        PageBreak(),
+        Paragraph(SECTIONS[1], styles["Heading2"]),
+        *_steps(result, ctx, body, grid),
+        PageBreak(),
+        Paragraph(SECTIONS[2], styles["Heading2"]),
+        *_keyframes(ctx, body, grid),
+        PageBreak(),
+        Paragraph(SECTIONS[3], styles["Heading2"]),
+        _deviations(result, ctx, body, grid),
+    ]
+
+    def build(tmp: Path) -> None:
+        doc = SimpleDocTemplate(
+            str(tmp),
+            pagesize=A4,
+            title=f"SOPilot report {ctx.task_id} / {ctx.trainee_video}",
+            leftMargin=20 * mm,
+            rightMargin=20 * mm,
+            topMargin=18 * mm,
+            bottomMargin=18 * mm,
+        )
+        doc.build(story)
+
+    return atomic_write_with(path, build)
+
+
+def _summary(result: ScoreResult, ctx: ReportContext, styles, grid: TableStyle) -> list:
+    """Who, what and the score, and the penalties that make it up."""
+    body = styles["BodyText"]
+    penalties = [
+        [p.name, f"{p.quantity:g}", f"-{p.points:.1f}", Paragraph(_esc(p.explanation), body)]
+        for p in result.penalties
+    ]
+    return [
         Table(
             [
                 ["Task", ctx.task_id],
@@ -202,21 +237,30 @@ def write_score_report(path: Path, result: ScoreResult, ctx: ReportContext) -> P
         Paragraph("How the score was reached", styles["Heading3"]),
         Table(
             [["Penalty", "Quantity", "Points", "Rule"]]
-            + [
-                [
-                    p.name,
-                    f"{p.quantity:g}",
-                    f"-{p.points:.1f}",
-                    Paragraph(_esc(p.explanation), body),
-                ]
-                for p in result.penalties
-            ]
+            + penalties
             + [["Score", "", f"{result.score:.1f}", "100 minus the points above, kept in 0-100"]],
             colWidths=[30 * mm, 20 * mm, 18 * mm, 95 * mm],
             style=grid,
         ),
-        PageBreak(),
-        Paragraph(SECTIONS[1], styles["Heading2"]),
+    ]
+
+
+def _steps(result: ScoreResult, ctx: ReportContext, body, grid: TableStyle) -> list:
+    """The timeline of gold and trainee steps, and each step as performed."""
+    rows = [
+        [
+            str(m.step.index + 1),
+            Paragraph(_esc(m.step.label), body),
+            f"{m.step.start_sec:.1f}-{m.step.end_sec:.1f}",
+            f"{m.trainee_start_sec:.1f}-{m.trainee_end_sec:.1f}" if m.found else "-",
+            ("in order" if m.in_order else "out of order") if m.found else "no",
+            f"{m.duration_ratio:.2f}x" if m.found else "-",
+            f"{m.mean_cost:.2f}" if m.found else "-",
+        ]
+        for m in result.step_matches
+    ]
+    header = ["Step", "Name", "Gold (s)", "Trainee (s)", "Performed", "Duration", "Match cost"]
+    return [
         Paragraph(
             "Gold steps (top) against where the trainee performed them (bottom); coloured "
             "bars under a row mark deviations.",
@@ -225,64 +269,31 @@ def write_score_report(path: Path, result: ScoreResult, ctx: ReportContext) -> P
         Spacer(1, 4 * mm),
         _timeline(result, ctx, A4[0] - 40 * mm),
         Spacer(1, 4 * mm),
-        Table(
-            [["Step", "Name", "Gold (s)", "Trainee (s)", "Performed", "Duration", "Match cost"]]
-            + [
-                [
-                    str(m.step.index + 1),
-                    Paragraph(_esc(m.step.label), body),
-                    f"{m.step.start_sec:.1f}-{m.step.end_sec:.1f}",
-                    f"{m.trainee_start_sec:.1f}-{m.trainee_end_sec:.1f}" if m.found else "-",
-                    ("in order" if m.in_order else "out of order") if m.found else "no",
-                    f"{m.duration_ratio:.2f}x" if m.found else "-",
-                    f"{m.mean_cost:.2f}" if m.found else "-",
-                ]
-                for m in result.step_matches
-            ],
-            style=grid,
-        ),
-        PageBreak(),
-        Paragraph(SECTIONS[2], styles["Heading2"]),
-        *_keyframes(ctx, body, grid),
-        PageBreak(),
-        Paragraph(SECTIONS[3], styles["Heading2"]),
+        Table([header] + rows, style=grid),
     ]
-    if result.deviations:
-        story.append(
-            Table(
-                [["Type", "Gold step", "Trainee (s)", "Severity", "Detail", "Clips"]]
-                + [
-                    [
-                        d.type,
-                        "-"
-                        if d.gold_step is None
-                        else Paragraph(_esc(f"{d.gold_step + 1}. {d.step_name or ''}"), body),
-                        "-"
-                        if d.trainee_start_sec is None
-                        else f"{d.trainee_start_sec:.1f}-{d.trainee_end_sec:.1f}",
-                        f"{d.severity:.2f}",
-                        Paragraph(_esc(d.detail), body),
-                        Paragraph(_clip_links(ctx, i), body),
-                    ]
-                    for i, d in enumerate(result.deviations)
-                ],
-                colWidths=[23 * mm, 24 * mm, 20 * mm, 14 * mm, 70 * mm, 19 * mm],
-                style=grid,
-            )
-        )
-    else:
-        story.append(Paragraph("No deviations: the trainee followed the procedure.", body))
 
-    def build(tmp: Path) -> None:
-        doc = SimpleDocTemplate(
-            str(tmp),
-            pagesize=A4,
-            title=f"SOPilot report {ctx.task_id} / {ctx.trainee_video}",
-            leftMargin=20 * mm,
-            rightMargin=20 * mm,
-            topMargin=18 * mm,
-            bottomMargin=18 * mm,
-        )
-        doc.build(story)
 
-    return atomic_write_with(path, build)
+def _deviations(result: ScoreResult, ctx: ReportContext, body, grid: TableStyle):
+    """Every deviation with its detail and links to its clips."""
+    if not result.deviations:
+        return Paragraph("No deviations: the trainee followed the procedure.", body)
+    rows = [
+        [
+            d.type,
+            "-"
+            if d.gold_step is None
+            else Paragraph(_esc(f"{d.gold_step + 1}. {d.step_name or ''}"), body),
+            "-"
+            if d.trainee_start_sec is None
+            else f"{d.trainee_start_sec:.1f}-{d.trainee_end_sec:.1f}",
+            f"{d.severity:.2f}",
+            Paragraph(_esc(d.detail), body),
+            Paragraph(_clip_links(ctx, i), body),
+        ]
+        for i, d in enumerate(result.deviations)
+    ]
+    return Table(
+        [["Type", "Gold step", "Trainee (s)", "Severity", "Detail", "Clips"]] + rows,
+        colWidths=[23 * mm, 24 * mm, 20 * mm, 14 * mm, 70 * mm, 19 * mm],
+        style=grid,
+    )

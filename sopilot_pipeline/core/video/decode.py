@@ -270,107 +270,141 @@ def sampled_frames(
     return SampledFrames(Path(path), target_fps, size)
 
 
+TRUSTED_HEADER_SEC = 3 * 3600
+"""A header's duration is not trusted beyond this when sizing the frame buffer."""
+
+
 def _decode(state: SampledFrames) -> Iterator[tuple[float, np.ndarray]]:
     """One pass over the file: yields the sampled frames, sets ``state.probe``."""
-    target_fps, size = state.target_fps, state.size
     container = open_video(state.path)
     with container:
         stream = video_stream(container)
         codec = stream.codec_context.name if stream.codec_context else "unknown"
         time_base = float(stream.time_base) if stream.time_base else None
         rate = _stream_rate(stream)
-        width, height = int(stream.width or 0), int(stream.height or 0)
-
+        seen = _Pass(width=int(stream.width or 0), height=int(stream.height or 0))
         expected = _header_duration(container, stream)
-        hours = 3 * 3600  # a header is not trusted beyond this
-        if expected and target_fps:
-            state.expected_count = int(min(expected, hours) * target_fps) + 8
-        first_time: float | None = None
-        last_time = 0.0
-        count = 0
-        errors = 0
-        turns = 0
-        interval = 1.0 / target_fps if target_fps else None
-        next_sample = 0.0
-        held: list = [None, None]  # the previous frame, and its pixels once converted
-        packets = container.demux(stream)
-
-        def sample_held(at: float) -> tuple[float, np.ndarray]:
-            if held[1] is None:
-                held[1] = upright_rgb(held[0], size, turns)
-            return at, held[1]
-
-        while True:
-            try:
-                packet = next(packets)
-            except StopIteration:
-                break
-            except av.error.EOFError:
-                break
-            except av.error.FFmpegError:
-                errors += 1
-                if errors > 10_000:
-                    break
-                continue
-            try:
-                decoded = packet.decode()
-            except av.error.FFmpegError:
-                errors += 1
-                continue
-            for frame in decoded:
-                if frame.pts is not None and time_base is not None:
-                    t = frame.pts * time_base
-                else:
-                    t = count / (rate or 30.0)
-                if first_time is None:
-                    first_time = t
-                    turns = quarter_turns(frame)
-                t -= first_time
-                if t < last_time and count:  # out-of-order/duplicate pts: keep time monotone
-                    t = last_time
-                last_time = t
-                count += 1
-                width, height = frame.width, frame.height
-                if interval is None:
-                    continue
-                # sampling times this frame skipped past belong to the previous frame
-                while held[0] is not None and next_sample + interval <= t + 1e-6:
-                    yield sample_held(next_sample)
-                    next_sample += interval
-                pixels = None
-                if t + 1e-6 >= next_sample:
-                    pixels = upright_rgb(frame, size, turns)
-                    yield t, pixels
-                    next_sample += interval * max(
-                        1, math.floor((t + 1e-6 - next_sample) / interval) + 1
-                    )
-                held[0], held[1] = frame, pixels
-    if count == 0:
-        raise VideoDecodeError(
-            "no decodable video frames" + (f" ({errors} corrupt packets)" if errors else "")
-        )
+        if expected and state.target_fps:
+            hours = min(expected, TRUSTED_HEADER_SEC)
+            state.expected_count = int(hours * state.target_fps) + 8
+        sampler = _Sampler(1.0 / state.target_fps, state.size) if state.target_fps else None
+        for frame in _decodable_frames(container, stream, seen):
+            t = seen.timed(frame, time_base, rate)
+            if sampler is not None:
+                yield from sampler.offer(frame, t, seen.turns)
+    if seen.count == 0:
+        errors = f" ({seen.errors} corrupt packets)" if seen.errors else ""
+        raise VideoDecodeError("no decodable video frames" + errors)
     if rate is None:
-        if count < 2 or last_time <= 0:
+        if seen.count < 2 or seen.last_time <= 0:
             raise VideoDecodeError("frame rate unknown: no usable fps metadata or timestamps")
-        _check_timing(count - 1, last_time)
-        rate = (count - 1) / last_time
-    duration = last_time + 1.0 / rate
-    if interval is not None and held[0] is not None:
-        while next_sample + 1e-6 < duration - interval * 0.5:  # the last frame's own time
-            yield sample_held(next_sample)
-            next_sample += interval
-    if turns % 2:
-        width, height = height, width
-    state.probe = VideoProbe(
-        fps=round(rate, 6),
-        frame_count=count,
-        duration_sec=round(duration, 6),
-        width=width,
-        height=height,
-        codec=codec,
-        decode_errors=errors,
-        rotation=turns * 90,
-    )
+        _check_timing(seen.count - 1, seen.last_time)
+        rate = (seen.count - 1) / seen.last_time
+    duration = seen.last_time + 1.0 / rate
+    if sampler is not None:
+        yield from sampler.finish(duration, seen.turns)
+    state.probe = seen.probe(rate, duration, codec)
+
+
+@dataclass
+class _Pass:
+    """What one decoding pass has seen so far."""
+
+    width: int
+    height: int
+    count: int = 0
+    errors: int = 0  # corrupt packets skipped
+    turns: int = 0  # quarter turns of the display rotation
+    first_time: float | None = None
+    last_time: float = 0.0
+
+    def timed(self, frame, time_base: float | None, rate: float | None) -> float:
+        """The frame's time from the first frame, kept monotone; counts the frame."""
+        if frame.pts is not None and time_base is not None:
+            t = frame.pts * time_base
+        else:
+            t = self.count / (rate or 30.0)
+        if self.first_time is None:
+            self.first_time = t
+            self.turns = quarter_turns(frame)
+        t -= self.first_time
+        if t < self.last_time and self.count:  # out-of-order/duplicate pts: keep time monotone
+            t = self.last_time
+        self.last_time = t
+        self.count += 1
+        self.width, self.height = frame.width, frame.height
+        return t
+
+    def probe(self, rate: float, duration: float, codec: str) -> VideoProbe:
+        upright = (self.height, self.width) if self.turns % 2 else (self.width, self.height)
+        return VideoProbe(
+            fps=round(rate, 6),
+            frame_count=self.count,
+            duration_sec=round(duration, 6),
+            width=upright[0],
+            height=upright[1],
+            codec=codec,
+            decode_errors=self.errors,
+            rotation=self.turns * 90,
+        )
+
+
+def _decodable_frames(container, stream, seen: _Pass) -> Iterator:
+    """Every frame that decodes; corrupt packets are skipped and counted in ``seen``."""
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except (StopIteration, av.error.EOFError):
+            return
+        except av.error.FFmpegError:
+            seen.errors += 1
+            if seen.errors > 10_000:
+                return
+            continue
+        try:
+            decoded = packet.decode()
+        except av.error.FFmpegError:
+            seen.errors += 1
+            continue
+        yield from decoded
+
+
+@dataclass
+class _Sampler:
+    """Frames every ``interval`` seconds: a frame at its own time when it reaches the
+    next sampling time; sampling times a frame skipped past get the frame before it."""
+
+    interval: float
+    size: tuple[int, int]
+    next_sample: float = 0.0
+    held: object | None = None  # the previous frame
+    held_pixels: np.ndarray | None = None  # ... once converted
+
+    def offer(self, frame, t: float, turns: int) -> Iterator[tuple[float, np.ndarray]]:
+        while self.held is not None and self.next_sample + self.interval <= t + 1e-6:
+            yield self._held(self.next_sample, turns)
+            self.next_sample += self.interval
+        pixels = None
+        if t + 1e-6 >= self.next_sample:
+            pixels = upright_rgb(frame, self.size, turns)
+            yield t, pixels
+            skipped = math.floor((t + 1e-6 - self.next_sample) / self.interval) + 1
+            self.next_sample += self.interval * max(1, skipped)
+        self.held, self.held_pixels = frame, pixels
+
+    def finish(self, duration: float, turns: int) -> Iterator[tuple[float, np.ndarray]]:
+        """The last frame held over the sampling times up to its own end."""
+        if self.held is None:
+            return
+        while self.next_sample + 1e-6 < duration - self.interval * 0.5:
+            yield self._held(self.next_sample, turns)
+            self.next_sample += self.interval
+
+    def _held(self, at: float, turns: int) -> tuple[float, np.ndarray]:
+        if self.held_pixels is None:
+            self.held_pixels = upright_rgb(self.held, self.size, turns)
+        return at, self.held_pixels
 
 
 SEEK_AHEAD_SEC = 30.0  # farther than this, seeking (to a keyframe) beats decoding on
