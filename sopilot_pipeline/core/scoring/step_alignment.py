@@ -50,6 +50,17 @@ def _row_graph_dtw(
     trainee video too short for any such path). Returns (rows, cols, total cost) of
     the best path. Rows are given by their gold clips ``src`` (-1: unrelated activity,
     cost ``extra_cost``), read from ``cost`` (gold clips x trainee clips)."""
+    back, last = _row_graph_fill(cost, src, extra_cost, limit_vertical)
+    end_r, end_s, best_end = _row_graph_end(last, src < 0)
+    rows, cols = _row_graph_trace(back, end_r, end_s)
+    return rows, cols, best_end
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_graph_fill(
+    cost: np.ndarray, src: np.ndarray, extra_cost: np.float32, limit_vertical: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The DP of ``_row_graph_dtw``: back-pointers of every cell, totals of the last column."""
     r_n, n = len(src), cost.shape[1]
     is_extra = src < 0
     inf = np.inf
@@ -94,15 +105,28 @@ def _row_graph_dtw(
                     acc[1, r] = best_v + c
                     back[1, r, j] = code_v
         prev, acc = acc, prev
-    last = prev  # the totals of the last column
+    return back, prev
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_graph_end(last: np.ndarray, is_extra: np.ndarray) -> tuple[int, int, float]:
+    """Where the best path ends: the last row, or the one before a final unrelated row."""
+    r_n = len(is_extra)
     end_r, end_s = r_n - 1, 0
-    best_end = inf
+    best_end = np.inf
     for rr in (r_n - 1, r_n - 2):
         if rr < 0 or (rr == r_n - 2 and not is_extra[r_n - 1]):
             continue
         for st in range(2):
             if last[st, rr] < best_end:
                 best_end, end_r, end_s = last[st, rr], rr, st
+    return end_r, end_s, best_end
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_graph_trace(back: np.ndarray, end_r: int, end_s: int) -> tuple[np.ndarray, np.ndarray]:
+    """The path's (rows, cols), followed back from its end through ``back``."""
+    r_n, n = back.shape[1], back.shape[2]
     rows = np.empty(r_n + n, dtype=np.int32)
     cols = np.empty(r_n + n, dtype=np.int32)
     k = 0
@@ -114,7 +138,7 @@ def _row_graph_dtw(
         code = back[st, r, j]
         if code < 0:
             break
-        move, src = code // 2, code % 2
+        move, source = code // 2, code % 2
         if move == _START:
             break
         if move == _DIAG:
@@ -129,8 +153,8 @@ def _row_graph_dtw(
             j -= 1
         else:
             r -= 2
-        st = src
-    return rows[:k][::-1].copy(), cols[:k][::-1].copy(), best_end
+        st = source
+    return rows[:k][::-1].copy(), cols[:k][::-1].copy()
 
 
 @dataclass(frozen=True)
