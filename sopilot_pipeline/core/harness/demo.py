@@ -9,6 +9,7 @@ unrelated action, or stop early; every variant records what was injected.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -126,7 +127,37 @@ def render_variant(
     multiple of 90) stores the picture turned the other way and says in the display
     matrix how to turn it upright, as a phone held sideways does.
     """
-    rng = np.random.default_rng(seed)
+    segments = []
+    for step_index, factor in variant.plan:
+        spec = task.steps[step_index] if step_index >= 0 else _UNRELATED
+        segments.append((step_index, spec, spec.duration_sec * factor))
+    total = sum(d for _, _, d in segments)
+    n_frames = max(1, int(round(total * fps)))
+    camera = _Nuisance(
+        np.random.default_rng(seed), jitter_px, noise, brightness_drift, light_change, offset_px
+    )
+    frames = (
+        camera.apply(img, f / fps, total)
+        for f, img in enumerate(_performed(task, segments, n_frames, fps, size))
+    )
+    atomic_write_with(
+        path, lambda tmp: _write_mp4(tmp, frames, fps, size, display_rotation), keep_suffix=True
+    )
+    truth, t0 = [], 0.0
+    for step_index, _, dur in segments:
+        truth.append({"gold_step": step_index, "start_sec": t0, "end_sec": t0 + dur})
+        t0 += dur
+    return {"segments": truth, "duration_sec": total, **variant.injected}
+
+
+def _performed(
+    task: TaskSpec,
+    segments: list[tuple[int, StepSpec, float]],
+    n_frames: int,
+    fps: int,
+    size: tuple[int, int],
+) -> Iterator[np.ndarray]:
+    """The bench as the procedure goes: parts placed so far, the part in hand."""
     w, h = size
     base = np.empty((h, w, 3), np.uint8)
     base[:] = task.background
@@ -134,79 +165,90 @@ def render_variant(
     for k in range(0, w, 40):  # fixed clutter so the scene has texture
         base[int(h * 0.86) : int(h * 0.9), k : k + 12] = (110, 100, 90)
     placed: list[tuple[StepSpec, float, float]] = []
-    frames_truth = []
     r = 0.06 * h
-    t_video = 0.0
-    segments = []
-    for step_index, factor in variant.plan:
-        spec = task.steps[step_index] if step_index >= 0 else _UNRELATED
-        segments.append((step_index, spec, spec.duration_sec * factor))
-    total = sum(d for _, _, d in segments)
-    n_frames = max(1, int(round(total * fps)))
+    seg_i, seg_t0 = 0, 0.0
+    for f in range(n_frames):
+        t = f / fps
+        while seg_i < len(segments) - 1 and t >= seg_t0 + segments[seg_i][2]:
+            step_index, spec, dur = segments[seg_i]
+            if step_index >= 0:
+                placed.append((spec, spec.end[0], spec.end[1]))
+            seg_t0 += dur
+            seg_i += 1
+        _, spec, dur = segments[seg_i]
+        img = base.copy()
+        for pspec, px, py in placed:
+            _draw(img, pspec.shape, px * w, py * h, r, pspec.color)
+        x, y = _in_hand(spec, min(1.0, (t - seg_t0) / dur), t - seg_t0)
+        _draw(img, spec.shape, x * w, y * h, r, spec.color)
+        _draw(img, "disc", x * w + 0.8 * r, y * h - 0.8 * r, 0.7 * r, _HAND)
+        yield img
 
-    def write(tmp: Path) -> None:
-        nonlocal t_video
-        with av.open(str(tmp), mode="w", format="mp4") as out:
-            stream = out.add_stream("libx264", rate=Fraction(fps))
-            turns = (display_rotation // 90) % 4
-            stored_w, stored_h = (h, w) if turns % 2 else (w, h)
-            stream.width, stream.height, stream.pix_fmt = stored_w, stored_h, "yuv420p"
+
+def _in_hand(spec: StepSpec, u: float, elapsed: float) -> tuple[float, float]:
+    """Where the part is at ``u`` of its step: carried from the tray to its station,
+    then worked there."""
+    ease = 0.5 - 0.5 * np.cos(np.pi * min(1.0, u / 0.2))
+    x = spec.start[0] + (spec.end[0] - spec.start[0]) * ease
+    y = spec.start[1] + (spec.end[1] - spec.start[1]) * ease
+    if u > 0.2:
+        phase = 2 * np.pi * elapsed * 1.2
+        x += 0.035 * np.sin(phase) * (1 if spec.wiggle > 0 else 0.4)
+        y += 0.035 * np.cos(phase) * (1 if spec.wiggle <= 0 else 0.4)
+    return x, y
+
+
+@dataclass(frozen=True)
+class _Nuisance:
+    """What the camera adds to a frame: shake, placement, drift, a light change, noise."""
+
+    rng: np.random.Generator
+    jitter_px: float
+    noise: float
+    brightness_drift: float
+    light_change: tuple[float, float] | None
+    offset_px: tuple[int, int]
+
+    def apply(self, img: np.ndarray, t: float, total: float) -> np.ndarray:
+        dx, dy = self.offset_px
+        if self.jitter_px:
+            jx, jy = self.rng.normal(0, self.jitter_px, 2).round().astype(int)
+            dx, dy = dx + jx, dy + jy
+        if dx or dy:
+            img = np.roll(img, (dy, dx), axis=(0, 1))
+        lit = self.light_change is not None and t >= self.light_change[0]
+        if self.brightness_drift or self.noise or lit:
+            gain = 1.0 + self.brightness_drift * (t / max(total, 1e-6))
+            if lit:
+                gain *= self.light_change[1]
+            noisy = img.astype(np.float32) * gain
+            if self.noise:
+                noisy += self.rng.normal(0, self.noise, img.shape)
+            img = np.clip(noisy, 0, 255).astype(np.uint8)
+        return img
+
+
+def _write_mp4(
+    tmp: Path, frames: Iterable[np.ndarray], fps: int, size: tuple[int, int], rotation: int
+) -> None:
+    """H.264 of upright ``frames``, stored turned by ``rotation`` with the display matrix
+    saying how to turn them back."""
+    w, h = size
+    with av.open(str(tmp), mode="w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=Fraction(fps))
+        turns = (rotation // 90) % 4
+        stored_w, stored_h = (h, w) if turns % 2 else (w, h)
+        stream.width, stream.height, stream.pix_fmt = stored_w, stored_h, "yuv420p"
+        if turns:
+            stream.set_display_rotation(rotation)
+        stream.options = {"preset": "veryfast", "crf": "23"}
+        for img in frames:
             if turns:
-                stream.set_display_rotation(display_rotation)
-            stream.options = {"preset": "veryfast", "crf": "23"}
-            seg_i, seg_t0 = 0, 0.0
-            for f in range(n_frames):
-                t = f / fps
-                while seg_i < len(segments) - 1 and t >= seg_t0 + segments[seg_i][2]:
-                    step_index, spec, dur = segments[seg_i]
-                    if step_index >= 0:
-                        placed.append((spec, spec.end[0], spec.end[1]))
-                    seg_t0 += dur
-                    seg_i += 1
-                step_index, spec, dur = segments[seg_i]
-                u = min(1.0, (t - seg_t0) / dur)
-                img = base.copy()
-                for pspec, px, py in placed:
-                    _draw(img, pspec.shape, px * w, py * h, r, pspec.color)
-                # carry the part from the tray to its station, then work it there
-                ease = 0.5 - 0.5 * np.cos(np.pi * min(1.0, u / 0.2))
-                x = spec.start[0] + (spec.end[0] - spec.start[0]) * ease
-                y = spec.start[1] + (spec.end[1] - spec.start[1]) * ease
-                if u > 0.2:
-                    phase = 2 * np.pi * (t - seg_t0) * 1.2
-                    x += 0.035 * np.sin(phase) * (1 if spec.wiggle > 0 else 0.4)
-                    y += 0.035 * np.cos(phase) * (1 if spec.wiggle <= 0 else 0.4)
-                _draw(img, spec.shape, x * w, y * h, r, spec.color)
-                _draw(img, "disc", x * w + 0.8 * r, y * h - 0.8 * r, 0.7 * r, _HAND)
-                dx, dy = offset_px
-                if jitter_px:
-                    jx, jy = rng.normal(0, jitter_px, 2).round().astype(int)
-                    dx, dy = dx + jx, dy + jy
-                if dx or dy:
-                    img = np.roll(img, (dy, dx), axis=(0, 1))
-                lit = light_change is not None and t >= light_change[0]
-                if brightness_drift or noise or lit:
-                    gain = 1.0 + brightness_drift * (t / max(total, 1e-6))
-                    if lit:
-                        gain *= light_change[1]
-                    noisy = img.astype(np.float32) * gain
-                    if noise:
-                        noisy += rng.normal(0, noise, img.shape)
-                    img = np.clip(noisy, 0, 255).astype(np.uint8)
-                if turns:
-                    img = np.ascontiguousarray(np.rot90(img, -turns))
-                frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-                for packet in stream.encode(frame):
-                    out.mux(packet)
-            for packet in stream.encode():
+                img = np.ascontiguousarray(np.rot90(img, -turns))
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 out.mux(packet)
-
-    atomic_write_with(path, write, keep_suffix=True)
-    t0 = 0.0
-    for step_index, _, dur in segments:
-        frames_truth.append({"gold_step": step_index, "start_sec": t0, "end_sec": t0 + dur})
-        t0 += dur
-    return {"segments": frames_truth, "duration_sec": total, **variant.injected}
+        for packet in stream.encode():
+            out.mux(packet)
 
 
 def standard_variants(task: TaskSpec, seed: int) -> list[Variant]:
