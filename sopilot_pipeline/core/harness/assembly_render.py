@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -278,91 +279,128 @@ def render_assembly(
     """Write the performance to ``path``; returns the truth: per planned step its segment
     (from the hand leaving rest to the next step leaving rest) in seconds."""
     rng = np.random.default_rng(seed)
-    w, h = size
-    W, H = 2 * w, 2 * h  # drawn at twice the size, downsampled: anti-aliased edges
     timeline = _timeline(task, actor, performance, rng)
     total = timeline[-1][3] + 0.3 if timeline else 1.0
-    scene = _scene(task, W, H)
-    r = PART_RADIUS * W
-    placed_at: list[tuple[int, float]] = []  # (step, time placed)
-    for step, t0, t1, _ in timeline:
-        if step >= 0:
-            placed_at.append((step, t0 + 0.84 * (t1 - t0)))
-    n_frames = int(round(total * fps))
-    yy, xx = np.mgrid[0:h, 0:w]
-    vignette = 1.0 - 0.25 * (((xx - w / 2) / w) ** 2 + ((yy - h / 2) / h) ** 2)
-    vignette = vignette[..., None].astype(np.float32)
-    wb = np.array(camera.white_balance, np.float32)
-    affine = _camera_affine(camera, w, h)
-
-    def frame_at(t: float) -> np.ndarray:
-        img = scene.copy()
-        draw = ImageDraw.Draw(img)
-        for passer in camera.passers:  # someone walks by behind the bench
-            u = (t - passer) / 3.0
-            if 0 <= u <= 1:
-                px = (-0.1 + 1.2 * u) * W
-                draw.ellipse([px - 9, 4, px + 9, 22], fill=(170, 140, 120))
-                draw.rectangle([px - 14, 22, px + 14, 0.1 * H], fill=(80, 90, 150))
-        for step, when in placed_at:
-            if t >= when:
-                s = task.steps[step]
-                b = task.bins[s.bin]
-                _draw_part(draw, b.shape, s.slot[0] * W, s.slot[1] * H, 0.8 * r, b.colour)
-        hand, holding, part = actor.rest, False, None
-        for step, t0, t1, _ in timeline:
-            if t0 <= t < t1:
-                u = (t - t0) / (t1 - t0)
-                if step >= 0:
-                    hand, holding = _hand_at(task.steps[step], task, actor, u)
-                    part = task.bins[task.steps[step].bin]
-                else:  # wiping the board in circles
-                    a = 2 * math.pi * 2.5 * u
-                    centre = (0.52, 0.63)
-                    reach = _ease(min(1.0, u / 0.2)) * _ease(min(1.0, (1 - u) / 0.2))
-                    hand = _lerp(
-                        actor.rest,
-                        (centre[0] + 0.1 * math.cos(a), centre[1] + 0.06 * math.sin(a)),
-                        reach,
-                    )
-                break
-        hx, hy = hand[0] * W, hand[1] * H
-        elbow = (0.5 * (hx + actor.rest[0] * W) + 0.12 * W, H * 1.02)
-        draw.line([elbow, (hx, hy)], fill=actor.sleeve, width=int(1.4 * r))
-        if holding and part is not None:
-            _draw_part(draw, part.shape, hx, hy - 0.6 * r, 0.7 * r, part.colour)
-        draw.ellipse([hx - 0.9 * r, hy - 0.8 * r, hx + 0.9 * r, hy + 0.8 * r], fill=actor.skin)
-        img = img.resize((w, h), Image.BOX)  # anti-aliased edges from the 2x drawing
-        if affine is not None:
-            img = img.transform((w, h), Image.AFFINE, affine, Image.BILINEAR, fillcolor=task.table)
-        x = np.asarray(img, np.float32) * vignette * wb
-        x *= 1.0 + camera.drift * (t / total)
-        x += rng.normal(0, camera.noise, x.shape).astype(np.float32)
-        return np.clip(x, 0, 255).astype(np.uint8)
-
+    shot = _Shot(task, actor, camera, timeline, total, size, rng)
+    frames = (shot.frame(f / fps) for f in range(int(round(total * fps))))
     container = {"libx264": "mp4", "mpeg4": "avi", "libvpx-vp9": "webm"}.get(codec, "matroska")
     if path.suffix.lower() == ".mkv":
         container = "matroska"
-
-    def write(tmp: Path) -> None:
-        with av.open(str(tmp), mode="w", format=container) as out:
-            stream = out.add_stream(codec, rate=Fraction(fps))
-            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-            if codec == "libx264":
-                stream.options = {"preset": "veryfast", "crf": "24"}
-            elif codec == "mpeg4":
-                stream.options = {"qscale": "4"}
-            for f in range(n_frames):
-                frame = av.VideoFrame.from_ndarray(frame_at(f / fps), format="rgb24")
-                for packet in stream.encode(frame):
-                    out.mux(packet)
-            for packet in stream.encode():
-                out.mux(packet)
-
-    atomic_write_with(path, write, keep_suffix=True)
+    atomic_write_with(
+        path, lambda tmp: _write(tmp, frames, fps, size, codec, container), keep_suffix=True
+    )
     segments = []
     for i, (step, t0, _, t_end) in enumerate(timeline):
         start = 0.0 if i == 0 else t0
         end = total if i == len(timeline) - 1 else t_end
         segments.append({"gold_step": step, "start_sec": round(start, 4), "end_sec": round(end, 4)})
     return {"segments": segments, "duration_sec": total, "deviations": list(performance.deviations)}
+
+
+class _Shot:
+    """The performance as one camera films it: drawn at twice the size and downsampled
+    (anti-aliased edges), then the camera's placement, vignette, colour and noise."""
+
+    def __init__(
+        self,
+        task: AssemblyTask,
+        actor: Actor,
+        camera: Camera,
+        timeline: list[tuple[int, float, float, float]],
+        total: float,
+        size: tuple[int, int],
+        rng: np.random.Generator,
+    ) -> None:
+        self.task, self.actor, self.camera, self.timeline = task, actor, camera, timeline
+        self.total, self.size, self.rng = total, size, rng
+        w, h = size
+        self.W, self.H = 2 * w, 2 * h
+        self.scene = _scene(task, self.W, self.H)
+        self.r = PART_RADIUS * self.W
+        # (step, time its part is placed)
+        self.placed_at = [(st, t0 + 0.84 * (t1 - t0)) for st, t0, t1, _ in timeline if st >= 0]
+        yy, xx = np.mgrid[0:h, 0:w]
+        vignette = 1.0 - 0.25 * (((xx - w / 2) / w) ** 2 + ((yy - h / 2) / h) ** 2)
+        self.vignette = vignette[..., None].astype(np.float32)
+        self.wb = np.array(camera.white_balance, np.float32)
+        self.affine = _camera_affine(camera, w, h)
+
+    def frame(self, t: float) -> np.ndarray:
+        img = self.scene.copy()
+        draw = ImageDraw.Draw(img)
+        self._draw_bench(draw, t)
+        self._draw_hand(draw, *self._hand(t))
+        w, h = self.size
+        img = img.resize((w, h), Image.BOX)  # anti-aliased edges from the 2x drawing
+        if self.affine is not None:
+            img = img.transform(
+                (w, h), Image.AFFINE, self.affine, Image.BILINEAR, fillcolor=self.task.table
+            )
+        x = np.asarray(img, np.float32) * self.vignette * self.wb
+        x *= 1.0 + self.camera.drift * (t / self.total)
+        x += self.rng.normal(0, self.camera.noise, x.shape).astype(np.float32)
+        return np.clip(x, 0, 255).astype(np.uint8)
+
+    def _draw_bench(self, draw: ImageDraw.ImageDraw, t: float) -> None:
+        """Someone walking by behind the bench, and the parts placed by ``t``."""
+        W, H, r = self.W, self.H, self.r
+        for passer in self.camera.passers:
+            u = (t - passer) / 3.0
+            if 0 <= u <= 1:
+                px = (-0.1 + 1.2 * u) * W
+                draw.ellipse([px - 9, 4, px + 9, 22], fill=(170, 140, 120))
+                draw.rectangle([px - 14, 22, px + 14, 0.1 * H], fill=(80, 90, 150))
+        for step, when in self.placed_at:
+            if t >= when:
+                s = self.task.steps[step]
+                b = self.task.bins[s.bin]
+                _draw_part(draw, b.shape, s.slot[0] * W, s.slot[1] * H, 0.8 * r, b.colour)
+
+    def _hand(self, t: float) -> tuple[tuple[float, float], bool, Bin | None]:
+        """Where the hand is at ``t``, whether it holds a part, and from which bin."""
+        for step, t0, t1, _ in self.timeline:
+            if t0 <= t < t1:
+                u = (t - t0) / (t1 - t0)
+                if step >= 0:
+                    hand, holding = _hand_at(self.task.steps[step], self.task, self.actor, u)
+                    return hand, holding, self.task.bins[self.task.steps[step].bin]
+                # wiping the board in circles
+                a = 2 * math.pi * 2.5 * u
+                centre = (0.52, 0.63)
+                reach = _ease(min(1.0, u / 0.2)) * _ease(min(1.0, (1 - u) / 0.2))
+                circle = (centre[0] + 0.1 * math.cos(a), centre[1] + 0.06 * math.sin(a))
+                return _lerp(self.actor.rest, circle, reach), False, None
+        return self.actor.rest, False, None
+
+    def _draw_hand(
+        self, draw: ImageDraw.ImageDraw, hand: tuple[float, float], holding: bool, part
+    ) -> None:
+        W, H, r, actor = self.W, self.H, self.r, self.actor
+        hx, hy = hand[0] * W, hand[1] * H
+        elbow = (0.5 * (hx + actor.rest[0] * W) + 0.12 * W, H * 1.02)
+        draw.line([elbow, (hx, hy)], fill=actor.sleeve, width=int(1.4 * r))
+        if holding and part is not None:
+            _draw_part(draw, part.shape, hx, hy - 0.6 * r, 0.7 * r, part.colour)
+        draw.ellipse([hx - 0.9 * r, hy - 0.8 * r, hx + 0.9 * r, hy + 0.8 * r], fill=actor.skin)
+
+
+def _write(
+    tmp: Path,
+    frames: Iterable[np.ndarray],
+    fps: int,
+    size: tuple[int, int],
+    codec: str,
+    container: str,
+) -> None:
+    with av.open(str(tmp), mode="w", format=container) as out:
+        stream = out.add_stream(codec, rate=Fraction(fps))
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        if codec == "libx264":
+            stream.options = {"preset": "veryfast", "crf": "24"}
+        elif codec == "mpeg4":
+            stream.options = {"qscale": "4"}
+        for img in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
