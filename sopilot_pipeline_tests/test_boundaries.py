@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sopilot_pipeline.core import ROOMS
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sopilot_pipeline"
@@ -72,3 +74,19 @@ def test_core_imports_point_one_way() -> None:
             if ROOMS.index(other) > ROOMS.index(room):
                 wrong.append(f"{path.relative_to(CORE)} imports {other}")
     assert wrong == []
+
+
+LONGEST = {"defs": 40, "core": 80}
+"""Lines a function may take: an asset body is load, call the core, write, metadata."""
+
+
+@pytest.mark.parametrize("layer", sorted(LONGEST))
+def test_functions_stay_short(layer: str) -> None:
+    long = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} ({lines} lines)"
+        for path in sorted((PACKAGE / layer).rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and (lines := node.end_lineno - node.lineno + 1) > LONGEST[layer]
+    ]
+    assert long == []
