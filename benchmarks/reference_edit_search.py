@@ -9,7 +9,7 @@ import numpy as np
 
 from sopilot_pipeline.core.scoring.step_alignment import (
     Edit,
-    SequenceAlignment,
+    StepSequencePath,
     _moved_steps,
     align_step_sequence,
     step_match_cost,
@@ -25,7 +25,7 @@ def explain_trainee_reference(
     swap_price: float,
     found_cost: float,
     max_edits: int | None = None,
-) -> tuple[SequenceAlignment, tuple[Edit, ...]]:
+) -> tuple[StepSequencePath, tuple[Edit, ...]]:
     """Greedy search for the edits of the gold order that best explain the trainee.
 
     Prices are per gold clip of the steps an edit touches, so a long step must save
@@ -48,7 +48,7 @@ def explain_trainee_reference(
             if a < b and abs(a - b) == 1:  # only a pair in gold order can be swapped
                 swapped = current.order[:i] + (b, a) + current.order[i + 2 :]
                 candidates.append(("swap", (a, b), swapped))
-        paying: list[tuple[float, Edit, SequenceAlignment]] = []
+        paying: list[tuple[float, Edit, StepSequencePath]] = []
         for kind, touched, new_order in candidates:
             trial = align_step_sequence(cost, steps, new_order, extra_cost)
             saving = current.total_cost - trial.total_cost

@@ -27,7 +27,7 @@ from sopilot_pipeline.core.embed.registry import where_dimensions
 from sopilot_pipeline.core.embed.series import ClipSeries
 from sopilot_pipeline.core.outputs.preview import alignment_preview_png, markdown_image
 from sopilot_pipeline.core.scoring.explain import (
-    TraineeAlignment,
+    Explanation,
     align_to_golds,
     align_trainees,
 )
@@ -103,7 +103,7 @@ def align_trainee(
     layout: DataLayout,
     key: str,
     task_golds: "TaskGolds",
-    searched: dict[str, TraineeAlignment] | None,
+    searched: dict[str, Explanation] | None,
     settings: SopilotSettings,
 ) -> dict[str, Any]:
     """Explain one trainee against its task's golds (``searched``: alignments already
@@ -161,7 +161,7 @@ LOCKSTEP_BYTES = 1 << 30
 
 def searched_together(
     layout: DataLayout, task_golds: "TaskGolds", keys: list[str], config: ScoringConfig
-) -> dict[str, dict[str, TraineeAlignment]]:
+) -> dict[str, dict[str, Explanation]]:
     """On a GPU, the alignments of a range run's trainees against their golds, searched
     in lockstep in groups of up to ``LOCKSTEP_BYTES`` of cost matrices (one kernel launch
     per round for the whole group). Empty on the CPU, where that gains nothing. A
@@ -169,7 +169,7 @@ def searched_together(
     reason, on its own."""
     if not lockstep_available():
         return {}
-    out: dict[str, dict[str, TraineeAlignment]] = {}
+    out: dict[str, dict[str, Explanation]] = {}
     group: list[tuple[str, dict, ClipSeries]] = []
     size = 0
 

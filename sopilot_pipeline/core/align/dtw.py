@@ -20,7 +20,9 @@ _DIAG, _UP, _LEFT = 0, 1, 2
 
 
 @dataclass(frozen=True)
-class Alignment:
+class WarpPath:
+    """A plain DTW path between two clip series and its cost."""
+
     path: np.ndarray  # (L, 2) int32 pairs (gold_clip, trainee_clip), monotone
     total_cost: float
     mean_cost: float  # total cost / path length
@@ -148,17 +150,17 @@ def _backtrack(back: np.ndarray, i: int, j: int) -> np.ndarray:
     return out[:k][::-1].copy()
 
 
-def dtw_from_cost(cost: np.ndarray) -> Alignment:
+def dtw_from_cost(cost: np.ndarray) -> WarpPath:
     """Full DTW from (0, 0) to (m-1, n-1) over a precomputed cost matrix."""
     cost = np.ascontiguousarray(cost, dtype=np.float32)
     if cost.ndim != 2 or 0 in cost.shape:
         raise ValueError(f"DTW needs a non-empty 2-D cost matrix, got shape {cost.shape}")
-    return _alignment(*_dtw_dp(cost))
+    return _warp_path(*_dtw_dp(cost))
 
 
-def _alignment(back: np.ndarray, total: float) -> Alignment:
+def _warp_path(back: np.ndarray, total: float) -> WarpPath:
     path = _backtrack(back, back.shape[0] - 1, back.shape[1] - 1)
-    return Alignment(path=path, total_cost=float(total), mean_cost=float(total) / len(path))
+    return WarpPath(path=path, total_cost=float(total), mean_cost=float(total) / len(path))
 
 
 @numba.njit(cache=True, nogil=True)

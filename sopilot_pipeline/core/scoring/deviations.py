@@ -11,7 +11,7 @@ import numpy as np
 
 from sopilot_pipeline.core.align.dtw import dtw_from_cost
 from sopilot_pipeline.core.embed.series import ClipSeries
-from sopilot_pipeline.core.scoring.explain import TraineeAlignment, path_warp
+from sopilot_pipeline.core.scoring.explain import Explanation, path_warp
 from sopilot_pipeline.core.scoring.results import (
     Deviation,
     GoldVariation,
@@ -21,7 +21,7 @@ from sopilot_pipeline.core.scoring.results import (
 from sopilot_pipeline.core.scoring.step_alignment import (
     Edit,
     ExtraRun,
-    SequenceAlignment,
+    StepSequencePath,
 )
 from sopilot_pipeline.core.segment.steps import (
     Step,
@@ -52,7 +52,7 @@ def missing_step(step: Step, edit: Edit) -> Deviation:
 
 
 def swapped_steps(
-    edit: Edit, steps: tuple[Step, ...], seq: SequenceAlignment, trainee: ClipSeries
+    edit: Edit, steps: tuple[Step, ...], seq: StepSequencePath, trainee: ClipSeries
 ) -> Deviation:
     """A swap edit: two adjacent gold steps performed in reverse order."""
     a, b = (steps[i] for i in sorted(edit.steps))
@@ -72,7 +72,7 @@ def swapped_steps(
 
 
 def performed_steps(
-    alignment: TraineeAlignment,
+    alignment: Explanation,
     steps: tuple[Step, ...],
     trainee: ClipSeries,
     variation: GoldVariation,
@@ -178,7 +178,7 @@ def _over_time(trainee_sec: float, gold_sec: float, config: ScoringConfig) -> bo
 
 
 def _step_times(
-    seq: SequenceAlignment,
+    seq: StepSequencePath,
     spans: dict[int, tuple[int, int]],
     trainee: ClipSeries,
     config: ScoringConfig,
@@ -208,7 +208,7 @@ def _step_times(
 
 
 def _dwell_extras(
-    alignment: TraineeAlignment,
+    alignment: Explanation,
     steps: tuple[Step, ...],
     trainee: ClipSeries,
     variation: GoldVariation,
@@ -255,7 +255,7 @@ def _dwell_extras(
 
 
 def _split_at_rest(
-    alignment: TraineeAlignment,
+    alignment: Explanation,
     steps: tuple[Step, ...],
     trainee: ClipSeries,
     variation: GoldVariation,
@@ -303,7 +303,7 @@ def _split_at_rest(
     return spans, extras
 
 
-def _sequence_warp(seq: SequenceAlignment, steps: tuple[Step, ...], n_trainee: int) -> float:
+def _sequence_warp(seq: StepSequencePath, steps: tuple[Step, ...], n_trainee: int) -> float:
     """Warp of the path through the performed steps laid end to end in the order the
     trainee did them, so a swap or a left-out step is not counted a second time."""
     offset: dict[int, int] = {}

@@ -23,7 +23,7 @@ from sopilot_pipeline.core.scoring.results import ScoringConfig
 from sopilot_pipeline.core.scoring.step_alignment import (
     Edit,
     SearchPrices,
-    SequenceAlignment,
+    StepSequencePath,
     align_step_sequence,
     explain_trainees,
 )
@@ -77,13 +77,13 @@ def step_contrast(gold_vectors: np.ndarray, steps: tuple[Step, ...]) -> float:
 
 
 @dataclass(frozen=True)
-class TraineeAlignment:
+class Explanation:
     """The trainee explained against one gold: cost matrix in contrast units, the
     edited step sequence and the edits."""
 
     cost: np.ndarray
     contrast: float
-    sequence: SequenceAlignment
+    sequence: StepSequencePath
     edits: tuple[Edit, ...]
 
     @property
@@ -114,7 +114,7 @@ def replay_alignment(
     order: tuple[int, ...],
     edits: tuple[Edit, ...],
     config: ScoringConfig | None = None,
-) -> TraineeAlignment:
+) -> Explanation:
     """An alignment saved as its step order and edits, rebuilt with one DP.
 
     The greedy edit search is the expensive part of ``align_to_gold``; its result is
@@ -123,7 +123,7 @@ def replay_alignment(
     config = config or ScoringConfig()
     cost, contrast = _cost_in_contrast_units(gold, steps, trainee)
     sequence = align_step_sequence(cost, steps, tuple(order), config.extra_cost)
-    return TraineeAlignment(cost, contrast, sequence, tuple(edits))
+    return Explanation(cost, contrast, sequence, tuple(edits))
 
 
 def align_to_gold(
@@ -131,7 +131,7 @@ def align_to_gold(
     steps: tuple[Step, ...],
     trainee: ClipSeries,
     config: ScoringConfig | None = None,
-) -> TraineeAlignment:
+) -> Explanation:
     """Explain the trainee against one gold (both in the same adapted feature space)."""
     return align_to_golds({"gold": (gold, steps)}, trainee, config)["gold"]
 
@@ -140,7 +140,7 @@ def align_to_golds(
     golds: Mapping[str, tuple[ClipSeries, tuple[Step, ...]]],
     trainee: ClipSeries,
     config: ScoringConfig | None = None,
-) -> dict[str, TraineeAlignment]:
+) -> dict[str, Explanation]:
     """Explain the trainee against every gold of its task (see ``align_trainees``)."""
     return align_trainees([(golds, trainee)], config)[0]
 
@@ -148,7 +148,7 @@ def align_to_golds(
 def align_trainees(
     jobs: Sequence[tuple[Mapping[str, tuple[ClipSeries, tuple[Step, ...]]], ClipSeries]],
     config: ScoringConfig | None = None,
-) -> list[dict[str, TraineeAlignment]]:
+) -> list[dict[str, Explanation]]:
     """Explain each trainee against each of its golds, all the searches in lockstep: on
     a GPU each round of every trainee and gold is one kernel launch; on the CPU each
     pair is searched as alone. All their cost matrices are held at once."""
@@ -171,5 +171,5 @@ def align_trainees(
         out.append({})
         for g in golds:
             sequence, edits = next(explained)
-            out[-1][g] = TraineeAlignment(cost[g][0], cost[g][1], sequence, edits)
+            out[-1][g] = Explanation(cost[g][0], cost[g][1], sequence, edits)
     return out

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from sopilot_pipeline.core.scoring.step_alignment import (
     Edit,
-    SequenceAlignment,
+    StepSequencePath,
 )
 from sopilot_pipeline.core.segment.steps import (
     Step,
@@ -106,7 +106,7 @@ class ScoreResult:
     deviations: tuple[Deviation, ...]
     penalties: tuple[Penalty, ...]
     step_matches: tuple[StepMatch, ...]
-    alignment: SequenceAlignment  # costs in units of the gold's step contrast
+    alignment: StepSequencePath  # costs in units of the gold's step contrast
     edits: tuple[Edit, ...]
     mean_cost: float  # per aligned cell, over the trainee's step clips
     warp: float

@@ -19,7 +19,7 @@ from sopilot_pipeline.core.scoring.deviations import (
     swapped_steps,
     temporal_warp,
 )
-from sopilot_pipeline.core.scoring.explain import TraineeAlignment, align_to_gold
+from sopilot_pipeline.core.scoring.explain import Explanation, align_to_gold
 from sopilot_pipeline.core.scoring.results import (
     DEVIATION_TYPES,
     Deviation,
@@ -38,7 +38,7 @@ def evaluate_trainee(
     steps: tuple[Step, ...],
     trainee: ClipSeries,
     config: ScoringConfig | None = None,
-    alignment: TraineeAlignment | None = None,
+    alignment: Explanation | None = None,
     variation: GoldVariation | None = None,
 ) -> ScoreResult:
     """Score a trainee video against one gold video whose steps are known.
@@ -101,7 +101,7 @@ def evaluate_trainee(
 def best_gold(
     golds: Mapping[str, tuple[ClipSeries, tuple[Step, ...]]],
     trainee: ClipSeries,
-    alignments: Mapping[str, TraineeAlignment],
+    alignments: Mapping[str, Explanation],
     variations: Mapping[str, GoldVariation],
     config: ScoringConfig | None = None,
 ) -> tuple[str, ScoreResult]:

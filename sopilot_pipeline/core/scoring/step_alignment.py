@@ -178,7 +178,10 @@ class ExtraRun:
 
 
 @dataclass(frozen=True)
-class SequenceAlignment:
+class StepSequencePath:
+    """The path through the gold's steps in the order the trainee did them, with the
+    stretches set aside as unrelated activity."""
+
     order: tuple[int, ...]  # gold steps in the order the trainee did them
     total_cost: float
     placements: tuple[StepPlacement, ...]  # in ``order``
@@ -188,7 +191,7 @@ class SequenceAlignment:
 
 def align_step_sequence(
     cost: np.ndarray, steps: tuple[Step, ...], order: tuple[int, ...], extra_cost: float
-) -> SequenceAlignment:
+) -> StepSequencePath:
     """Align the trainee (columns of ``cost``) to the gold steps taken in ``order``."""
     if not order:
         raise ValueError("cannot align to an empty step sequence")
@@ -232,7 +235,7 @@ def align_step_sequence(
         )
     on_step = owners >= 0
     path = np.stack([gold_clip[path_rows[on_step]], path_cols[on_step]], axis=1).astype(np.int32)
-    return SequenceAlignment(tuple(order), float(total), tuple(placements), tuple(extras), path)
+    return StepSequencePath(tuple(order), float(total), tuple(placements), tuple(extras), path)
 
 
 def step_match_cost(cost: np.ndarray, step: Step) -> float:
@@ -266,7 +269,7 @@ def explain_trainee(
     swap_price: float,
     found_cost: float,
     max_edits: int | None = None,
-) -> tuple[SequenceAlignment, tuple[Edit, ...]]:
+) -> tuple[StepSequencePath, tuple[Edit, ...]]:
     """Greedy search for the edits of the gold order that best explain the trainee.
 
     Prices are per gold clip of the steps an edit touches, so a long step must save
@@ -281,12 +284,12 @@ def explain_trainee(
 
 def explain_trainees(
     pairs: list[tuple[np.ndarray, tuple[Step, ...]]], prices: SearchPrices
-) -> list[tuple[SequenceAlignment, tuple[Edit, ...]]]:
+) -> list[tuple[StepSequencePath, tuple[Edit, ...]]]:
     """``explain_trainee`` for several (cost, gold steps) pairs, their rounds in lockstep:
     on a GPU every candidate of every pair's round is one kernel launch; on the CPU each
     pair's round is its two DPs, as alone. Same answers either way."""
     searches = [_edit_search(cost, steps, prices) for cost, steps in pairs]
-    results: dict[int, tuple[SequenceAlignment, tuple[Edit, ...]]] = {}
+    results: dict[int, tuple[StepSequencePath, tuple[Edit, ...]]] = {}
     pending: dict[int, tuple[int, ...]] = {}
 
     def advance(i: int, answer: Totals | None) -> None:
@@ -327,7 +330,7 @@ def _round_totals(
 
 def _edit_search(
     cost: np.ndarray, steps: tuple[Step, ...], prices: SearchPrices
-) -> Generator[tuple[int, ...], Totals, tuple[SequenceAlignment, tuple[Edit, ...]]]:
+) -> Generator[tuple[int, ...], Totals, tuple[StepSequencePath, tuple[Edit, ...]]]:
     """The greedy search of ``explain_trainee``; each round yields the current order and
     is sent back the totals of its candidate edits (``edit_totals.candidate_totals``)."""
     extra_cost = prices.extra_cost
@@ -387,9 +390,9 @@ def _moved_steps(
     cost: np.ndarray,
     steps: tuple[Step, ...],
     extra_cost: float,
-    current: SequenceAlignment,
+    current: StepSequencePath,
     edits: list[Edit],
-) -> tuple[SequenceAlignment, list[Edit]]:
+) -> tuple[StepSequencePath, list[Edit]]:
     """Turn "step missing + unrelated activity next to its neighbour" into a swap.
 
     When a step is done before its predecessor (or after its successor) and steps leave
@@ -430,7 +433,7 @@ def _moved_steps(
 def _paying_edits(
     cost: np.ndarray,
     steps: tuple[Step, ...],
-    current: SequenceAlignment,
+    current: StepSequencePath,
     prices: SearchPrices,
     totals: Totals,
 ) -> list[tuple[float, Edit, tuple[int, ...]]]:
