@@ -1,9 +1,9 @@
 """The algorithms, without Dagster: numpy in, numpy or frozen dataclasses out.
 
 Computation is pure; what touches files says so and stays in its rooms: ``base``
-(atomic writes, hashes), ``watch``
-(scans), ``video`` (decodes, writes the masked copy), ``embed`` (loads model weights),
-``outputs`` (report, clips), ``store`` (the data folder) and ``harness`` (renders).
+(atomic writes, hashes), ``watch`` (scans), ``video`` (decodes, writes the masked
+copy), ``embed`` (loads model weights), ``outputs`` (report, clips), ``store`` (the
+data folder) and ``harness`` (renders).
 
 The core is in rooms, in the order a video goes through the pipeline (``ROOMS``): base,
 watch, video, embed, align, segment, scoring, outputs, store, harness. A module imports
