@@ -84,6 +84,7 @@ def performed_steps(
     seq = alignment.sequence
     spans, split_extras = _split_at_rest(alignment, steps, trainee, variation, config)
     times = _step_times(seq, spans, trainee, config)
+    _stop_at_gold_end(seq, steps, trainee, times)
     dwells = _dwell_extras(alignment, steps, trainee, variation, config, times)
     matches: dict[int, StepMatch] = {}
     for p in seq.placements:
@@ -205,6 +206,35 @@ def _step_times(
         if after is not None:
             times[after] = (min(times[after][0], split), times[after][1])
     return times
+
+
+def _stop_at_gold_end(
+    seq: StepSequencePath,
+    steps: tuple[Step, ...],
+    trainee: ClipSeries,
+    times: dict[int, tuple[float, float]],
+) -> None:
+    """The last step of a trainee who stopped before the gold's last step ends where
+    the path reaches that gold step's end, not at the end of the video.
+
+    A gold step ends in the middle of the rest before the next step; a trainee video
+    that stops after a step runs on through the whole rest and the last moments of the
+    recording, which would count as that step's time (a false over time on the step
+    before an early stop).
+    """
+    if not seq.placements:
+        return
+    last = seq.placements[-1]
+    step = steps[last.step]
+    if step.end_clip >= steps[-1].end_clip or last.last_clip < len(trainee.vectors) - 1:
+        return
+    path = seq.path
+    on_end = path[(path[:, 0] == step.end_clip - 1) & (path[:, 1] >= last.first_clip), 1]
+    if len(on_end) == 0:
+        return
+    reached = int(on_end.min())
+    t0, t1 = times[last.step]
+    times[last.step] = (t0, min(t1, trainee.span_times(reached, reached)[1]))
 
 
 def _dwell_extras(
