@@ -26,7 +26,7 @@ from sopilot_pipeline.core.store.provenance import gold_versions_by_task
 from sopilot_pipeline.core.watch.scan import WatchEntry, advance_watch_state, scan_watch_folder
 from sopilot_pipeline.defs import build_definitions
 from sopilot_pipeline.defs.adapter import adapter_training_due, feature_adapter
-from sopilot_pipeline.defs.asset_keys import REJECTED_VIDEOS
+from sopilot_pipeline.defs.asset_keys import FEATURE_ADAPTER, REJECTED_VIDEOS
 from sopilot_pipeline.defs.batch import FAILED_PARTITIONS, MAX_PARTITIONS_PER_RUN
 from sopilot_pipeline.defs.orphans import fail_orphaned_runs, process_run_tags
 from sopilot_pipeline.defs.rejected import rejected_rows
@@ -196,7 +196,7 @@ def process_watch_folder(
             print(f"training feature adapter: {why}")
             res = _materialize([feature_adapter], instance, outcome)
             if not res.success:
-                outcome.record_failure("feature_adapter", res)
+                outcome.record_failure(FEATURE_ADAPTER, res)
             continue
         if needs:
             quiet_ticks = 0
@@ -239,7 +239,7 @@ def _summarise_rejections(instance: DagsterInstance, outcome: ProcessOutcome) ->
     if (rows or last is not None) and not summarised:
         res = _materialize([rejected_videos], instance, outcome)
         if not res.success:
-            outcome.record_failure("rejected_videos", res)
+            outcome.record_failure(REJECTED_VIDEOS, res)
 
 
 def print_summary(outcome: ProcessOutcome) -> None:

@@ -21,6 +21,7 @@ from sopilot_pipeline.core.embed.adapter import fit_feature_adapter, save_featur
 from sopilot_pipeline.core.embed.registry import feature_groups
 from sopilot_pipeline.core.store.embeddings import all_gold_embeddings, current_adapter
 from sopilot_pipeline.core.store.layout import DataLayout
+from sopilot_pipeline.defs.asset_keys import FEATURE_ADAPTER, GOLD_CLIP_EMBEDDINGS
 from sopilot_pipeline.defs.resources import SopilotSettings
 
 
@@ -44,8 +45,9 @@ def adapter_training_due(layout: DataLayout, embedder: str, min_new: int) -> tup
 
 
 @asset(
+    name=FEATURE_ADAPTER,
     group_name="training",
-    deps=["gold_clip_embeddings"],
+    deps=[GOLD_CLIP_EMBEDDINGS],
     kinds={"numpy"},
     description="Z-score mean/std over all gold clip embeddings of the current embedder, "
     "saved as a new versioned `models/feature_adapter_<embedder>_<ts>.npz`.",

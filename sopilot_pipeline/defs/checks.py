@@ -26,12 +26,17 @@ from sopilot_pipeline.core.store.embeddings import (
 )
 from sopilot_pipeline.core.store.layout import DataLayout
 from sopilot_pipeline.core.store.tables import read_table
+from sopilot_pipeline.defs.asset_keys import (
+    TRAINEE_ALIGNMENT,
+    TRAINEE_CLIP_EMBEDDINGS,
+    TRAINEE_SCORE,
+)
 from sopilot_pipeline.defs.partitions import trainee_videos
 from sopilot_pipeline.defs.resources import SopilotSettings
 
 SCORE_CHECK = AssetCheckSpec(
     "trainee_score_is_consistent",
-    asset="trainee_score",
+    asset=TRAINEE_SCORE,
     description="Score is within 0-100 and its counts match the deviation rows.",
 )
 COUNTED = {
@@ -130,7 +135,7 @@ def score_problem(layout: DataLayout, key: str) -> str | None:
 
 
 @asset_check(
-    asset="trainee_clip_embeddings",
+    asset=TRAINEE_CLIP_EMBEDDINGS,
     partitions_def=trainee_videos,
     description="Vectors are finite, have the embedder's dimension, match their clip "
     "times, and there are enough clips for the video's duration.",
@@ -142,7 +147,7 @@ def trainee_embeddings_are_finite(
 
 
 @asset_check(
-    asset="trainee_alignment",
+    asset=TRAINEE_ALIGNMENT,
     partitions_def=trainee_videos,
     description="The path moves forward in trainee time, stays inside both videos, runs "
     "from the first to the last clip of the explained gold steps and visits every one.",

@@ -25,6 +25,11 @@ from sopilot_pipeline.core.store.embeddings import (
 )
 from sopilot_pipeline.core.store.layout import DataLayout, read_json
 from sopilot_pipeline.core.store.search import ClipIndex, build_clip_index, save_clip_index
+from sopilot_pipeline.defs.asset_keys import (
+    FEATURE_ADAPTER,
+    GOLD_CLIP_EMBEDDINGS,
+    TRAINEE_CLIP_EMBEDDINGS,
+)
 from sopilot_pipeline.defs.resources import SopilotSettings
 
 INDEX_ASSET = "clip_index"
@@ -64,9 +69,9 @@ def build_index_from_layout(layout: DataLayout, embedder: str) -> ClipIndex | No
     name=INDEX_ASSET,
     group_name="analytics",
     deps=[
-        AssetDep("gold_clip_embeddings", partition_mapping=AllPartitionMapping()),
-        AssetDep("trainee_clip_embeddings", partition_mapping=AllPartitionMapping()),
-        "feature_adapter",
+        AssetDep(GOLD_CLIP_EMBEDDINGS, partition_mapping=AllPartitionMapping()),
+        AssetDep(TRAINEE_CLIP_EMBEDDINGS, partition_mapping=AllPartitionMapping()),
+        FEATURE_ADAPTER,
     ],
     automation_condition=AutomationCondition.cron_tick_passed("15 * * * *")
     & ~AutomationCondition.in_progress(),

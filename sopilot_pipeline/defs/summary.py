@@ -19,6 +19,7 @@ from dagster import (
 from sopilot_pipeline.core.base.atomic import atomic_write_with
 from sopilot_pipeline.core.store.embeddings import scan_table
 from sopilot_pipeline.core.store.layout import DataLayout
+from sopilot_pipeline.defs.asset_keys import TRAINEE_SCORE
 from sopilot_pipeline.defs.resources import SopilotSettings
 
 SUMMARY_ASSET = "task_summary"
@@ -85,7 +86,7 @@ def _markdown(summary: pl.DataFrame) -> str:
 @asset(
     name=SUMMARY_ASSET,
     group_name="analytics",
-    deps=[AssetDep("trainee_score", partition_mapping=AllPartitionMapping())],
+    deps=[AssetDep(TRAINEE_SCORE, partition_mapping=AllPartitionMapping())],
     automation_condition=AutomationCondition.cron_tick_passed("0 * * * *")
     & ~AutomationCondition.in_progress(),
     kinds={"parquet"},

@@ -34,6 +34,16 @@ from sopilot_pipeline.core.store.provenance import (
     trainee_version,
 )
 from sopilot_pipeline.core.watch.scan import ReadyFile
+from sopilot_pipeline.defs.asset_keys import (
+    GOLD_CLIP_EMBEDDINGS,
+    GOLD_STEPS,
+    GOLD_VIDEO,
+    REJECTED_VIDEOS,
+    TRAINEE_ALIGNMENT,
+    TRAINEE_CLIP_EMBEDDINGS,
+    TRAINEE_SCORE,
+    TRAINEE_VIDEO,
+)
 from sopilot_pipeline.defs.checks import (
     SCORE_CHECK,
     trainee_alignment_is_a_valid_path,
@@ -48,15 +58,15 @@ from sopilot_pipeline.defs.dagster_internals import (
 from sopilot_pipeline.defs.partitions import PARTITIONS_BY_ROLE, rejected_video_partitions
 from sopilot_pipeline.defs.resources import SopilotSettings
 
-GOLD_INGEST = ("gold_video", "gold_clip_embeddings")
-GOLD_CHAIN = GOLD_INGEST + ("gold_steps",)
-TRAINEE_INGEST = ("trainee_video", "trainee_clip_embeddings")
-TRAINEE_SCORING = ("trainee_alignment", "trainee_score")
+GOLD_INGEST = (GOLD_VIDEO, GOLD_CLIP_EMBEDDINGS)
+GOLD_CHAIN = GOLD_INGEST + (GOLD_STEPS,)
+TRAINEE_INGEST = (TRAINEE_VIDEO, TRAINEE_CLIP_EMBEDDINGS)
+TRAINEE_SCORING = (TRAINEE_ALIGNMENT, TRAINEE_SCORE)
 TRAINEE_CHAIN = TRAINEE_INGEST + TRAINEE_SCORING
 GOLD_JOB = "ingest_gold_video"
 TRAINEE_JOB = "score_trainee_video"
 JOB_OF_ROLE = {"gold": GOLD_JOB, "trainee": TRAINEE_JOB}
-FINAL_ASSET = {"gold": "gold_steps", "trainee": "trainee_score"}
+FINAL_ASSET = {"gold": GOLD_STEPS, "trainee": TRAINEE_SCORE}
 REASON_TAG = "sopilot/reason"  # why the run's videos are (re)done, with counts when mixed
 REASONS_TAG = "sopilot/reasons"  # partition -> reason, when the run's reasons differ
 PARTITIONS_OF_JOB = {JOB_OF_ROLE[role]: p.name for role, p in PARTITIONS_BY_ROLE.items()}
@@ -115,7 +125,7 @@ def latest_versions(instance: DagsterInstance, asset: str) -> dict[str, tuple[st
 def rejected(layout: DataLayout, r: ReadyFile) -> bool:
     """Rejected already, and not changed since: a newer video (or, for a gold, a newer
     steps sidecar) is tried again."""
-    rejection = layout.table_file("rejected_videos", r.file.task_id, r.file.partition_key)
+    rejection = layout.table_file(REJECTED_VIDEOS, r.file.task_id, r.file.partition_key)
     try:
         rejected_at = rejection.stat().st_mtime_ns
     except OSError:
@@ -128,7 +138,7 @@ def rejected(layout: DataLayout, r: ReadyFile) -> bool:
 
 
 def _rejection_row(layout: DataLayout, key: str) -> bool:
-    return any((layout.tables / "rejected_videos").glob(f"*/{key}.parquet"))
+    return any((layout.tables / REJECTED_VIDEOS).glob(f"*/{key}.parquet"))
 
 
 def _role_busy(instance: DagsterInstance, role: str) -> bool:
@@ -205,13 +215,13 @@ class _Planner:
         embedder = self.settings.embedder.name
         with_gold: set[str] = set()
         pending: set[str] = set()
-        latest = latest_versions(self.instance, "gold_steps") if golds else {}
+        latest = latest_versions(self.instance, GOLD_STEPS) if golds else {}
         for r in golds:
             try:
                 version = gold_version(
                     r.sha256, embedder, sidecar_digest(r.file.path), self.settings.privacy_mask
                 )
-                done = self._consider(r, version, latest, GOLD_INGEST, ("gold_steps",))
+                done = self._consider(r, version, latest, GOLD_INGEST, (GOLD_STEPS,))
             except Exception as exc:  # noqa: BLE001 - one file must never stop the others
                 self.plan.errors[r.file.rel] = f"{type(exc).__name__}: {exc}"
                 done = False
@@ -227,7 +237,7 @@ class _Planner:
             # than being scored twice (in their task's own fallback, then in the adapter)
             self.plan.first_adapter = sorted(k for golds in golds_now.values() for k in golds)
             return
-        latest = latest_versions(self.instance, "trainee_score") if trainees else {}
+        latest = latest_versions(self.instance, TRAINEE_SCORE) if trainees else {}
         adapter = adapter_version(adapter_file)
         if self.settings.delete_originals:  # golds whose originals were deleted still count
             with_gold = with_gold | (set(golds_now) - pending - self.golds_in_watch)
