@@ -11,7 +11,12 @@ from datetime import UTC, datetime
 from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, AssetObservation
 
 from sopilot_pipeline.core.store.layout import DataLayout
-from sopilot_pipeline.core.store.tables import REJECTED_SCHEMA, table_rows, write_table
+from sopilot_pipeline.core.store.tables import (
+    REJECTED_SCHEMA,
+    rejected_row,
+    table_rows,
+    write_table,
+)
 from sopilot_pipeline.defs.asset_keys import REJECTED_VIDEO, REJECTED_VIDEOS, VIDEO
 from sopilot_pipeline.defs.batch import Rejected
 from sopilot_pipeline.defs.partitions import rejected_video_partitions
@@ -42,12 +47,8 @@ def record_rejection(
     reason: str,
 ) -> None:
     context.log.warning(f"rejected {role} video {video!r} of task {task_id!r}: {reason}")
-    row = {"task_id": task_id, "role": role, "video": video, "partition_key": key}
-    write_table(
-        layout.table_file(REJECTED_VIDEOS, task_id, key),
-        [{**row, "reason": reason, "rejected_at": datetime.now(UTC)}],
-        REJECTED_SCHEMA,
-    )
+    row = rejected_row(task_id, role, video, key, reason, datetime.now(UTC))
+    write_table(layout.table_file(REJECTED_VIDEOS, task_id, key), [row], REJECTED_SCHEMA)
     details = {"status": "rejected", "reason": reason, "video": video, "task_id": task_id}
     context.log_event(
         AssetObservation(asset_key=AssetKey(VIDEO[role]), partition=key, metadata=details)

@@ -7,6 +7,7 @@ DuckDB read all files with hive partitioning; re-materialising replaces the file
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,20 @@ def step_rows(steps: tuple[Step, ...], **columns: Any) -> list[dict[str, Any]]:
         }
         for s in steps
     ]
+
+
+def rejected_row(
+    task_id: str, role: str, video: str, key: str, reason: str, rejected_at: datetime
+) -> dict[str, Any]:
+    """The ``rejected_videos`` row of one refused file."""
+    return {
+        "task_id": task_id,
+        "role": role,
+        "video": video,
+        "partition_key": key,
+        "reason": reason,
+        "rejected_at": rejected_at,
+    }
 
 
 def score_row(result: ScoreResult, num_gold_steps: int, **columns: Any) -> dict[str, Any]:
