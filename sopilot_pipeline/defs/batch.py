@@ -16,7 +16,7 @@ our own per-partition code, so that ``benchmarks/pipeline_scale.py`` can tell it
 Dagster's share.
 
 The last asset of a video's chain (``gold_steps``, ``trainee_score``) records what it
-was made from as the partition's data version (``core.provenance``): one
+was made from as the partition's data version (``core.store.provenance``): one
 ``AssetMaterialization`` per partition always, since an output's data version would be
 the same for every partition of a range. Nothing in those runs is downstream of them.
 """

@@ -7,7 +7,7 @@ public home, this is the only import to change.
   tags; Dagster's own backfills use them.
 - Partition tag: a failed single-partition run names its partition by it.
 - Data-version tags: the last asset of a video's chain records what it was made from
-  on each partition's materialisation (``core.provenance``), which Dagster reads back
+  on each partition's materialisation (``core.store.provenance``), which Dagster reads back
   as that partition's data version.
 - A check verdict's target materialisation: without it the UI counts a per-partition
   check verdict logged by the asset itself as not run.

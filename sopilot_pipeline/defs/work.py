@@ -1,7 +1,7 @@
 """What each ready watch-folder video still needs: one answer for the sensor and ``process``.
 
 A video is done when the last asset of its chain recorded the data version wanted now
-(``core.provenance``: this content, this embedder, the task's golds and adapter as they
+(``core.store.provenance``: this content, this embedder, the task's golds and adapter as they
 are) and its outputs are still under the data root. Nothing else is consulted: not run
 keys, not a ledger. So work done by the daemon, a UI materialisation, a backfill or
 ``process`` is never redone by another path, and content put back (A→B→A), deleted

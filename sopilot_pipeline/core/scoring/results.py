@@ -45,7 +45,7 @@ class ScoringConfig:
 
 @dataclass(frozen=True)
 class GoldVariation:
-    """What the task's other golds allow one gold's steps (``core.gold_model``)."""
+    """What the task's other golds allow one gold's steps (``core.scoring.gold_model``)."""
 
     # adjacent step pairs (a, a + 1) that some gold performs b-then-a: not a swap
     free_pairs: frozenset[tuple[int, int]] = frozenset()
