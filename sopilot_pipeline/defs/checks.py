@@ -18,7 +18,7 @@ from dagster import (
     asset_check,
 )
 
-from sopilot_pipeline.core.embed.registry import feature_groups
+from sopilot_pipeline.core.embed.registry import stored_dim
 from sopilot_pipeline.core.store.embeddings import (
     load_clip_series,
     load_steps,
@@ -88,10 +88,8 @@ def embeddings_problem(layout: DataLayout, key: str) -> str | None:
 
 
 def expected_dim(embedder: str, meta: dict) -> int:
-    groups = feature_groups(embedder)
-    if groups:
-        return sum(size for size, _ in groups)
-    return int(meta.get("embedder_details", {}).get("hidden_size", meta["dim"]))
+    dim = stored_dim(embedder, meta.get("embedder_details", {}))
+    return dim if dim is not None else int(meta["dim"])
 
 
 def alignment_problem(layout: DataLayout, key: str) -> str | None:

@@ -34,6 +34,11 @@ class ClipEmbedder(Protocol):
         ...
 
     @property
+    def dim(self) -> int:
+        """Length of one clip's vector."""
+        ...
+
+    @property
     def where_groups(self) -> tuple[int, ...]:
         """Indices of the groups that say where the motion goes (weighed double in tasks
         done from a rest pose); () for none."""

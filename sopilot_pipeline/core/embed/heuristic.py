@@ -189,6 +189,10 @@ class HeuristicEmbedder:
         return ((_APPEARANCE_DIM, 1.0), (16, 1.0), (64, 1.0), (_FINE_DIM, 1.0), (_FINE_DIM, 1.0))
 
     @property
+    def dim(self) -> int:
+        return sum(size for size, _ in self.feature_groups)
+
+    @property
     def where_groups(self) -> tuple[int, ...]:
         """Groups that say where the hand goes, whatever its colour (fine motion and
         foreground grids): what tells alike steps apart in a procedure done from a

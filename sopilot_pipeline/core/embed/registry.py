@@ -38,3 +38,13 @@ def where_dimensions(embedder: str) -> np.ndarray | None:
     for g in known.where_groups:
         mask[edges[g] : edges[g + 1]] = True
     return mask
+
+
+def stored_dim(embedder: str, details: dict) -> int | None:
+    """Vector length of embeddings stored under ``embedder`` with these details (the
+    embedder's ``describe()``): a known embedder's own, else a model's hidden size."""
+    known = _named(embedder)
+    if known is not None:
+        return known.dim
+    size = details.get("hidden_size")
+    return int(size) if size is not None else None

@@ -229,6 +229,10 @@ class VJEPA2Embedder:
         return None
 
     @property
+    def dim(self) -> int:
+        return self.loaded.hidden_size
+
+    @property
     def where_groups(self) -> tuple[int, ...]:
         return ()
 
