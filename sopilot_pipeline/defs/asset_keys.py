@@ -13,6 +13,8 @@ TRAINEE_ALIGNMENT = "trainee_alignment"
 TRAINEE_SCORE = "trainee_score"
 REJECTED_VIDEOS = "rejected_videos"  # the table of every refused file
 REJECTED_VIDEO = "rejected_video"  # one partition per refused file
+CLIP_INDEX = "clip_index"
+TASK_SUMMARY = "task_summary"
 
 VIDEO: dict[str, str] = {"gold": GOLD_VIDEO, "trainee": TRAINEE_VIDEO}
 CLIP_EMBEDDINGS: dict[str, str] = {"gold": GOLD_CLIP_EMBEDDINGS, "trainee": TRAINEE_CLIP_EMBEDDINGS}

@@ -46,6 +46,7 @@ from sopilot_pipeline.core.store.tables import (
 )
 from sopilot_pipeline.core.video.decode import VideoDecodeError, frames_at
 from sopilot_pipeline.defs.align import trainee_alignment
+from sopilot_pipeline.defs.asset_keys import TRAINEE_SCORE
 from sopilot_pipeline.defs.batch import BATCHED, PartitionBatch
 from sopilot_pipeline.defs.checks import SCORE_CHECK, check_result, score_problem
 from sopilot_pipeline.defs.partitions import trainee_videos
@@ -57,6 +58,7 @@ KEYFRAME_WIDTH = 160
 
 
 @asset(
+    name=TRAINEE_SCORE,
     partitions_def=trainee_videos,
     group_name="trainee_videos",
     deps=[trainee_alignment],

@@ -26,13 +26,12 @@ from sopilot_pipeline.core.store.embeddings import (
 from sopilot_pipeline.core.store.layout import DataLayout, read_json
 from sopilot_pipeline.core.store.search import ClipIndex, build_clip_index, save_clip_index
 from sopilot_pipeline.defs.asset_keys import (
+    CLIP_INDEX,
     FEATURE_ADAPTER,
     GOLD_CLIP_EMBEDDINGS,
     TRAINEE_CLIP_EMBEDDINGS,
 )
 from sopilot_pipeline.defs.resources import SopilotSettings
-
-INDEX_ASSET = "clip_index"
 
 
 def build_index_from_layout(layout: DataLayout, embedder: str) -> ClipIndex | None:
@@ -66,7 +65,7 @@ def build_index_from_layout(layout: DataLayout, embedder: str) -> ClipIndex | No
 
 
 @asset(
-    name=INDEX_ASSET,
+    name=CLIP_INDEX,
     group_name="analytics",
     deps=[
         AssetDep(GOLD_CLIP_EMBEDDINGS, partition_mapping=AllPartitionMapping()),

@@ -19,10 +19,9 @@ from dagster import (
 from sopilot_pipeline.core.base.atomic import atomic_write_with
 from sopilot_pipeline.core.store.embeddings import scan_table
 from sopilot_pipeline.core.store.layout import DataLayout
-from sopilot_pipeline.defs.asset_keys import TRAINEE_SCORE
+from sopilot_pipeline.defs.asset_keys import TASK_SUMMARY, TRAINEE_SCORE
 from sopilot_pipeline.defs.resources import SopilotSettings
 
-SUMMARY_ASSET = "task_summary"
 BINS = [0, 20, 40, 60, 80, 100]
 
 
@@ -84,7 +83,7 @@ def _markdown(summary: pl.DataFrame) -> str:
 
 
 @asset(
-    name=SUMMARY_ASSET,
+    name=TASK_SUMMARY,
     group_name="analytics",
     deps=[AssetDep(TRAINEE_SCORE, partition_mapping=AllPartitionMapping())],
     automation_condition=AutomationCondition.cron_tick_passed("0 * * * *")
