@@ -58,3 +58,23 @@ def test_a_slow_step_before_an_early_stop_is_still_over_time() -> None:
     kinds = [(d.type, d.gold_step) for d in result.deviations]
     assert ("missing_step", 3) in kinds
     assert ("over_time", 2) in kinds
+
+
+def test_the_best_gold_is_not_the_one_filmed_most_like_the_trainee() -> None:
+    """Two golds explain a trainee with the same deviations; the one from another camera
+    costs more throughout but matches every step; the other keeps a step it matches
+    badly. Deviations first, then the worst-matched step, then mean cost."""
+    from types import SimpleNamespace
+
+    from sopilot_pipeline.core.scoring.score import explanation_rank
+
+    def result(points: list[tuple[str, float]], step_costs: list[float], mean: float):
+        penalties = [SimpleNamespace(name=n, points=p) for n, p in points]
+        matches = [SimpleNamespace(found=True, mean_cost=c) for c in step_costs]
+        return SimpleNamespace(penalties=penalties, step_matches=matches, mean_cost=mean)
+
+    same_camera = result([("missing steps", 30.0), ("alignment cost", 4.8)], [0.85, 0.4], 0.54)
+    other_camera = result([("missing steps", 30.0), ("alignment cost", 6.2)], [0.73, 0.6], 0.61)
+    fewer_deviations = result([("missing steps", 15.0), ("alignment cost", 9.0)], [0.9], 0.75)
+    ranked = sorted([same_camera, other_camera, fewer_deviations], key=explanation_rank)
+    assert ranked == [fewer_deviations, other_camera, same_camera]

@@ -105,16 +105,30 @@ def best_gold(
     variations: Mapping[str, GoldVariation],
     config: ScoringConfig | None = None,
 ) -> tuple[str, ScoreResult]:
-    """The gold of a task that explains the trainee best, and the trainee's result
-    against it: the highest score, then the lowest alignment cost."""
+    """The gold of a task that explains the trainee best (``explanation_rank``), and the
+    trainee's result against it."""
     results = {
         g: evaluate_trainee(
             series, steps, trainee, config, alignment=alignments[g], variation=variations[g]
         )
         for g, (series, steps) in golds.items()
     }
-    best = max(results, key=lambda g: (results[g].score, -results[g].mean_cost))
+    best = min(results, key=lambda g: explanation_rank(results[g]))
     return best, results[best]
+
+
+def explanation_rank(result: ScoreResult) -> tuple[float, float, float]:
+    """Lower explains better: fewer deviation points, then the better worst-matched
+    step, then the lower mean cost.
+
+    Not the score itself, whose alignment-cost penalty favours the gold filmed most like
+    the trainee: a gold from another camera has higher costs everywhere, and on a tie of
+    deviations lost to one that kept a step matched at 0.85 (tuning seed 4444). On the
+    four tuning seeds this found 3 more missing steps with 3 fewer false ones.
+    """
+    points = sum(p.points for p in result.penalties if p.name != "alignment cost")
+    worst = max((m.mean_cost for m in result.step_matches if m.found), default=0.0)
+    return (round(points, 6), worst, result.mean_cost)
 
 
 def _deviation_order(d: Deviation) -> tuple[int, int]:
