@@ -58,7 +58,7 @@ def direct(paths: dict[str, tuple[str, str]], fps: float) -> int:
 
     def series(p: str) -> ClipSeries:
         e = emb[p]
-        return ClipSeries(adapter.apply(e.vectors), e.start_sec, e.end_sec)
+        return ClipSeries(e.vectors, e.start_sec, e.end_sec).mapped(adapter.apply)
 
     scored = 0
     for path, (task, role) in paths.items():

@@ -18,12 +18,10 @@ import json
 import sys
 from pathlib import Path
 
-from sopilot_pipeline.core.embed.series import ClipSeries
 from sopilot_pipeline.core.scoring.explain import align_to_golds
 from sopilot_pipeline.core.scoring.score import best_gold
-from sopilot_pipeline.core.store.embeddings import load_clip_series
 from sopilot_pipeline.core.store.layout import read_json
-from sopilot_pipeline.defs.align import TaskGolds
+from sopilot_pipeline.defs.align import TaskGolds, adapted_trainee_for
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.evaluate import Findings, grade_outputs, harness_jobs
 
@@ -34,13 +32,10 @@ def rescored_findings(settings: SopilotSettings) -> Findings:
     score_of: dict[tuple[str, str], float] = {}
     rows: list[dict] = []
     for meta_file in sorted((layout.embeddings / "trainee").glob("*.json")):
-        key = meta_file.stem
-        trainee, meta = load_clip_series(layout, "trainee", key)
-        loaded = task_golds.get(meta["task_id"], meta["embedder"])
+        meta, loaded, adapted = adapted_trainee_for(layout, task_golds, meta_file.stem)
         if loaded is None:
             continue
-        adapter, golds, variations = loaded
-        adapted = ClipSeries(adapter.apply(trainee.vectors), trainee.start_sec, trainee.end_sec)
+        _, golds, variations = loaded
         alignments = align_to_golds(golds, adapted, settings.scoring)
         best, result = best_gold(golds, adapted, alignments, variations, settings.scoring)
         gold_video = read_json(layout.clip_meta("gold", best))["video"]

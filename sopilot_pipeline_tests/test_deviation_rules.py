@@ -78,3 +78,29 @@ def test_the_best_gold_is_not_the_one_filmed_most_like_the_trainee() -> None:
     fewer_deviations = result([("missing steps", 15.0), ("alignment cost", 9.0)], [0.9], 0.75)
     ranked = sorted([same_camera, other_camera, fewer_deviations], key=explanation_rank)
     assert ranked == [fewer_deviations, other_camera, same_camera]
+
+
+def test_a_rejection_is_recorded_or_fails_its_partition_never_just_skipped() -> None:
+    """``batch.Rejected`` goes to the batch's recorder; with none, the partition fails
+    with the reason instead of being skipped without a rejection row."""
+    import logging
+    from types import SimpleNamespace
+
+    from sopilot_pipeline.defs.batch import PartitionBatch, Rejected
+
+    context = SimpleNamespace(partition_keys=["a", "b"], log=logging.getLogger("test"))
+
+    def refuse(key: str) -> dict:
+        if key == "a":
+            raise Rejected("not a video", "task", "a.mp4")
+        return {"ok": 1}
+
+    recorded: list[tuple[str, str]] = []
+    batch = PartitionBatch(context, on_rejected=lambda k, r: recorded.append((k, r.reason)))
+    batch.run(refuse)
+    assert recorded == [("a", "not a video")]
+    assert batch.skipped == {"a": "not a video"} and list(batch.done) == ["b"]
+
+    unrecorded = PartitionBatch(context)
+    unrecorded.run(refuse)
+    assert not unrecorded.skipped and "not a video" in unrecorded.failed["a"]

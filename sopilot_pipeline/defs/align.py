@@ -147,12 +147,7 @@ def adapted_trainee_for(
     golds = task_golds.get(meta["task_id"], meta["embedder"])
     if golds is None:
         return meta, None, trainee
-    adapter = golds[0]
-    return (
-        meta,
-        golds,
-        ClipSeries(adapter.apply(trainee.vectors), trainee.start_sec, trainee.end_sec),
-    )
+    return meta, golds, trainee.mapped(golds[0].apply)
 
 
 LOCKSTEP_BYTES = 1 << 30
@@ -224,7 +219,7 @@ class TaskGolds:
         adapter = TaskAdapter(base, task_feature_scale(rest_pose, where_dimensions(embedder)))
         adapted = {
             g: (
-                ClipSeries(adapter.apply(series.vectors), series.start_sec, series.end_sec),
+                series.mapped(adapter.apply),
                 load_steps(self.layout, task_id, g),
             )
             for g, series in golds.items()

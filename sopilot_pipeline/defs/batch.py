@@ -127,8 +127,11 @@ class PartitionBatch:
                 try:
                     self.done[key] = fn(key)
                 except Rejected as refused:
-                    if self.on_rejected is not None:
-                        self.on_rejected(key, refused)
+                    if self.on_rejected is None:  # never a rejection without its row
+                        raise RuntimeError(
+                            f"rejected with nothing to record it: {refused}"
+                        ) from refused
+                    self.on_rejected(key, refused)
                     raise
             except Skip as why:
                 self.skipped[key] = str(why)

@@ -5,6 +5,7 @@ A per-partition function refuses a video by raising ``batch.Rejected``; the asse
 ``PartitionBatch`` records it here (``rejection_recorder``), once, with the reason.
 """
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -30,22 +31,13 @@ def rejection_recorder(
     context: AssetExecutionContext, layout: DataLayout, role: str
 ) -> Callable[[str, Rejected], None]:
     """``PartitionBatch.on_rejected`` of an asset handling ``role`` videos."""
-
-    def record(key: str, refused: Rejected) -> None:
-        record_rejection(context, layout, role, key, refused.task_id, refused.video, refused.reason)
-
-    return record
+    return functools.partial(record_rejection, context, layout, role)
 
 
 def record_rejection(
-    context: AssetExecutionContext,
-    layout: DataLayout,
-    role: str,
-    key: str,
-    task_id: str,
-    video: str,
-    reason: str,
+    context: AssetExecutionContext, layout: DataLayout, role: str, key: str, refused: Rejected
 ) -> None:
+    task_id, video, reason = refused.task_id, refused.video, refused.reason
     context.log.warning(f"rejected {role} video {video!r} of task {task_id!r}: {reason}")
     row = rejected_row(task_id, role, video, key, reason, datetime.now(UTC))
     write_table(layout.table_file(REJECTED_VIDEOS, task_id, key), [row], REJECTED_SCHEMA)

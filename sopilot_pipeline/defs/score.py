@@ -234,8 +234,7 @@ def rescore(layout: DataLayout, key: str, settings: SopilotSettings) -> Rescored
     )
     gold, gold_meta = load_clip_series(layout, "gold", saved.gold_key)
     steps = load_steps(layout, meta["task_id"], saved.gold_key)
-    gold = ClipSeries(adapter.apply(gold.vectors), gold.start_sec, gold.end_sec)
-    adapted = ClipSeries(adapter.apply(trainee.vectors), trainee.start_sec, trainee.end_sec)
+    gold, adapted = gold.mapped(adapter.apply), trainee.mapped(adapter.apply)
     alignment = replay_alignment(gold, steps, adapted, saved.order, saved.edits, settings.scoring)
     result = evaluate_trainee(
         gold, steps, adapted, settings.scoring, alignment=alignment, variation=saved.variation

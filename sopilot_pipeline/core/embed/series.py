@@ -3,6 +3,7 @@ passes around."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,3 +21,7 @@ class ClipSeries:
         """Seconds covered from clip ``first`` up to where clip ``last + 1`` starts."""
         end = self.start_sec[last + 1] if last + 1 < len(self.start_sec) else self.end_sec[last]
         return float(self.start_sec[first]), float(end)
+
+    def mapped(self, transform: Callable[[np.ndarray], np.ndarray]) -> ClipSeries:
+        """The same clips with their vectors in another feature space (an adapter's)."""
+        return ClipSeries(transform(self.vectors), self.start_sec, self.end_sec)

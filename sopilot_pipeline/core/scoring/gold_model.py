@@ -87,7 +87,7 @@ def correspond(
             mapping, {a: other_steps[b].duration_sec for a, b in mapping.items()}
         )
     explained = align_to_gold(series, steps, other_series, config)
-    mapping, placed = {}, {}
+    mapping, seconds = {}, {}
     for p in explained.sequence.placements:
         overlap = [
             (min(p.last_clip + 1, o.end_clip) - max(p.first_clip, o.start_clip), o.index)
@@ -97,8 +97,8 @@ def correspond(
         if best[0] > 0:
             mapping[p.step] = best[1]
             t0, t1 = other_series.span_times(p.first_clip, p.last_clip)
-            placed[p.step] = min(t1 - t0, other_steps[best[1]].duration_sec)
-    return StepCorrespondence(mapping, placed)
+            seconds[p.step] = min(t1 - t0, other_steps[best[1]].duration_sec)
+    return StepCorrespondence(mapping, seconds)
 
 
 def step_correspondence(
