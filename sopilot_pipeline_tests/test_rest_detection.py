@@ -1,0 +1,49 @@
+"""Step detection at returns to a rest pose, on synthetic clip embeddings with exact truth."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sopilot_pipeline.core.segment.steps import detect_step_boundaries, performed_from_rest
+
+CLIP_SEC = 0.5
+rng = np.random.default_rng(11)
+REST = rng.normal(size=48)
+REACH = rng.normal(size=48)  # every step is the same reach ...
+PLACE = rng.normal(size=(6, 48))  # ... and differs only in where the part goes
+
+
+def _performance(opening_rest: float, ends_at_rest: bool, seed: int = 0) -> tuple:
+    """Six alike steps of four clips, two clips at rest between them. The first clip is
+    ``opening_rest`` at rest and the rest of it the first reach (the actor leaves
+    within the first second)."""
+    r = np.random.default_rng(seed)
+    rows = [opening_rest * REST + (1 - opening_rest) * REACH]
+    starts = []
+    for k, place in enumerate(PLACE):
+        if k:
+            rows += [REST, REST]
+        starts.append(len(rows) - (0 if k == 0 else 1))  # mid-rest: where the step begins
+        rows += [REACH + 0.2 * place] * 4
+    if ends_at_rest:
+        rows += [REST, REST]
+    x = np.vstack(rows) + r.normal(scale=0.15, size=(len(rows), 48))
+    start = np.arange(len(x)) * CLIP_SEC
+    return x.astype(np.float32), start, start + 1.0, starts[1:]
+
+
+def test_a_video_that_opens_partway_out_of_rest_is_still_segmented_at_its_returns() -> None:
+    x, start, end, truth = _performance(opening_rest=0.22, ends_at_rest=True)
+    assert performed_from_rest(x, start, end)
+    found = detect_step_boundaries(x, start, end_sec=end)
+    assert len(found) == len(truth)
+    assert np.abs(start[found] - start[truth]).max() <= 0.5
+
+
+def test_opening_partway_out_of_rest_counts_only_when_the_video_ends_at_rest() -> None:
+    # without the rest at the end nothing says the first clip's pose is the one the
+    # actor returns to: a tray visited every other step looks just like that
+    x, start, end, _ = _performance(opening_rest=0.22, ends_at_rest=False)
+    assert not performed_from_rest(x, start, end)
+    x, start, end, _ = _performance(opening_rest=1.0, ends_at_rest=False)
+    assert performed_from_rest(x, start, end)
