@@ -47,3 +47,17 @@ def test_opening_partway_out_of_rest_counts_only_when_the_video_ends_at_rest() -
     assert not performed_from_rest(x, start, end)
     x, start, end, _ = _performance(opening_rest=1.0, ends_at_rest=False)
     assert performed_from_rest(x, start, end)
+
+
+def test_a_partway_opening_needs_as_many_clear_returns_as_change_points() -> None:
+    # the weaker evidence gets no allowance of one return fewer than change points (a
+    # demo gold whose tray pose opens at 0.76 of the median would be read as rest)
+    from sopilot_pipeline.core.segment.steps import _auto_prefers_rest, _RestReturns
+
+    returns = np.array([4, 9, 14, 19, 24])
+    kernel = np.arange(6)
+    fully = _RestReturns(returns, ends_at_rest=True, clear=returns, opens_at_rest=True)
+    partway = _RestReturns(returns, ends_at_rest=True, clear=returns, opens_at_rest=False)
+    assert _auto_prefers_rest(fully, kernel)
+    assert not _auto_prefers_rest(partway, kernel)
+    assert _auto_prefers_rest(partway, kernel[:5])

@@ -240,6 +240,14 @@ class _RestReturns:
     # the clear returns only, before long steps were split at weak ones: the evidence
     # that the video is done from rest, and the returns a trainee is split at
     clear: np.ndarray
+    # the first clips are at rest. False: the video ends at rest and opens partway out
+    # of it (the actor leaves within the first second, so the first clip is half at
+    # rest, half reaching), only closer to the pose than the median clip. Tuning seed
+    # 4444: a gold opening at 0.85 of the median had its eight steps read as four
+    # change points. Such a start is weaker evidence (demo seed 2026 has a gold whose
+    # tray pose opens at 0.76 and ends at 0.36), so ``auto`` then wants as many clear
+    # returns as change points, without the allowance of one fewer.
+    opens_at_rest: bool = True
 
 
 def _rest_boundaries(
@@ -260,7 +268,11 @@ def _rest_boundaries(
         return None
     at_rest = config.rest_start_ratio * np.median(distance)
     ends_at_rest = bool(distance[-2:].min() <= at_rest)
-    if require_start and not _opens_at_rest(distance, at_rest, ends_at_rest):
+    # a video that ends at rest may open partway out of it (``_RestReturns.opens_at_rest``)
+    opening = float(distance[:2].min())
+    opens_at_rest = opening <= at_rest
+    partway = ends_at_rest and opening < float(np.median(distance))
+    if require_start and not (opens_at_rest or partway):
         return None
     spread = float(np.percentile(distance, 90) - np.percentile(distance, 5))
     prominence = config.rest_prominence * spread
@@ -273,20 +285,7 @@ def _rest_boundaries(
         return None
     split = _split_long_steps(peaks, weak, len(distance), gap, config.long_step_ratio)
     boundaries = _boundaries_at(split, start_sec, end_sec, config)
-    return _RestReturns(boundaries, ends_at_rest, clear)
-
-
-def _opens_at_rest(distance: np.ndarray, at_rest: float, ends_at_rest: bool) -> bool:
-    """Whether the video's first clips show the rest pose.
-
-    A video that also ends at rest may open partway out of it: an actor who leaves for
-    the first step within the first second gives a first clip half at rest, half
-    reaching, which need only be closer to the pose than the median clip. (Tuning seed
-    4444: a gold opening at 0.85 of the median, at rest only for its first half-second,
-    had its eight steps read as four change points.)
-    """
-    opening = float(distance[:2].min())
-    return opening <= at_rest or (ends_at_rest and opening < float(np.median(distance)))
+    return _RestReturns(boundaries, ends_at_rest, clear, opens_at_rest)
 
 
 def _boundaries_at(
@@ -341,7 +340,7 @@ def _auto_prefers_rest(rest: _RestReturns | None, kernel: np.ndarray) -> bool:
         return False
     if len(rest.clear) >= len(kernel):
         return True
-    return rest.ends_at_rest and len(rest.clear) + 1 >= len(kernel)
+    return rest.opens_at_rest and rest.ends_at_rest and len(rest.clear) + 1 >= len(kernel)
 
 
 def rest_returns(
