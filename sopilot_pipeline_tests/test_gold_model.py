@@ -143,7 +143,8 @@ def test_returns_to_rest_find_alike_steps_and_demo_footage_falls_back(tmp_path) 
 
 def test_auto_takes_rest_returns_only_when_they_explain_the_change_points() -> None:
     """As many returns as change points: rest. One fewer: rest only when the video
-    also ends at rest (a tray visited every other step is opened in, not ended in)."""
+    also ends at rest (a tray visited every other step is opened in, not ended in).
+    Opened only partway at rest: more returns than change points."""
     three = np.array([4, 9, 14])
     assert _auto_prefers_rest(_RestReturns(three, False, three), np.array([5, 10, 15]))
     assert _auto_prefers_rest(_RestReturns(three, True, three), np.arange(4))
@@ -153,6 +154,11 @@ def test_auto_takes_rest_returns_only_when_they_explain_the_change_points() -> N
     # weak returns that split long steps are no evidence of a rest pose
     four = np.array([4, 9, 14, 19])
     assert not _auto_prefers_rest(_RestReturns(four, False, three), np.arange(4))
+    # a video opening only partway at rest needs more returns than change points
+    partway = _RestReturns(three, True, three, opens_at_rest=False)
+    assert _auto_prefers_rest(partway, np.arange(2))
+    assert not _auto_prefers_rest(partway, np.arange(3))
+    assert not _auto_prefers_rest(partway, np.arange(4))
 
 
 def test_a_step_twice_as_long_as_its_peers_is_split_at_the_weak_return_inside() -> None:

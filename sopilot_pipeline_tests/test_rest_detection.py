@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from sopilot_pipeline.core.segment.steps import detect_step_boundaries, performed_from_rest
+from sopilot_pipeline.core.segment.steps import (
+    StepDetectionConfig,
+    detect_step_boundaries,
+    performed_from_rest,
+)
 
 CLIP_SEC = 0.5
 rng = np.random.default_rng(11)
@@ -24,16 +28,18 @@ def _performance(opening_rest: float, ends_at_rest: bool, seed: int = 0) -> tupl
         if k:
             rows += [REST, REST]
         starts.append(len(rows) - (0 if k == 0 else 1))  # mid-rest: where the step begins
-        rows += [REACH + 0.2 * place] * 4
+        rows += [REACH + 0.05 * place] * 4
     if ends_at_rest:
         rows += [REST, REST]
-    x = np.vstack(rows) + r.normal(scale=0.15, size=(len(rows), 48))
+    x = np.vstack(rows) + r.normal(scale=0.3, size=(len(rows), 48))
     start = np.arange(len(x)) * CLIP_SEC
     return x.astype(np.float32), start, start + 1.0, starts[1:]
 
 
 def test_a_video_that_opens_partway_out_of_rest_is_still_segmented_at_its_returns() -> None:
     x, start, end, truth = _performance(opening_rest=0.22, ends_at_rest=True)
+    # alike steps: change points merge them, the returns to rest do not
+    assert len(detect_step_boundaries(x, start, StepDetectionConfig(method="kernel"))) < 3
     assert performed_from_rest(x, start, end)
     found = detect_step_boundaries(x, start, end_sec=end)
     assert len(found) == len(truth)
@@ -47,17 +53,3 @@ def test_opening_partway_out_of_rest_counts_only_when_the_video_ends_at_rest() -
     assert not performed_from_rest(x, start, end)
     x, start, end, _ = _performance(opening_rest=1.0, ends_at_rest=False)
     assert performed_from_rest(x, start, end)
-
-
-def test_a_partway_opening_needs_as_many_clear_returns_as_change_points() -> None:
-    # the weaker evidence gets no allowance of one return fewer than change points (a
-    # demo gold whose tray pose opens at 0.76 of the median would be read as rest)
-    from sopilot_pipeline.core.segment.steps import _auto_prefers_rest, _RestReturns
-
-    returns = np.array([4, 9, 14, 19, 24])
-    kernel = np.arange(6)
-    fully = _RestReturns(returns, ends_at_rest=True, clear=returns, opens_at_rest=True)
-    partway = _RestReturns(returns, ends_at_rest=True, clear=returns, opens_at_rest=False)
-    assert _auto_prefers_rest(fully, kernel)
-    assert not _auto_prefers_rest(partway, kernel)
-    assert _auto_prefers_rest(partway, kernel[:5])
