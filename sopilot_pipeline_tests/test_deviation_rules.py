@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sopilot_pipeline.core.embed.series import ClipSeries
+from sopilot_pipeline.core.scoring.results import StepMatch
 from sopilot_pipeline.core.scoring.score import evaluate_trainee
 from sopilot_pipeline.core.segment.steps import Step
 
@@ -104,3 +105,48 @@ def test_a_rejection_is_recorded_or_fails_its_partition_never_just_skipped() -> 
     unrecorded = PartitionBatch(context)
     unrecorded.run(refuse)
     assert not unrecorded.skipped and "not a video" in unrecorded.failed["a"]
+
+
+def _match(index: int, gold_sec: float, t0: float, t1: float) -> StepMatch:
+    start = 10.0 * index
+    return StepMatch(Step(index, 0, 1, start, start + gold_sec), True, True, 0.2, t0, t1)
+
+
+def _slow_steps(matches: tuple, extras: list) -> list[int]:
+    from sopilot_pipeline.core.scoring.deviations import lent_by_neighbours, over_time
+    from sopilot_pipeline.core.scoring.results import GoldVariation, ScoringConfig
+
+    config, variation = ScoringConfig(), GoldVariation()
+    lent = lent_by_neighbours(matches, extras, variation, config, 0.5)
+    return [
+        m.step.index
+        for m in matches
+        if over_time(m, variation, config, lent.get(m.step.index, 0.0)) is not None
+    ]
+
+
+def test_a_step_beside_an_extra_action_is_judged_a_stride_shorter() -> None:
+    """Gold steps of 2.5 s; the second measures 3.5 s (1.40x, a stride either way at
+    each end). Beside an extra action whose end the path may have given it, it is not
+    over time; with nothing beside it, it is."""
+    from sopilot_pipeline.core.scoring.deviations import extra_step
+    from sopilot_pipeline.core.scoring.results import ScoringConfig
+    from sopilot_pipeline.core.scoring.step_alignment import ExtraRun
+
+    matches = (_match(0, 2.5, 0.0, 2.5), _match(1, 2.5, 5.0, 8.5), _match(2, 2.5, 8.5, 11.0))
+    t = np.arange(40) * 0.5
+    trainee = ClipSeries(np.zeros((40, 4), np.float32), t, t + 1.0)
+    steps = tuple(m.step for m in matches)
+    extra = extra_step(ExtraRun(0, 5, 9), steps, trainee, ScoringConfig())
+    assert extra is not None and (extra.trainee_start_sec, extra.trainee_end_sec) == (2.5, 5.0)
+    assert _slow_steps(matches, []) == [1]
+    assert _slow_steps(matches, [extra]) == []
+
+
+def test_of_two_neighbours_over_time_the_slower_lends_to_the_other() -> None:
+    """A slow second step (2.0x) and a third that measures 1.40x beside it: only the
+    second is over time. A third step slow in its own right (2.0x) stays over time."""
+    slow = _match(1, 2.5, 2.5, 7.5)
+    assert _slow_steps((_match(0, 2.5, 0.0, 2.5), slow, _match(2, 2.5, 7.5, 11.0)), []) == [1]
+    both = (_match(0, 2.5, 0.0, 2.5), slow, _match(2, 2.5, 7.5, 12.5))
+    assert _slow_steps(both, []) == [1, 2]

@@ -30,8 +30,9 @@ class ScoringConfig:
     swap_price: float = 0.1  # per gold clip of the pair: saving needed to call a swap
     found_cost: float = 0.6  # a step matched this well somewhere is performed, not missing
     # durations are measured to about one clip stride (0.5 s) at each end, hence the
-    # margins: more than two strides over, and 1.4 times the slowest gold
-    over_time_ratio: float = 1.4
+    # margins: more than two strides over, and 1.35 times the slowest gold once what a
+    # neighbouring deviation may have lent the step is given back (``lent_by_neighbours``)
+    over_time_ratio: float = 1.35
     over_time_min_sec: float = 1.0
     warp_threshold: float = 0.2
     miss_penalty: float = 15.0

@@ -13,6 +13,7 @@ from sopilot_pipeline.core.scoring.deviations import (
     _sequence_warp,
     extra_step,
     is_free_swap,
+    lent_by_neighbours,
     missing_step,
     over_time,
     performed_steps,
@@ -30,6 +31,7 @@ from sopilot_pipeline.core.scoring.results import (
 )
 from sopilot_pipeline.core.segment.steps import (
     Step,
+    clips_per_second,
 )
 
 
@@ -61,11 +63,17 @@ def evaluate_trainee(
     ]
     swapped = {steps[i].index for e in edits if e.kind == "swap" for i in e.steps}
     step_matches, inside = performed_steps(alignment, steps, trainee, variation, config, swapped)
-    slow = [d for m in step_matches if (d := over_time(m, variation, config)) is not None]
     extra = [
         d
         for run in (*seq.extras, *inside)
         if (d := extra_step(run, steps, trainee, config)) is not None
+    ]
+    stride = 1.0 / clips_per_second(trainee.start_sec)
+    lent = lent_by_neighbours(step_matches, extra, variation, config, stride)
+    slow = [
+        d
+        for m in step_matches
+        if (d := over_time(m, variation, config, lent.get(m.step.index, 0.0))) is not None
     ]
     warp = _sequence_warp(seq, steps, len(trainee.vectors))
     strayed = temporal_warp(warp, config)
