@@ -220,6 +220,21 @@ def test_an_action_done_part_way_through_a_step_is_extra_a_pause_is_slow(mix, ex
     assert {(d.type, d.gold_step) for d in result.deviations} == {expected}
 
 
+@pytest.mark.parametrize(("moment", "after"), [(1, 1), (6, 2)], ids=["early", "late"])
+def test_an_action_part_way_through_a_step_is_told_after_the_nearer_step(moment, after) -> None:
+    """Another action held on an early moment of step 3 (the hand barely gone from the
+    rest after step 2) is reported after step 2; held on a late moment, after step 3."""
+    gold_plan = [c for k in range(6) for c in _step_plan(k)]
+    gold_series = _moment_video(gold_plan, 0)
+    steps = steps_from_boundaries(np.arange(8, 48, 8), gold_series.start_sec, gold_series.end_sec)
+    plan = [c for k in range(2) for c in _step_plan(k)]
+    plan += _step_plan(2, range(moment + 1)) + [(2, moment, 0.7)] * 6
+    plan += _step_plan(2, range(moment + 1, 8))
+    plan += [c for k in range(3, 6) for c in _step_plan(k)]
+    result = evaluate_trainee(gold_series, steps, _moment_video(plan, 1))
+    assert {(d.type, d.gold_step) for d in result.deviations} == {("extra_step", after)}
+
+
 def _cost_blocks(plan: list[tuple[int, float, int]], n_steps: int = 3, clips: int = 6) -> tuple:
     """A cost matrix (gold clips x trainee clips, contrast units) of gold steps of
     ``clips`` clips, and a trainee given as (gold step, cost to it, clip count): the

@@ -304,7 +304,7 @@ def _dwell_extras(
     path = seq.path
     stride = 1.0 / clips_per_second(trainee.start_sec)
     out: dict[int, ExtraRun] = {}
-    for p in seq.placements:
+    for i, p in enumerate(seq.placements):
         step = steps[p.step]
         t0, t1 = times[p.step]
         if step.end_clip - step.start_clip < 2:
@@ -322,8 +322,12 @@ def _dwell_extras(
         dwell_cost = float(alignment.cost[moment, dwell].mean())
         if dwell_cost < float(alignment.cost[rest[:, 0], rest[:, 1]].mean()) + config.dwell_margin:
             continue  # the same moment held longer (a pause, a slow part): over time
+        # held in the first half of the step: the action came closer to the step before
+        # it than to this step's end, so it is told as done after that step
+        early = 2 * (moment - step.start_clip) < step.end_clip - step.start_clip - 1
+        after = (seq.placements[i - 1].step if i > 0 else -1) if early else p.step
         # the first clip of the dwell is the step's own moment; the rest is the action
-        out[p.step] = ExtraRun(p.step, int(dwell.min()) + 1, int(dwell.max()))
+        out[p.step] = ExtraRun(after, int(dwell.min()) + 1, int(dwell.max()))
     return out
 
 
