@@ -4,8 +4,9 @@ Seeds are split by purpose, and fixed before any result on them was seen:
 
 * ``TUNING_SEEDS`` (4242, 4343, 4444, 4545): for developing and tuning detection and
   scoring.
-* ``EVALUATION_SEEDS`` (8101, 8102, 8103): for reporting only; never tuned on (8103
-  was added on 2026-12-03, before any result on it was seen).
+* ``EVALUATION_SEEDS`` (8101-8114): for reporting only; never tuned on, each fixed
+  before any result on it was seen. 8101-8108 have been run (benchmarks/RESULTS.md
+  says on which code); 8109-8114 have not: the next unseen seeds.
 
 Each task has one gold, or two golds that perform one pair of neighbouring steps in
 opposite orders (both orders are correct). Trainees: clean repeats (in a two-gold task
@@ -36,7 +37,7 @@ from sopilot_pipeline.core.harness.assembly_render import (
 )
 
 TUNING_SEEDS = (4242, 4343, 4444, 4545)
-EVALUATION_SEEDS = (8101, 8102, 8103)
+EVALUATION_SEEDS = tuple(range(8101, 8115))
 STEP_COUNTS = (5, 7, 6, 8, 5, 7, 6, 8)
 TRAINEE_FORMATS = (  # (suffix, codec, fps, size)
     (".mp4", "libx264", 24, (320, 240)),
