@@ -23,14 +23,18 @@ def test_every_harness_video_is_processed(report) -> None:
 
 def test_injected_deviations_are_reported_at_the_right_steps(report) -> None:
     # two tasks only (a weaker adapter than the benchmark's six): one slip allowed for the
-    # duration-based types, none for missing and swapped steps
-    for kind, least in (
-        ("missing_step", 1.0),
-        ("swapped_step", 1.0),
-        ("extra_step", 0.75),
-        ("over_time", 0.75),
+    # duration-based types, none for missing and swapped steps. (One slip of two is F1
+    # 0.667 when it is a miss: the earlier bound of F1 >= 0.75 allowed a false one only.
+    # The renders are not byte-identical from run to run, and a slow step at 1.9x has been
+    # read as an extra action in one run of the suite.)
+    for kind, slips in (
+        ("missing_step", 0),
+        ("swapped_step", 0),
+        ("extra_step", 1),
+        ("over_time", 1),
     ):
-        assert report.per_type[kind]["f1"] >= least, (kind, report.mismatches)
+        counts = report.per_type[kind]
+        assert counts["fp"] + counts["fn"] <= slips, (kind, report.mismatches)
     assert report.clean_without_deviation == 1.0, report.mismatches
     assert report.per_type["missing_step"]["tp"] == 4  # one missing + one early stop per task
 
