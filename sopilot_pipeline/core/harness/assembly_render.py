@@ -384,6 +384,11 @@ class _Shot:
         draw.ellipse([hx - 0.9 * r, hy - 0.8 * r, hx + 0.9 * r, hy + 0.8 * r], fill=actor.skin)
 
 
+# one thread and no lookahead: the same frames give the same file in every run (with
+# x264's lookahead thread they did not under load; see the demo renderer's writer)
+REPEATABLE_X264 = {"threads": "1", "tune": "zerolatency"}
+
+
 def _write(
     tmp: Path,
     frames: Iterable[np.ndarray],
@@ -396,9 +401,11 @@ def _write(
         stream = out.add_stream(codec, rate=Fraction(fps))
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         if codec == "libx264":
-            stream.options = {"preset": "veryfast", "crf": "24"}
+            stream.options = {"preset": "veryfast", "crf": "24", **REPEATABLE_X264}
         elif codec == "mpeg4":
-            stream.options = {"qscale": "4"}
+            stream.options = {"qscale": "4", "threads": "1"}
+        else:
+            stream.options = {"threads": "1"}
         for img in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 out.mux(packet)

@@ -228,6 +228,13 @@ class _Nuisance:
         return img
 
 
+REPEATABLE_X264 = {"threads": "1", "tune": "zerolatency"}
+"""x264 options that make a render byte-identical from run to run. With its lookahead
+thread x264 encoded the same frames differently under load (decoded pixels up to 69
+levels apart), so a harness run could not be repeated exactly; one thread and no
+lookahead can (six renders under load, one file)."""
+
+
 def _write_mp4(
     tmp: Path, frames: Iterable[np.ndarray], fps: int, size: tuple[int, int], rotation: int
 ) -> None:
@@ -241,7 +248,7 @@ def _write_mp4(
         stream.width, stream.height, stream.pix_fmt = stored_w, stored_h, "yuv420p"
         if turns:
             stream.set_display_rotation(rotation)
-        stream.options = {"preset": "veryfast", "crf": "23"}
+        stream.options = {"preset": "veryfast", "crf": "23", **REPEATABLE_X264}
         for img in frames:
             if turns:
                 img = np.ascontiguousarray(np.rot90(img, -turns))
