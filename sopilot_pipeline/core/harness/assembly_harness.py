@@ -5,8 +5,8 @@ Seeds are split by purpose, and fixed before any result on them was seen:
 * ``TUNING_SEEDS`` (4242, 4343, 4444, 4545): for developing and tuning detection and
   scoring.
 * ``EVALUATION_SEEDS`` (8101-8114): for reporting only; never tuned on, each fixed
-  before any result on it was seen. 8101-8108 have been run (benchmarks/RESULTS.md
-  says on which code); 8109-8114 have not: the next unseen seeds.
+  before any result on it was seen. 8101-8110 have been run (benchmarks/RESULTS.md
+  says on which code); 8111-8114 have not: the next unseen seeds.
 
 Each task has one gold, or two golds that perform one pair of neighbouring steps in
 opposite orders (both orders are correct). Trainees: clean repeats (in a two-gold task
