@@ -109,8 +109,7 @@ def over_time(
     m: StepMatch, variation: GoldVariation, config: ScoringConfig, lent_sec: float = 0.0
 ) -> Deviation | None:
     """A performed step slower than the slowest gold by the configured margins, once the
-    ``lent_sec`` a neighbour may have lent it (``lent_by_neighbours``) is
-    given back."""
+    ``lent_sec`` a neighbour may have lent it (``lent_by_neighbours``) is given back."""
     if not m.found:
         return None
     gold_dur = _reference_duration(m.step, variation)
