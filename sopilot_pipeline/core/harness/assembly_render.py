@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from sopilot_pipeline.core.base.atomic import atomic_write_with
+from sopilot_pipeline.core.harness.demo import REPEATABLE_X264
 
 PART_COLOURS = (
     (200, 40, 35),
@@ -382,11 +383,6 @@ class _Shot:
         if holding and part is not None:
             _draw_part(draw, part.shape, hx, hy - 0.6 * r, 0.7 * r, part.colour)
         draw.ellipse([hx - 0.9 * r, hy - 0.8 * r, hx + 0.9 * r, hy + 0.8 * r], fill=actor.skin)
-
-
-# one thread and no lookahead: the same frames give the same file in every run (with
-# x264's lookahead thread they did not under load; see the demo renderer's writer)
-REPEATABLE_X264 = {"threads": "1", "tune": "zerolatency"}
 
 
 def _write(

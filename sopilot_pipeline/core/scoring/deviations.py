@@ -150,12 +150,13 @@ def lent_by_neighbours(
     seed 23) over time.
     """
     found = [m for m in step_matches if m.found]
-    ratio = {m.step.index: m.duration_sec / _reference_duration(m.step, variation) for m in found}
+    reference = {m.step.index: _reference_duration(m.step, variation) for m in found}
+    ratio = {m.step.index: m.duration_sec / reference[m.step.index] for m in found}
     lenders = [(d.trainee_start_sec, d.trainee_end_sec, math.inf) for d in extras]
     lenders += [
         (m.trainee_start_sec, m.trainee_end_sec, ratio[m.step.index])
         for m in found
-        if over_time(m, variation, config) is not None
+        if _over_time(m.duration_sec, reference[m.step.index], config)
     ]
     near = stride_sec / 2 + 1e-6
     lent: dict[int, float] = {}

@@ -268,13 +268,14 @@ def _rest_boundaries(
     distance, _ = rest_pose_distance(vectors, gap, config.rest_visit_ratio)
     if not np.isfinite(distance).all():
         return None
-    at_rest = config.rest_start_ratio * np.median(distance)
+    median = float(np.median(distance))
+    at_rest = config.rest_start_ratio * median
     closing = float(distance[-2:].min())
     ends_at_rest = closing <= at_rest
     # or both ends only partway at rest (``_RestReturns.opens_at_rest``)
     opening = float(distance[:2].min())
     opens_at_rest = opening <= at_rest
-    partway = max(opening, closing) < float(np.median(distance))
+    partway = max(opening, closing) < median
     if require_start and not (opens_at_rest or partway):
         return None
     spread = float(np.percentile(distance, 90) - np.percentile(distance, 5))
