@@ -270,3 +270,29 @@ def test_a_step_done_out_of_place_under_cumulative_state_is_a_swap(plan, expecte
     cost, steps = _cost_blocks(plan)
     _, edits = explain_trainee(cost, steps, 0.6, 0.3, 0.1, 0.6)
     assert [(e.kind, e.steps) for e in edits] == expected
+
+
+def test_an_early_stop_deletes_the_steps_left_undone_not_the_one_before_them() -> None:
+    """A trainee does steps 1-4 of 6, step 4 quicker than gold, and step 5 looks a
+    little like step 4. Deleting step 4 alone pays most in the first round (steps 5
+    and 6 fit the trainee's last clips better than steps 4 and 6 squeezed together),
+    but once step 6 is deleted too, steps 5 and 6 left out explain the video best."""
+    from sopilot_pipeline.core.scoring.step_alignment import explain_trainee
+    from sopilot_pipeline.core.segment.steps import Step
+
+    gold_clips = [5, 5, 5, 8, 5, 3]
+    starts = np.cumsum([0, *gold_clips[:-1]])
+    steps = tuple(
+        Step(i, int(s), int(s + n), s * CLIP_SEC, (s + n) * CLIP_SEC)
+        for i, (s, n) in enumerate(zip(starts, gold_clips, strict=True))
+    )
+    alike = {(3, 4): 0.3, (3, 5): 0.85}  # (trainee step, gold step): cost
+    cost = np.ones((sum(gold_clips), 20), np.float32)
+    for t in range(4):  # the trainee's steps 1-4, five clips each
+        for g in steps:
+            block = 0.2 if g.index == t else alike.get((t, g.index), 1.0)
+            cost[g.start_clip : g.end_clip, 5 * t : 5 * t + 5] = block
+    cost += np.random.default_rng(0).uniform(0, 0.1, cost.shape).astype(np.float32)
+    seq, edits = explain_trainee(cost, steps, 0.6, 0.3, 0.1, 0.6)
+    assert sorted(e.steps for e in edits if e.kind == "delete") == [(4,), (5,)]
+    assert [(p.step, p.first_clip, p.last_clip) for p in seq.placements][-1] == (3, 15, 19)
