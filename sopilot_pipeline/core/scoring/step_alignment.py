@@ -385,6 +385,7 @@ def _refit_deletes(
     tried back in place of a performed neighbour, by the same measure as the search
     (total cost plus the price of the deletes), until no such move pays.
     """
+
     def price(s: int) -> float:
         return prices.delete_price * (steps[s].end_clip - steps[s].start_clip)
 
