@@ -296,3 +296,44 @@ def test_an_early_stop_deletes_the_steps_left_undone_not_the_one_before_them() -
     seq, edits = explain_trainee(cost, steps, 0.6, 0.3, 0.1, 0.6)
     assert sorted(e.steps for e in edits if e.kind == "delete") == [(4,), (5,)]
     assert [(p.step, p.first_clip, p.last_clip) for p in seq.placements][-1] == (3, 15, 19)
+
+
+@pytest.mark.parametrize(
+    ("lead", "expected"),
+    [("follows the step", ("over_time", 1)), ("unlike the step", ("extra_step", 0))],
+)
+def test_a_set_aside_stretch_that_follows_the_next_step_is_its_slow_start(lead, expected) -> None:
+    """Two seconds before step 2 cost a little more than unrelated activity and are set
+    aside. When they go through step 2's first moments, only a little costlier than the
+    rest of step 2, they are its slow start (5 s against 3 s: over time); when they are
+    unlike step 2 throughout, they are an extra action after step 1."""
+    from sopilot_pipeline.core.scoring.explain import Explanation
+    from sopilot_pipeline.core.scoring.step_alignment import explain_trainee
+    from sopilot_pipeline.core.segment.steps import Step
+
+    clips = 6
+    steps = tuple(Step(k, k * clips, (k + 1) * clips, k * 3.0, (k + 1) * 3.0) for k in range(3))
+
+    def column(step: int, moment: int, base: float) -> np.ndarray:
+        """A trainee clip at ``moment`` of ``step``: dearer the further from that moment."""
+        c = np.full(3 * clips, 1.2, np.float32)
+        c[step * clips : (step + 1) * clips] = base + 0.15 * np.abs(np.arange(clips) - moment)
+        return c
+
+    if lead == "follows the step":
+        lead_cols = [column(1, m // 2, 0.62) for m in range(4)]
+    else:
+        lead_cols = [np.full(3 * clips, 0.9, np.float32)] * 4
+    cols = [column(0, m, 0.2) for m in range(6)] + lead_cols
+    cols += [column(1, m, 0.55) for m in range(6)] + [column(2, m, 0.2) for m in range(6)]
+    cost = np.stack(cols, axis=1)
+    seq, edits = explain_trainee(cost, steps, 0.6, 0.3, 0.1, 0.6)
+    assert [(r.first_clip, r.last_clip) for r in seq.extras] == [(6, 9)]  # set aside
+
+    def series(n: int) -> ClipSeries:
+        start = np.arange(n) * CLIP_SEC
+        return ClipSeries(np.zeros((n, 4), np.float32), start, start + 1.0)
+
+    alignment = Explanation(cost, 1.0, seq, edits)
+    result = evaluate_trainee(series(18), steps, series(cost.shape[1]), alignment=alignment)
+    assert [(d.type, d.gold_step) for d in result.deviations] == [expected]

@@ -81,11 +81,14 @@ def performed_steps(
     config: ScoringConfig,
     swapped: set[int],
 ) -> tuple[tuple[StepMatch, ...], list[ExtraRun]]:
-    """Every gold step as the trainee performed it (or not), and the extra actions found
-    inside performed steps' spans (``_split_at_rest``, ``_dwell_extras``)."""
+    """Every gold step as the trainee performed it (or not), and the trainee's extra
+    actions: the runs the alignment set aside that are not the slow part of a step
+    (``_slow_parts``), and those found inside performed steps' spans
+    (``_split_at_rest``, ``_dwell_extras``)."""
     seq = alignment.sequence
     spans, split_extras = _split_at_rest(alignment, steps, trainee, variation, config)
-    times = _step_times(seq, spans, trainee, config)
+    slow_parts = _slow_parts(alignment, steps, trainee, spans, config)
+    times = _step_times(seq, spans, trainee, config, slow_parts)
     _stop_at_gold_end(seq, steps, trainee, times)
     dwells = _dwell_extras(alignment, steps, trainee, variation, config, times)
     matches: dict[int, StepMatch] = {}
@@ -102,7 +105,8 @@ def performed_steps(
     step_matches = tuple(
         matches.get(s.index, StepMatch(s, False, False, nan, nan, nan)) for s in steps
     )
-    return step_matches, [*split_extras, *dwells.values()]
+    set_aside = [run for run in seq.extras if run not in slow_parts]
+    return step_matches, [*set_aside, *split_extras, *dwells.values()]
 
 
 def over_time(
@@ -226,6 +230,7 @@ def _step_times(
     spans: dict[int, tuple[int, int]],
     trainee: ClipSeries,
     config: ScoringConfig,
+    slow_parts: dict[ExtraRun, int],
 ) -> dict[int, tuple[float, float]]:
     """Trainee seconds of every performed step, hesitations included.
 
@@ -233,11 +238,15 @@ def _step_times(
     doing the steps around it (a slow reach, a fumbled part): each neighbour takes the
     half next to it, the first and last step all of what lies before or after them.
     Without it a slow step that partly looks unlike the gold loses its slow seconds.
+    A longer stretch that is the slow part of a step (``_slow_parts``) is all that step's.
     """
     times = {s: trainee.span_times(*span) for s, span in spans.items()}
     order = [p.step for p in seq.placements]
     for run in seq.extras:
         t0, t1 = trainee.span_times(run.first_clip, run.last_clip)
+        if (owner := slow_parts.get(run)) is not None:
+            times[owner] = (min(times[owner][0], t0), max(times[owner][1], t1))
+            continue
         if t1 - t0 >= config.extra_min_sec:
             continue
         following = order.index(run.after) + 1 if run.after >= 0 else 0
@@ -249,6 +258,45 @@ def _step_times(
         if after is not None:
             times[after] = (min(times[after][0], split), times[after][1])
     return times
+
+
+def _slow_parts(
+    alignment: Explanation,
+    steps: tuple[Step, ...],
+    trainee: ClipSeries,
+    spans: dict[int, tuple[int, int]],
+    config: ScoringConfig,
+) -> dict[ExtraRun, int]:
+    """Runs set aside as unrelated that are the slow part of the step beside them:
+    per run, that step.
+
+    A step done slowly (a hesitant reach, a part turned over twice) can look unlike
+    the gold's step for long enough to be set aside as an action of its own. Taken back
+    into the step beside it, such a stretch follows the gold step's own course: the
+    step's DTW cost over both rises by less than ``slow_part_margin``. An unrelated
+    action does not fit so: on the four assembly tuning seeds, taking an extra action
+    into either neighbour raised its cost by 0.08-0.33 (contrast units), taking a slow
+    step's set-aside start or end back raised it by 0.03-0.04.
+    """
+    seq = alignment.sequence
+    order = [p.step for p in seq.placements]
+    out: dict[ExtraRun, int] = {}
+    for run in seq.extras:
+        t0, t1 = trainee.span_times(run.first_clip, run.last_clip)
+        if t1 - t0 < config.extra_min_sec or not order:
+            continue
+        following = order.index(run.after) + 1 if run.after >= 0 else 0
+        rises = {}
+        for s in order[max(following - 1, 0) : following + 1]:
+            first, last = spans[s]
+            rows = slice(steps[s].start_clip, steps[s].end_clip)
+            lo, hi = min(first, run.first_clip), max(last, run.last_clip)
+            alone = dtw_from_cost(alignment.cost[rows, first : last + 1]).mean_cost
+            rises[s] = dtw_from_cost(alignment.cost[rows, lo : hi + 1]).mean_cost - alone
+        owner = min(rises, key=rises.__getitem__, default=None)
+        if owner is not None and rises[owner] < config.slow_part_margin:
+            out[run] = owner
+    return out
 
 
 def _stop_at_gold_end(

@@ -26,6 +26,9 @@ class ScoringConfig:
     # a step's alignment held on one moment that long and this much costlier than the
     # rest of the step is an extra action done part-way through it (``_dwell_extras``)
     dwell_margin: float = 0.05
+    # a set-aside run that raises the cost of the step beside it by less than this when
+    # taken into it is the slow part of that step, not an extra action (``_slow_parts``)
+    slow_part_margin: float = 0.06
     delete_price: float = 0.3  # per gold clip: saving needed to call a step missing
     swap_price: float = 0.1  # per gold clip of the pair: saving needed to call a swap
     found_cost: float = 0.6  # a step matched this well somewhere is performed, not missing

@@ -62,12 +62,8 @@ def evaluate_trainee(
         for e in edits
     ]
     swapped = {steps[i].index for e in edits if e.kind == "swap" for i in e.steps}
-    step_matches, inside = performed_steps(alignment, steps, trainee, variation, config, swapped)
-    extra = [
-        d
-        for run in (*seq.extras, *inside)
-        if (d := extra_step(run, steps, trainee, config)) is not None
-    ]
+    step_matches, runs = performed_steps(alignment, steps, trainee, variation, config, swapped)
+    extra = [d for run in runs if (d := extra_step(run, steps, trainee, config)) is not None]
     stride = 1.0 / clips_per_second(trainee.start_sec)
     lent = lent_by_neighbours(step_matches, extra, variation, config, stride)
     slow = [
