@@ -275,8 +275,8 @@ def _slow_parts(
     into the step beside it, such a stretch follows the gold step's own course: the
     step's DTW cost over both rises by less than ``slow_part_margin``. An unrelated
     action does not fit so: on the four assembly tuning seeds, taking an extra action
-    into either neighbour raised its cost by 0.08-0.33 (contrast units), taking a slow
-    step's set-aside start or end back raised it by 0.03-0.04.
+    into the neighbour it fits better raised that step's cost by 0.08-0.22 (contrast
+    units), taking a slow step's set-aside start or end back raised it by 0.03-0.04.
     """
     seq = alignment.sequence
     order = [p.step for p in seq.placements]
