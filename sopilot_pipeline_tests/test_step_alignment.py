@@ -298,16 +298,39 @@ def test_an_early_stop_deletes_the_steps_left_undone_not_the_one_before_them() -
     assert [(p.step, p.first_clip, p.last_clip) for p in seq.placements][-1] == (3, 15, 19)
 
 
+def _from_rest(returns: list[int], n: int, seed: int = 3) -> np.ndarray:
+    """Clip vectors of a video done from a rest pose: at rest at ``returns`` and both
+    ends, an excursion in a direction of its own between them."""
+    r = np.random.default_rng(seed)
+    rest = r.normal(size=32)
+    x = np.tile(rest, (n, 1))
+    edges = [0, *returns, n - 1]
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        away = 2 * r.normal(size=32)
+        for t in range(a + 1, b):
+            x[t] += np.sin(np.pi * (t - a) / (b - a)) * away
+    return (x + r.normal(scale=0.05, size=x.shape)).astype(np.float32)
+
+
 @pytest.mark.parametrize(
-    ("lead", "expected"),
-    [("follows the step", ("over_time", 1)), ("unlike the step", ("extra_step", 0))],
+    ("lead", "rest_before_step", "expected"),
+    [
+        ("follows the step", False, ("over_time", 1)),
+        ("unlike the step", False, ("extra_step", 0)),
+        ("follows the step", True, ("extra_step", 0)),
+    ],
+    ids=["slow-start", "another-action", "another-excursion"],
 )
-def test_a_set_aside_stretch_that_follows_the_next_step_is_its_slow_start(lead, expected) -> None:
+def test_a_set_aside_stretch_that_follows_the_next_step_is_its_slow_start(
+    lead, rest_before_step, expected
+) -> None:
     """Two seconds before step 2 cost a little more than unrelated activity and are set
     aside. When they go through step 2's first moments, only a little costlier than the
     rest of step 2, they are its slow start (5 s against 3 s: over time); when they are
-    unlike step 2 throughout, they are an extra action after step 1."""
+    unlike step 2 throughout, or the hand is back at rest between them and step 2, they
+    are an extra action after step 1."""
     from sopilot_pipeline.core.scoring.explain import Explanation
+    from sopilot_pipeline.core.scoring.results import GoldVariation
     from sopilot_pipeline.core.scoring.step_alignment import explain_trainee
     from sopilot_pipeline.core.segment.steps import Step
 
@@ -330,10 +353,20 @@ def test_a_set_aside_stretch_that_follows_the_next_step_is_its_slow_start(lead, 
     seq, edits = explain_trainee(cost, steps, 0.6, 0.3, 0.1, 0.6)
     assert [(r.first_clip, r.last_clip) for r in seq.extras] == [(6, 9)]  # set aside
 
-    def series(n: int) -> ClipSeries:
-        start = np.arange(n) * CLIP_SEC
-        return ClipSeries(np.zeros((n, 4), np.float32), start, start + 1.0)
+    def series(vectors: np.ndarray) -> ClipSeries:
+        start = np.arange(len(vectors)) * CLIP_SEC
+        return ClipSeries(vectors, start, start + 1.0)
 
+    # at rest after step 1 and after step 2; with a rest after the stretch too
+    returns = [5, 9, 15] if rest_before_step else [5, 15]
+    trainee = series(_from_rest(returns, cost.shape[1]))
     alignment = Explanation(cost, 1.0, seq, edits)
-    result = evaluate_trainee(series(18), steps, series(cost.shape[1]), alignment=alignment)
+    variation = GoldVariation(rest_pose=True)
+    result = evaluate_trainee(
+        series(np.zeros((18, 32), np.float32)),
+        steps,
+        trainee,
+        alignment=alignment,
+        variation=variation,
+    )
     assert [(d.type, d.gold_step) for d in result.deviations] == [expected]

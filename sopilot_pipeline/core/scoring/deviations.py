@@ -87,7 +87,7 @@ def performed_steps(
     (``_split_at_rest``, ``_dwell_extras``)."""
     seq = alignment.sequence
     spans, split_extras = _split_at_rest(alignment, steps, trainee, variation, config)
-    slow_parts = _slow_parts(alignment, steps, trainee, spans, config)
+    slow_parts = _slow_parts(alignment, steps, trainee, variation, spans, config)
     times = _step_times(seq, spans, trainee, config, slow_parts)
     _stop_at_gold_end(seq, steps, trainee, times)
     dwells = _dwell_extras(alignment, steps, trainee, variation, config, times)
@@ -264,6 +264,7 @@ def _slow_parts(
     alignment: Explanation,
     steps: tuple[Step, ...],
     trainee: ClipSeries,
+    variation: GoldVariation,
     spans: dict[int, tuple[int, int]],
     config: ScoringConfig,
 ) -> dict[ExtraRun, int]:
@@ -277,18 +278,27 @@ def _slow_parts(
     action does not fit so: on the four assembly tuning seeds, taking an extra action
     into the neighbour it fits better raised that step's cost by 0.08-0.22 (contrast
     units), taking a slow step's set-aside start or end back raised it by 0.03-0.04.
+    In a task done from rest, a return to rest between the run and the step makes them
+    two excursions, whatever the costs (as ``_split_at_rest`` has it): evaluation seed
+    8111 had an extra action that raised its neighbour's cost by 0.05 only, with the
+    hand back at rest between them.
     """
     seq = alignment.sequence
     order = [p.step for p in seq.placements]
     out: dict[ExtraRun, int] = {}
+    returns: np.ndarray | None = None
     for run in seq.extras:
         t0, t1 = trainee.span_times(run.first_clip, run.last_clip)
         if t1 - t0 < config.extra_min_sec or not order:
             continue
+        if variation.rest_pose and returns is None:
+            returns = rest_returns(trainee.vectors, trainee.start_sec, trainee.end_sec)
         following = order.index(run.after) + 1 if run.after >= 0 else 0
         rises = {}
         for s in order[max(following - 1, 0) : following + 1]:
             first, last = spans[s]
+            if returns is not None and _rest_between(returns, (first, last), run):
+                continue
             rows = slice(steps[s].start_clip, steps[s].end_clip)
             lo, hi = min(first, run.first_clip), max(last, run.last_clip)
             alone = dtw_from_cost(alignment.cost[rows, first : last + 1]).mean_cost
@@ -297,6 +307,20 @@ def _slow_parts(
         if owner is not None and rises[owner] < config.slow_part_margin:
             out[run] = owner
     return out
+
+
+def _rest_between(returns: np.ndarray, span: tuple[int, int], run: ExtraRun) -> bool:
+    """Whether the trainee is back at rest between a step's span and a run beside it:
+    a return from the step's last clip up to the run's last but one (run after the
+    step), or from the run's third clip up to the step's second (run before it). A
+    return is placed where the next excursion starts, a clip either way; one at the far
+    end of the run is where both begin or end, as one excursion."""
+    first, last = span
+    if first > run.last_clip:  # the run comes before the step
+        lo, hi = run.first_clip + 2, first + 1
+    else:
+        lo, hi = last, run.last_clip - 1
+    return bool(np.any((returns >= lo) & (returns <= hi)))
 
 
 def _stop_at_gold_end(
