@@ -330,7 +330,6 @@ def test_a_set_aside_stretch_that_follows_the_next_step_is_its_slow_start(
     unlike step 2 throughout, or the hand is back at rest between them and step 2, they
     are an extra action after step 1."""
     from sopilot_pipeline.core.scoring.explain import Explanation
-    from sopilot_pipeline.core.scoring.results import GoldVariation
     from sopilot_pipeline.core.scoring.step_alignment import explain_trainee
     from sopilot_pipeline.core.segment.steps import Step
 
@@ -361,12 +360,6 @@ def test_a_set_aside_stretch_that_follows_the_next_step_is_its_slow_start(
     returns = [5, 9, 15] if rest_before_step else [5, 15]
     trainee = series(_from_rest(returns, cost.shape[1]))
     alignment = Explanation(cost, 1.0, seq, edits)
-    variation = GoldVariation(rest_pose=True)
-    result = evaluate_trainee(
-        series(np.zeros((18, 32), np.float32)),
-        steps,
-        trainee,
-        alignment=alignment,
-        variation=variation,
-    )
+    gold = series(np.zeros((18, 32), np.float32))
+    result = evaluate_trainee(gold, steps, trainee, alignment=alignment)
     assert [(d.type, d.gold_step) for d in result.deviations] == [expected]

