@@ -143,6 +143,20 @@ def test_a_step_beside_an_extra_action_is_judged_a_stride_shorter() -> None:
     assert _slow_steps(matches, [extra]) == []
 
 
+def test_a_step_holding_an_extra_action_is_judged_a_stride_shorter() -> None:
+    """A step of 2.5 s whose span of 5.5 s holds an extra action of 2 s (set aside by
+    ``_dwell_extras``) measures 3.5 s: 1.40x. Where the action meets the step the path
+    may place the edge a stride either way, as beside an extra action: not over time.
+    The same 3.5 s without an action inside is."""
+    from dataclasses import replace
+
+    held = replace(_match(0, 2.5, 0.0, 5.5), set_aside_sec=2.0)
+    rest = (_match(1, 2.5, 5.5, 8.0), _match(2, 2.5, 8.0, 10.5))
+    assert held.duration_sec == 3.5
+    assert _slow_steps((held, *rest), []) == []
+    assert _slow_steps((_match(0, 2.5, 0.0, 3.5), *rest), []) == [0]
+
+
 def test_of_two_neighbours_over_time_the_slower_lends_to_the_other() -> None:
     """A slow second step (2.0x) and a third that measures 1.40x beside it: only the
     second is over time. A third step slow in its own right (2.0x) stays over time."""
