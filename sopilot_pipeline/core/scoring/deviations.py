@@ -8,6 +8,8 @@ strays from the diagonal.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import cache
 
 import numpy as np
 
@@ -86,8 +88,10 @@ def performed_steps(
     (``_slow_parts``), and those found inside performed steps' spans
     (``_split_at_rest``, ``_dwell_extras``)."""
     seq = alignment.sequence
-    spans, split_extras = _split_at_rest(alignment, steps, trainee, variation, config)
-    slow_parts = _slow_parts(alignment, steps, trainee, spans, config)
+    # the trainee's returns to rest, found once and only if a rule asks for them
+    returns = cache(lambda: rest_returns(trainee.vectors, trainee.start_sec, trainee.end_sec))
+    spans, split_extras = _split_at_rest(alignment, steps, trainee, variation, config, returns)
+    slow_parts = _slow_parts(alignment, steps, trainee, spans, config, returns)
     times = _step_times(seq, spans, trainee, config, slow_parts)
     _stop_at_gold_end(seq, steps, trainee, times)
     dwells = _dwell_extras(alignment, steps, trainee, variation, config, times)
@@ -270,6 +274,7 @@ def _slow_parts(
     trainee: ClipSeries,
     spans: dict[int, tuple[int, int]],
     config: ScoringConfig,
+    returns: Callable[[], np.ndarray],
 ) -> dict[ExtraRun, int]:
     """Runs set aside as unrelated that are the slow part of the step beside them:
     per run, that step.
@@ -291,18 +296,15 @@ def _slow_parts(
     seq = alignment.sequence
     order = [p.step for p in seq.placements]
     out: dict[ExtraRun, int] = {}
-    returns: np.ndarray | None = None
     for run in seq.extras:
         t0, t1 = trainee.span_times(run.first_clip, run.last_clip)
         if t1 - t0 < config.extra_min_sec or not order:
             continue
-        if returns is None:
-            returns = rest_returns(trainee.vectors, trainee.start_sec, trainee.end_sec)
         following = order.index(run.after) + 1 if run.after >= 0 else 0
         rises = {}
         for s in order[max(following - 1, 0) : following + 1]:
             first, last = spans[s]
-            if _rest_between(returns, (first, last), run):
+            if _rest_between(returns(), (first, last), run):
                 continue
             rows = slice(steps[s].start_clip, steps[s].end_clip)
             lo, hi = min(first, run.first_clip), max(last, run.last_clip)
@@ -414,6 +416,7 @@ def _split_at_rest(
     trainee: ClipSeries,
     variation: GoldVariation,
     config: ScoringConfig,
+    returns: Callable[[], np.ndarray],
 ) -> tuple[dict[int, tuple[int, int]], list[ExtraRun]]:
     """Trainee span of every performed step, and the extra actions found inside spans.
 
@@ -427,15 +430,12 @@ def _split_at_rest(
     extras: list[ExtraRun] = []
     if not variation.rest_pose:
         return spans, extras
-    returns: np.ndarray | None = None
     for i, p in enumerate(seq.placements):
         t0, t1 = trainee.span_times(p.first_clip, p.last_clip)
         if not _over_time(t1 - t0, _reference_duration(steps[p.step], variation), config):
             continue
-        if returns is None:
-            returns = rest_returns(trainee.vectors, trainee.start_sec, trainee.end_sec)
         edges = [p.first_clip]
-        for r in (int(r) for r in returns if p.first_clip < r <= p.last_clip):
+        for r in (int(r) for r in returns() if p.first_clip < r <= p.last_clip):
             # each piece a whole excursion, long enough to be an action of its own
             before_sec = trainee.start_sec[r] - trainee.start_sec[edges[-1]]
             if min(before_sec, t1 - trainee.start_sec[r]) >= config.extra_min_sec:

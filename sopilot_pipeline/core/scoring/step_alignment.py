@@ -260,6 +260,12 @@ class SearchPrices:
     found_cost: float  # a step this cheap somewhere in the trainee was performed
     max_edits: int | None = None
 
+    def of(self, kind: str, touched: tuple[int, ...], steps: tuple[Step, ...]) -> float:
+        """What an edit of ``kind`` on the ``touched`` steps must save: its price per
+        gold clip times the clips of those steps."""
+        per_clip = self.delete_price if kind == "delete" else self.swap_price
+        return per_clip * sum(steps[s].end_clip - steps[s].start_clip for s in touched)
+
 
 def explain_trainee(
     cost: np.ndarray,
@@ -385,10 +391,6 @@ def _refit_deletes(
     tried back in place of a performed neighbour, by the same measure as the search
     (total cost plus the price of the deletes), until no such move pays.
     """
-
-    def price(s: int) -> float:
-        return prices.delete_price * (steps[s].end_clip - steps[s].start_clip)
-
     moved = True
     while moved:
         moved = False
@@ -402,7 +404,12 @@ def _refit_deletes(
                     continue
                 order = tuple(s if t == n else t for t in current.order)
                 trial = align_step_sequence(cost, steps, order, prices.extra_cost)
-                gain = current.total_cost + price(s) - trial.total_cost - price(n)
+                gain = (
+                    current.total_cost
+                    + prices.of("delete", (s,), steps)
+                    - trial.total_cost
+                    - prices.of("delete", (n,), steps)
+                )
                 if gain > 1e-6:
                     edits[i] = Edit("delete", (n,), edit.saving + gain)
                     current, moved = trial, True
@@ -501,8 +508,7 @@ def _paying_edits(
         if not np.isfinite(total):
             total = align_step_sequence(cost, steps, new_order, prices.extra_cost).total_cost
         saving = current.total_cost - total
-        length = sum(steps[s].end_clip - steps[s].start_clip for s in touched)
-        price = (prices.delete_price if kind == "delete" else prices.swap_price) * length
+        price = prices.of(kind, touched, steps)
         if saving - price > 0:
             paying.append((saving - price, Edit(kind, touched, saving), new_order))
     return paying
