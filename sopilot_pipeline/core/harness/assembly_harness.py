@@ -2,7 +2,8 @@
 
 Seeds are split by purpose, and fixed before any result on them was seen:
 
-* ``TUNING_SEEDS`` (4242, 4343, 4444, 4545): for developing and tuning detection and
+* ``TUNING_SEEDS`` (4242, 4343, 4444, 4545; 4646-4949 added in the tenth session, to
+  study deviations next to other deviations): for developing and tuning detection and
   scoring.
 * ``EVALUATION_SEEDS`` (8101-8120): for reporting only; never tuned on, each fixed
   before any result on it was seen. 8101-8113 have been run (benchmarks/RESULTS.md
@@ -38,7 +39,7 @@ from sopilot_pipeline.core.harness.assembly_render import (
     render_assembly,
 )
 
-TUNING_SEEDS = (4242, 4343, 4444, 4545)
+TUNING_SEEDS = (4242, 4343, 4444, 4545, 4646, 4747, 4848, 4949)
 EVALUATION_SEEDS = tuple(range(8101, 8121))
 STEP_COUNTS = (5, 7, 6, 8, 5, 7, 6, 8)
 TRAINEE_FORMATS = (  # (suffix, codec, fps, size)
