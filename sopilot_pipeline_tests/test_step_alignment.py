@@ -220,6 +220,22 @@ def test_an_action_done_part_way_through_a_step_is_extra_a_pause_is_slow(mix, ex
     assert {(d.type, d.gold_step) for d in result.deviations} == {expected}
 
 
+def test_a_step_slow_throughout_is_over_time_even_where_it_is_slowest() -> None:
+    """Step 3 at half speed throughout, and at one moment held two seconds longer and a
+    little unlike gold there: without that moment it is still twice as slow, so the
+    moment is the slow step's slowest, not another action (tuning seed 4646)."""
+    gold_plan = [c for k in range(6) for c in _step_plan(k)]
+    gold_series = _moment_video(gold_plan, 0)
+    steps = steps_from_boundaries(np.arange(8, 48, 8), gold_series.start_sec, gold_series.end_sec)
+    slow = [c for i in range(8) for c in _step_plan(2, [i, i])]
+    plan = [c for k in range(2) for c in _step_plan(k)]
+    plan += slow[:9] + [(2, 4, 0.5)] * 5 + slow[9:]
+    plan += [c for k in range(3, 6) for c in _step_plan(k)]
+    result = evaluate_trainee(gold_series, steps, _moment_video(plan, 1))
+    assert {(d.type, d.gold_step) for d in result.deviations} == {("over_time", 2)}
+    assert result.step_matches[2].duration_sec == pytest.approx(10.5, abs=0.51)
+
+
 @pytest.mark.parametrize(("moment", "after"), [(1, 1), (6, 2)], ids=["early", "late"])
 def test_an_action_part_way_through_a_step_is_told_after_the_nearer_step(moment, after) -> None:
     """Another action held on an early moment of step 3 (the hand barely gone from the
@@ -272,6 +288,39 @@ def test_a_step_done_out_of_place_under_cumulative_state_is_a_swap(plan, expecte
     assert [(e.kind, e.steps) for e in edits] == expected
 
 
+@pytest.mark.parametrize(
+    ("early_cost", "expected"), [(0.65, ("swap", (1, 2))), (0.9, ("delete", (2,)))]
+)
+def test_a_short_step_done_early_is_a_swap_when_the_swap_explains_as_well_as_its_delete(
+    early_cost, expected
+) -> None:
+    """Step 3 (3 clips) is done before step 2 (8 clips), looking a little unlike gold's
+    step 3 (its predecessor's result is not there yet) and more like step 4. The swap
+    is priced by both steps' 11 clips, the delete by step 3's 3, so on price the delete
+    wins although the swapped order explains the video as well: that is a swap. Done
+    unlike any step (0.9), the stretch is an unrelated action and step 3 missing."""
+    from sopilot_pipeline.core.scoring.step_alignment import explain_trainee
+    from sopilot_pipeline.core.segment.steps import Step
+
+    clips = (6, 8, 3, 6)
+    starts = np.cumsum([0, *clips[:-1]])
+    steps = tuple(
+        Step(k, int(s), int(s + n), s * CLIP_SEC, (s + n) * CLIP_SEC)
+        for k, (s, n) in enumerate(zip(starts, clips, strict=True))
+    )
+    cols = []
+    for step, cost, count in [(0, 0.1, 6), (2, early_cost, 3), (1, 0.1, 8), (3, 0.1, 6)]:
+        column = np.full(sum(clips), 1.2)
+        column[steps[step].start_clip : steps[step].end_clip] = cost
+        if step == 2:  # the early step 3 looks more like step 4 than like itself
+            column[steps[3].start_clip : steps[3].end_clip] = 0.55
+        cols += [column] * count
+    cost = np.stack(cols, axis=1).astype(np.float32)
+    cost += np.random.default_rng(0).uniform(0, 0.05, cost.shape).astype(np.float32)
+    _, edits = explain_trainee(cost, steps, 0.6, 0.3, 0.1, 0.6)
+    assert [(e.kind, e.steps) for e in edits] == [expected]
+
+
 def test_an_early_stop_deletes_the_steps_left_undone_not_the_one_before_them() -> None:
     """A trainee does steps 1-4 of 6, step 4 quicker than gold, and step 5 looks a
     little like step 4. Deleting step 4 alone pays most in the first round (steps 5
@@ -313,22 +362,25 @@ def _from_rest(returns: list[int], n: int, seed: int = 3) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    ("lead", "rest_before_step", "expected"),
+    ("lead", "returns", "expected"),
     [
-        ("follows the step", False, ("over_time", 1)),
-        ("unlike the step", False, ("extra_step", 0)),
-        ("follows the step", True, ("extra_step", 0)),
+        ("follows the step", [5, 15], ("over_time", 1)),
+        ("unlike the step", [5, 15], ("extra_step", 0)),
+        ("follows the step", [5, 9, 15], ("extra_step", 0)),
+        # the other excursion's last two clips went to step 2 (tuning seed 4646)
+        ("follows the step", [5, 11, 15], ("extra_step", 0)),
     ],
-    ids=["slow-start", "another-action", "another-excursion"],
+    ids=["slow-start", "another-action", "another-excursion", "another-excursion-overlapping"],
 )
 def test_a_set_aside_stretch_that_follows_the_next_step_is_its_slow_start(
-    lead, rest_before_step, expected
+    lead, returns, expected
 ) -> None:
     """Two seconds before step 2 cost a little more than unrelated activity and are set
     aside. When they go through step 2's first moments, only a little costlier than the
     rest of step 2, they are its slow start (5 s against 3 s: over time); when they are
     unlike step 2 throughout, or the hand is back at rest between them and step 2, they
-    are an extra action after step 1."""
+    are an extra action after step 1, also when the path gave step 2 the end of that
+    other excursion."""
     from sopilot_pipeline.core.scoring.explain import Explanation
     from sopilot_pipeline.core.scoring.step_alignment import explain_trainee
     from sopilot_pipeline.core.segment.steps import Step
@@ -356,10 +408,144 @@ def test_a_set_aside_stretch_that_follows_the_next_step_is_its_slow_start(
         start = np.arange(len(vectors)) * CLIP_SEC
         return ClipSeries(vectors, start, start + 1.0)
 
-    # at rest after step 1 and after step 2; with a rest after the stretch too
-    returns = [5, 9, 15] if rest_before_step else [5, 15]
+    # at rest after step 1 and after step 2, and in some cases between
     trainee = series(_from_rest(returns, cost.shape[1]))
     alignment = Explanation(cost, 1.0, seq, edits)
     gold = series(np.zeros((18, 32), np.float32))
     result = evaluate_trainee(gold, steps, trainee, alignment=alignment)
     assert [(d.type, d.gold_step) for d in result.deviations] == [expected]
+
+
+def test_the_end_of_a_slow_step_given_to_the_next_step_comes_back_to_it() -> None:
+    """Step 1 is done slowly and its last two seconds go along step 2's first moments
+    as well, so the path gives them to step 2. Step 2 then holds a return to rest and
+    is split there; the piece split off is not an extra action but step 1's slow end:
+    the same excursion from rest as step 1, and following step 1's course (tuning seed
+    4646, a step at 2.2x)."""
+    from sopilot_pipeline.core.scoring.explain import Explanation
+    from sopilot_pipeline.core.scoring.results import GoldVariation
+    from sopilot_pipeline.core.scoring.step_alignment import explain_trainee
+    from sopilot_pipeline.core.segment.steps import Step
+
+    clips = 6
+    steps = tuple(Step(k, k * clips, (k + 1) * clips, k * 3.0, (k + 1) * 3.0) for k in range(3))
+
+    def column(costs: dict[int, tuple[int, float]]) -> np.ndarray:
+        """A trainee clip near ``moment`` of each given step, at ``base`` there."""
+        c = np.full(3 * clips, 1.2, np.float32)
+        for step, (moment, base) in costs.items():
+            c[step * clips : (step + 1) * clips] = base + 0.15 * np.abs(np.arange(clips) - moment)
+        return c
+
+    cols = [column({0: (m, 0.2)}) for m in range(6)]
+    cols += [column({0: (5, 0.25), 1: (0, 0.2)})] * 4  # step 1's slow end, like step 2's start
+    cols += [column({1: (m, 0.2)}) for m in range(6)] + [column({2: (m, 0.2)}) for m in range(6)]
+    cost = np.stack(cols, axis=1)
+    seq, edits = explain_trainee(cost, steps, 0.6, 0.3, 0.1, 0.6)
+    assert [(p.step, p.first_clip) for p in seq.placements] == [(0, 0), (1, 6), (2, 16)]
+
+    start = np.arange(cost.shape[1]) * CLIP_SEC
+    # one excursion for step 1 with its slow end, one for step 2, one for step 3
+    trainee = ClipSeries(_from_rest([9, 15], cost.shape[1]), start, start + 1.0)
+    gold = ClipSeries(np.zeros((18, 32), np.float32), np.arange(18) * 0.5, np.arange(18) * 0.5 + 1)
+    result = evaluate_trainee(
+        gold,
+        steps,
+        trainee,
+        alignment=Explanation(cost, 1.0, seq, edits),
+        variation=GoldVariation(rest_pose=True),
+    )
+    assert [(d.type, d.gold_step) for d in result.deviations] == [("over_time", 0)]
+    assert result.step_matches[0].duration_sec == pytest.approx(5.0, abs=0.01)
+
+
+def _columns(costs: dict[int, tuple[float, float]], clips: int = 6) -> np.ndarray:
+    """A trainee clip's costs against three gold steps of ``clips`` clips: near
+    ``moment`` of each given step, at ``base`` there; 1.2 against the rest."""
+    c = np.full(3 * clips, 1.2, np.float32)
+    for step, (moment, base) in costs.items():
+        c[step * clips : (step + 1) * clips] = base + 0.15 * np.abs(np.arange(clips) - moment)
+    return c
+
+
+@pytest.mark.parametrize(
+    ("slow_moments", "expected"),
+    [(10, [("over_time", 1)]), (6, [("extra_step", 1)])],
+    ids=["slow-step-with-a-pause", "step-then-another-excursion"],
+)
+def test_a_step_split_at_a_return_to_rest_is_slow_when_its_own_excursion_is(
+    slow_moments, expected
+) -> None:
+    """Step 2's span holds a return to rest, then two seconds that match its end only
+    loosely. Done at its own pace before that, the step and another excursion: an extra
+    action. Done slowly (5 s for gold's 3 s) before it, the step is slow without the
+    other piece too, and the piece is its pause: over time, nothing extra."""
+    from sopilot_pipeline.core.scoring.explain import Explanation
+    from sopilot_pipeline.core.scoring.results import GoldVariation
+    from sopilot_pipeline.core.scoring.step_alignment import explain_trainee
+    from sopilot_pipeline.core.segment.steps import Step
+
+    steps = tuple(Step(k, k * 6, (k + 1) * 6, k * 3.0, (k + 1) * 3.0) for k in range(3))
+    cols = [_columns({0: (m, 0.2)}) for m in range(6)]
+    cols += [_columns({1: (m * 6 / slow_moments, 0.2)}) for m in range(slow_moments)]
+    cols += [_columns({1: (5, 0.45)})] * 4  # loosely like step 2's end
+    cols += [_columns({2: (m, 0.2)}) for m in range(6)]
+    cost = np.stack(cols, axis=1)
+    seq, edits = explain_trainee(cost, steps, 0.6, 0.3, 0.1, 0.6)
+    assert not seq.extras and not edits  # the path keeps the piece in step 2
+
+    n = cost.shape[1]
+    start = np.arange(n) * CLIP_SEC
+    pause = 6 + slow_moments
+    trainee = ClipSeries(_from_rest([5, pause - 1, pause + 3], n), start, start + 1.0)
+    gold = ClipSeries(np.zeros((18, 32), np.float32), np.arange(18) * 0.5, np.arange(18) * 0.5 + 1)
+    result = evaluate_trainee(
+        gold,
+        steps,
+        trainee,
+        alignment=Explanation(cost, 1.0, seq, edits),
+        variation=GoldVariation(rest_pose=True),
+    )
+    assert [(d.type, d.gold_step) for d in result.deviations] == expected
+
+
+@pytest.mark.parametrize(
+    ("step_moments", "expected"),
+    [(10, [("over_time", 1)]), (6, [("extra_step", 1)])],
+    ids=["slow-step", "step-at-its-pace"],
+)
+def test_a_stretch_set_aside_beside_a_slow_step_in_its_excursion_is_part_of_it(
+    step_moments, expected
+) -> None:
+    """Two seconds unlike any step follow step 2 before the hand is back at rest. After
+    a step done at its pace they are another action; after a step that is slow without
+    them (5 s for gold's 3 s) they are more of the same slow step: one deviation
+    explains the excursion, not two (tuning seed 4848, a step at 2.4x)."""
+    from sopilot_pipeline.core.scoring.explain import Explanation
+    from sopilot_pipeline.core.scoring.results import GoldVariation
+    from sopilot_pipeline.core.scoring.step_alignment import explain_trainee
+    from sopilot_pipeline.core.segment.steps import Step
+
+    steps = tuple(Step(k, k * 6, (k + 1) * 6, k * 3.0, (k + 1) * 3.0) for k in range(3))
+    cols = [_columns({0: (m, 0.2)}) for m in range(6)]
+    cols += [_columns({1: (m * 6 / step_moments, 0.2)}) for m in range(step_moments)]
+    cols += [np.full(18, 0.9, np.float32)] * 4
+    cols += [_columns({2: (m, 0.2)}) for m in range(6)]
+    cost = np.stack(cols, axis=1)
+    seq, edits = explain_trainee(cost, steps, 0.6, 0.3, 0.1, 0.6)
+    assert [(r.first_clip, r.last_clip) for r in seq.extras] == [
+        (6 + step_moments, 9 + step_moments)
+    ]
+
+    n = cost.shape[1]
+    start = np.arange(n) * CLIP_SEC
+    trainee = ClipSeries(_from_rest([5, 9 + step_moments], n), start, start + 1.0)
+    gold = ClipSeries(np.zeros((18, 32), np.float32), np.arange(18) * 0.5, np.arange(18) * 0.5 + 1)
+    result = evaluate_trainee(
+        gold,
+        steps,
+        trainee,
+        alignment=Explanation(cost, 1.0, seq, edits),
+        variation=GoldVariation(rest_pose=True),
+    )
+    assert [(d.type, d.gold_step) for d in result.deviations] == expected

@@ -91,7 +91,10 @@ def performed_steps(
     # the trainee's returns to rest, found once and only if a rule asks for them
     returns = cache(lambda: rest_returns(trainee.vectors, trainee.start_sec, trainee.end_sec))
     spans, split_extras = _split_at_rest(alignment, steps, trainee, variation, config, returns)
-    slow_parts = _slow_parts(alignment, steps, trainee, spans, config, returns)
+    set_aside = [*seq.extras, *split_extras]
+    slow_parts = _slow_parts(
+        alignment, steps, trainee, spans, set_aside, variation, config, returns
+    )
     times = _step_times(seq, spans, trainee, config, slow_parts)
     _stop_at_gold_end(seq, steps, trainee, times)
     dwells = _dwell_extras(alignment, steps, trainee, variation, config, times)
@@ -109,8 +112,7 @@ def performed_steps(
     step_matches = tuple(
         matches.get(s.index, StepMatch(s, False, False, nan, nan, nan)) for s in steps
     )
-    set_aside = [run for run in seq.extras if run not in slow_parts]
-    return step_matches, [*set_aside, *split_extras, *dwells.values()]
+    return step_matches, [*(r for r in set_aside if r not in slow_parts), *dwells.values()]
 
 
 def over_time(
@@ -250,12 +252,12 @@ def _step_times(
     """
     times = {s: trainee.span_times(*span) for s, span in spans.items()}
     order = [p.step for p in seq.placements]
+    for run, owner in slow_parts.items():
+        t0, t1 = trainee.span_times(run.first_clip, run.last_clip)
+        times[owner] = (min(times[owner][0], t0), max(times[owner][1], t1))
     for run in seq.extras:
         t0, t1 = trainee.span_times(run.first_clip, run.last_clip)
-        if (owner := slow_parts.get(run)) is not None:
-            times[owner] = (min(times[owner][0], t0), max(times[owner][1], t1))
-            continue
-        if t1 - t0 >= config.extra_min_sec:
+        if run in slow_parts or t1 - t0 >= config.extra_min_sec:
             continue
         following = order.index(run.after) + 1 if run.after >= 0 else 0
         before = order[following - 1] if following > 0 else None
@@ -273,6 +275,8 @@ def _slow_parts(
     steps: tuple[Step, ...],
     trainee: ClipSeries,
     spans: dict[int, tuple[int, int]],
+    aside: list[ExtraRun],
+    variation: GoldVariation,
     config: ScoringConfig,
     returns: Callable[[], np.ndarray],
 ) -> dict[ExtraRun, int]:
@@ -292,11 +296,17 @@ def _slow_parts(
     neighbour's cost by 0.05 only, with the hand back at rest between them (8112's in
     a task whose golds were not both read as done from rest, so the trainee's own
     returns are asked, not the task's).
+
+    Runs set aside by the path and pieces split off at a return to rest
+    (``_split_at_rest``) are both asked: a slow step's end can go to the next step's
+    span and be split off there (tuning seed 4646). A step over time without the run,
+    in the same excursion, takes it whatever the costs: one slow step explains the
+    excursion, a slow step and an extra action inside it is two deviations where one
+    will do (tuning seed 4848: a step at 2.4x whose end was set aside).
     """
-    seq = alignment.sequence
-    order = [p.step for p in seq.placements]
+    order = [p.step for p in alignment.sequence.placements]
     out: dict[ExtraRun, int] = {}
-    for run in seq.extras:
+    for run in aside:
         t0, t1 = trainee.span_times(run.first_clip, run.last_clip)
         if t1 - t0 < config.extra_min_sec or not order:
             continue
@@ -309,25 +319,27 @@ def _slow_parts(
             rows = slice(steps[s].start_clip, steps[s].end_clip)
             lo, hi = min(first, run.first_clip), max(last, run.last_clip)
             alone = dtw_from_cost(alignment.cost[rows, first : last + 1]).mean_cost
-            rises[s] = dtw_from_cost(alignment.cost[rows, lo : hi + 1]).mean_cost - alone
+            rise = dtw_from_cost(alignment.cost[rows, lo : hi + 1]).mean_cost - alone
+            s0, s1 = trainee.span_times(first, last)
+            if rise < config.slow_part_margin or _over_time(
+                s1 - s0, _reference_duration(steps[s], variation), config
+            ):
+                rises[s] = rise
         owner = min(rises, key=rises.__getitem__, default=None)
-        if owner is not None and rises[owner] < config.slow_part_margin:
+        if owner is not None:
             out[run] = owner
     return out
 
 
 def _rest_between(returns: np.ndarray, span: tuple[int, int], run: ExtraRun) -> bool:
     """Whether the trainee is back at rest between a step's span and a run beside it:
-    a return from the step's last clip up to the run's last but one (run after the
-    step), or from the run's third clip up to the step's second (run before it). A
-    return is placed where the next excursion starts, a clip either way; one at the far
-    end of the run is where both begin or end, as one excursion."""
-    first, last = span
-    if first > run.last_clip:  # the run comes before the step
-        lo, hi = run.first_clip + 2, first + 1
-    else:
-        lo, hi = last, run.last_clip - 1
-    return bool(np.any((returns >= lo) & (returns <= hi)))
+    the middle clips of the two lie in different excursions from rest. A path may
+    give either of them a clip or two of the other's excursion where they meet (tuning
+    seed 4646: a wipe's last two clips went to the step after it), so their edges do
+    not tell; their middles do."""
+    middles = [(span[0] + span[1]) // 2, (run.first_clip + run.last_clip) // 2]
+    excursion = np.searchsorted(returns, middles, side="right")
+    return bool(excursion[0] != excursion[1])
 
 
 def _stop_at_gold_end(
@@ -377,7 +389,9 @@ def _dwell_extras(
     (in step-contrast units) than the rest of the step, is an extra action; its time is
     not the step's. Measured on the assembly tuning seeds: the two unrelated actions
     read as slow steps held one gold clip for 6-7 trainee clips, 0.11-0.15 costlier;
-    slow steps held at most 4, never costlier.
+    slow steps held at most 4, never costlier. A step still over time without the dwell
+    is slow throughout, and the dwell its slowest moment (tuning seed 4646: a step at
+    2.2x held one gold clip for 5 trainee clips, 0.08 costlier).
     """
     seq = alignment.sequence
     path = seq.path
@@ -401,6 +415,9 @@ def _dwell_extras(
         dwell_cost = float(alignment.cost[moment, dwell].mean())
         if dwell_cost < float(alignment.cost[rest[:, 0], rest[:, 1]].mean()) + config.dwell_margin:
             continue  # the same moment held longer (a pause, a slow part): over time
+        d0, d1 = trainee.span_times(int(dwell.min()) + 1, int(dwell.max()))
+        if _over_time(t1 - t0 - (d1 - d0), _reference_duration(step, variation), config):
+            continue  # slow without the dwell too: a slow step, slowest at one moment
         # held in the first half of the step: the action came closer to the step before
         # it than to this step's end, so it is told as done after that step
         early = 2 * (moment - step.start_clip) < step.end_clip - step.start_clip - 1
@@ -423,7 +440,9 @@ def _split_at_rest(
     A step that seems slow but whose span contains a return to the rest pose was two
     excursions from rest: the step, and something else done on the way (wiping the
     bench looks more like pressing a part than like nothing). The excursion that
-    matches the gold step best is the step; the others are extra actions.
+    matches the gold step best is the step; the others are extra actions, unless that
+    excursion alone is still over time: then the step is slow and the others are its
+    pauses (tuning seed 4949: a step at 2.4x with its long rest read as two returns).
     """
     seq = alignment.sequence
     spans = {p.step: (p.first_clip, p.last_clip) for p in seq.placements}
@@ -447,6 +466,9 @@ def _split_at_rest(
         rows = slice(steps[p.step].start_clip, steps[p.step].end_clip)
         costs = [dtw_from_cost(alignment.cost[rows, a : b + 1]).mean_cost for a, b in pieces]
         keep = int(np.argmin(costs))
+        k0, k1 = trainee.span_times(*pieces[keep])
+        if _over_time(k1 - k0, _reference_duration(steps[p.step], variation), config):
+            continue  # slow without the other excursions too: a slow step's pauses
         spans[p.step] = pieces[keep]
         before = seq.placements[i - 1].step if i > 0 else -1
         extras += [
