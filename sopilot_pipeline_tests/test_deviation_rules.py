@@ -164,3 +164,22 @@ def test_of_two_neighbours_over_time_the_slower_lends_to_the_other() -> None:
     assert _slow_steps((_match(0, 2.5, 0.0, 2.5), slow, _match(2, 2.5, 7.5, 11.0)), []) == [1]
     both = (_match(0, 2.5, 0.0, 2.5), slow, _match(2, 2.5, 7.5, 12.5))
     assert _slow_steps(both, []) == [1, 2]
+
+
+def _left_out(match: StepMatch) -> StepMatch:
+    return StepMatch(match.step, False, False, float("nan"), float("nan"), float("nan"))
+
+
+def test_the_step_at_an_end_the_trainee_left_out_is_judged_a_stride_shorter() -> None:
+    """Steps of 2.5 s. A trainee who skipped the first step begins the second from the
+    video's opening rest, which gold gives its first step: 3.5 s there (1.40x) is not
+    over time; neither is the last step done (1.40x) by one who stopped before the
+    gold's last step. The same 3.5 s in the middle of a full performance is, and so is
+    a first step done slowly (2.0x) after a skipped one."""
+    first, second, third = _match(0, 2.5, 0, 0), _match(1, 2.5, 0.0, 3.5), _match(2, 2.5, 3.5, 6)
+    assert _slow_steps((_left_out(first), second, third), []) == []
+    stopped = (_match(0, 2.5, 0.0, 2.5), _match(1, 2.5, 2.5, 6.0), _left_out(third))
+    assert _slow_steps(stopped, []) == []
+    full = (_match(0, 2.5, 0.0, 2.5), _match(1, 2.5, 2.5, 6.0), _match(2, 2.5, 6.0, 8.5))
+    assert _slow_steps(full, []) == [1]
+    assert _slow_steps((_left_out(first), _match(1, 2.5, 0.0, 5.0), third), []) == [1]

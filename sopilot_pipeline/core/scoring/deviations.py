@@ -160,6 +160,7 @@ def lent_by_neighbours(
     without it, 1.35 makes the step after an extra action (3.5 s against 2.5 s, demo
     seed 23) over time. The action held inside a step: evaluation seed 8113 (run once)
     had two steps at 1.40x that held most of a wipe; no change on the tuning seeds.
+    The step at an end the trainee left out is lent a stride too (``_at_a_left_out_end``).
     """
     found = [m for m in step_matches if m.found]
     reference = {m.step.index: _reference_duration(m.step, variation) for m in found}
@@ -171,7 +172,7 @@ def lent_by_neighbours(
         if _over_time(m.duration_sec, reference[m.step.index], config)
     ]
     near = stride_sec / 2 + 1e-6
-    lent: dict[int, float] = {}
+    lent: dict[int, float] = dict.fromkeys(_at_a_left_out_end(step_matches), stride_sec)
     for m in found:
         if m.set_aside_sec > 0:  # an extra action held inside the step (``_dwell_extras``)
             lent[m.step.index] = stride_sec
@@ -181,6 +182,25 @@ def lent_by_neighbours(
             if (after or before) and lender_ratio > ratio[m.step.index]:
                 lent[m.step.index] = stride_sec
     return lent
+
+
+def _at_a_left_out_end(step_matches: tuple[StepMatch, ...]) -> list[int]:
+    """The first performed step when gold steps before it were left out, and the last
+    when gold steps after it were: it holds the video's opening (or closing) moments at
+    rest, which gold gives the step it left out. A trainee who skipped step 1 began step
+    2 from the opening rest (tuning seeds 4747 and 4949: 1.40x); one who stopped early
+    ends the video on the last step done (4949: 1.40x)."""
+    found = [m for m in step_matches if m.found]
+    if not found:
+        return []
+    first = min(found, key=lambda m: m.trainee_start_sec)
+    last = max(found, key=lambda m: m.trainee_end_sec)
+    out = []
+    if any(not m.found and m.step.index < first.step.index for m in step_matches):
+        out.append(first.step.index)
+    if any(not m.found and m.step.index > last.step.index for m in step_matches):
+        out.append(last.step.index)
+    return out
 
 
 def extra_step(
