@@ -154,7 +154,11 @@ def align_trainees(
     pair is searched as alone. All their cost matrices are held at once."""
     config = config or ScoringConfig()
     prices = SearchPrices(
-        config.extra_cost, config.delete_price, config.swap_price, config.found_cost
+        config.extra_cost,
+        config.delete_price,
+        config.swap_price,
+        config.found_cost,
+        core_swap_margin=config.core_swap_margin,
     )
     costs = [
         {g: _cost_in_contrast_units(series, steps, trainee) for g, (series, steps) in golds.items()}

@@ -31,6 +31,9 @@ class ScoringConfig:
     slow_part_margin: float = 0.06
     delete_price: float = 0.3  # per gold clip: saving needed to call a step missing
     swap_price: float = 0.1  # per gold clip of the pair: saving needed to call a swap
+    # a pair left in gold order whose steps' cores match the other order better by this
+    # (mean cost) was swapped all the same (``step_alignment._swapped_cores``)
+    core_swap_margin: float = 0.08
     found_cost: float = 0.6  # a step matched this well somewhere is performed, not missing
     # durations are measured to about one clip stride (0.5 s) at each end, hence the
     # margins: more than two strides over, and 1.35 times the slowest gold once what a

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from sopilot_pipeline.core.align.dtw import subsequence_match
+from sopilot_pipeline.core.align.dtw import dtw_from_cost, subsequence_match
 from sopilot_pipeline.core.align.edit_totals import (
     candidate_totals,
     row_cost_at,
@@ -259,6 +259,7 @@ class SearchPrices:
     swap_price: float
     found_cost: float  # a step this cheap somewhere in the trainee was performed
     max_edits: int | None = None
+    core_swap_margin: float = 0.08  # ``_swapped_cores``
 
     def of(self, kind: str, touched: tuple[int, ...], steps: tuple[Step, ...]) -> float:
         """What an edit of ``kind`` on the ``touched`` steps must save: its price per
@@ -356,6 +357,7 @@ def _edit_search(
         current = align_step_sequence(cost, steps, best[2], extra_cost)
     current, edits = _refit_deletes(cost, steps, prices, current, edits)
     current, edits = _moved_steps(cost, steps, extra_cost, current, edits)
+    current, edits = _swapped_cores(cost, steps, prices, current, edits)
     # a swap whose pair was later broken up by a delete is no longer part of the story
     final = current.order
     kept = tuple(
@@ -501,6 +503,50 @@ def _moved_steps(
         trial = align_step_sequence(cost, steps, new_order, extra_cost)
         edits[i] = Edit("swap", pair, current.total_cost - trial.total_cost)
         current = trial
+    return current, edits
+
+
+def _core_rows(step: Step) -> list[int]:
+    """A step's gold clips without its first and last (the reach from rest and the
+    return to it look alike in every step), when it has three or more."""
+    first, end = step.start_clip, step.end_clip
+    return list(range(first + 1, end - 1)) if end - first >= 3 else list(range(first, end))
+
+
+def _swapped_cores(
+    cost: np.ndarray,
+    steps: tuple[Step, ...],
+    prices: SearchPrices,
+    current: StepSequencePath,
+    edits: list[Edit],
+) -> tuple[StepSequencePath, list[Edit]]:
+    """Swap a pair left in gold order whose cores match the other order clearly better.
+
+    A step's first and last clips (leaving rest, coming back) look alike in every step
+    and, where the trainee swapped two steps, match no better in the swapped order than
+    in gold's: their cost dilutes what the swap saves until it is below the swap's price
+    (tuning seed 4949: the first two steps swapped, the swapped order 0.36 cheaper over
+    11 clips, price 1.1; no deviation at all). Matched without them to all of the two
+    steps' trainee clips (DTW over the pair's span), the swapped order was 0.18 cheaper
+    per cell; of 3,945 pairs performed in gold order on fifteen tuning runs (eight
+    seeds, detected and authored steps) none was cheaper swapped, the closest 0.02 dearer.
+    """
+    touched = {s for e in edits for s in e.steps}
+    for a, b in zip(current.placements[:-1], current.placements[1:], strict=True):
+        if b.step != a.step + 1 or touched & {a.step, b.step}:
+            continue
+        window = cost[:, a.first_clip : b.last_clip + 1]
+        ra, rb = _core_rows(steps[a.step]), _core_rows(steps[b.step])
+        in_order = dtw_from_cost(window[ra + rb]).mean_cost
+        swapped = dtw_from_cost(window[rb + ra]).mean_cost
+        if in_order - swapped < prices.core_swap_margin:
+            continue
+        order = list(current.order)
+        at = order.index(a.step)
+        order[at], order[at + 1] = b.step, a.step
+        trial = align_step_sequence(cost, steps, tuple(order), prices.extra_cost)
+        edits.append(Edit("swap", (a.step, b.step), current.total_cost - trial.total_cost))
+        return _swapped_cores(cost, steps, prices, trial, edits)
     return current, edits
 
 
