@@ -510,17 +510,22 @@ def test_a_step_split_at_a_return_to_rest_is_slow_when_its_own_excursion_is(
 
 
 @pytest.mark.parametrize(
-    ("step_moments", "expected"),
-    [(10, [("over_time", 1)]), (6, [("extra_step", 1)])],
-    ids=["slow-step", "step-at-its-pace"],
+    ("step_moments", "from_rest", "expected"),
+    [
+        (10, True, [("over_time", 1)]),
+        (6, True, [("extra_step", 1)]),
+        (10, False, [("over_time", 1), ("extra_step", 1)]),
+    ],
+    ids=["slow-step", "step-at-its-pace", "slow-step-never-at-rest"],
 )
 def test_a_stretch_set_aside_beside_a_slow_step_in_its_excursion_is_part_of_it(
-    step_moments, expected
+    step_moments, from_rest, expected
 ) -> None:
     """Two seconds unlike any step follow step 2 before the hand is back at rest. After
     a step done at its pace they are another action; after a step that is slow without
     them (5 s for gold's 3 s) they are more of the same slow step: one deviation
-    explains the excursion, not two (tuning seed 4848, a step at 2.4x)."""
+    explains the excursion, not two (tuning seed 4848, a step at 2.4x). In a trainee
+    never seen at rest nothing says where the excursion ends: both are reported."""
     from sopilot_pipeline.core.scoring.explain import Explanation
     from sopilot_pipeline.core.scoring.results import GoldVariation
     from sopilot_pipeline.core.scoring.step_alignment import explain_trainee
@@ -539,7 +544,11 @@ def test_a_stretch_set_aside_beside_a_slow_step_in_its_excursion_is_part_of_it(
 
     n = cost.shape[1]
     start = np.arange(n) * CLIP_SEC
-    trainee = ClipSeries(_from_rest([5, 9 + step_moments], n), start, start + 1.0)
+    if from_rest:
+        vectors = _from_rest([5, 9 + step_moments], n)
+    else:
+        vectors = np.random.default_rng(5).normal(size=(n, 32)).astype(np.float32)
+    trainee = ClipSeries(vectors, start, start + 1.0)
     gold = ClipSeries(np.zeros((18, 32), np.float32), np.arange(18) * 0.5, np.arange(18) * 0.5 + 1)
     result = evaluate_trainee(
         gold,

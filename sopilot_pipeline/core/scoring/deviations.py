@@ -322,7 +322,10 @@ def _slow_parts(
     span and be split off there (tuning seed 4646). A step over time without the run,
     in the same excursion, takes it whatever the costs: one slow step explains the
     excursion, a slow step and an extra action inside it is two deviations where one
-    will do (tuning seed 4848: a step at 2.4x whose end was set aside).
+    will do (tuning seed 4848: a step at 2.4x whose end was set aside). Only in a
+    trainee seen returning to rest: without returns nothing says where an excursion
+    ends (demo seed 23: a step measured over time because it held an extra action's end
+    would have taken the rest of that action too).
     """
     order = [p.step for p in alignment.sequence.placements]
     out: dict[ExtraRun, int] = {}
@@ -341,9 +344,9 @@ def _slow_parts(
             alone = dtw_from_cost(alignment.cost[rows, first : last + 1]).mean_cost
             rise = dtw_from_cost(alignment.cost[rows, lo : hi + 1]).mean_cost - alone
             s0, s1 = trainee.span_times(first, last)
-            if rise < config.slow_part_margin or _over_time(
-                s1 - s0, _reference_duration(steps[s], variation), config
-            ):
+            slow = _over_time(s1 - s0, _reference_duration(steps[s], variation), config)
+            # (a slow step's excursion is only known in a trainee seen returning to rest)
+            if rise < config.slow_part_margin or (slow and len(returns())):
                 rises[s] = rise
         owner = min(rises, key=rises.__getitem__, default=None)
         if owner is not None:
