@@ -86,3 +86,29 @@ def test_a_long_step_splits_at_a_return_well_under_half_as_deep() -> None:
     found = detect_step_boundaries(x, start, end_sec=start + 1.0)
     assert len(found) == len(starts)
     assert np.abs(start[found] - start[starts]).max() <= 0.5
+
+
+def test_a_trainee_return_must_be_clearer_than_a_gold_boundary() -> None:
+    """A shallow return (the fourth step's start, the hand only partway back) is a step
+    boundary of a gold, read at ``rest_prominence``; a trainee's returns split its
+    spans into extra actions and are read at ``trainee_rest_prominence``: with that set
+    above the return's prominence the trainee is not split there."""
+    from sopilot_pipeline.core.segment.steps import rest_returns
+
+    r = np.random.default_rng(0)
+    rows = [REST, REST]
+    for k, place in enumerate(PLACE):
+        if k:
+            rest = 0.26 * REST + 0.74 * REACH if k == 3 else REST
+            rows += [rest, rest]
+        rows += [REACH + 0.05 * place] * 4
+    x = (np.vstack([*rows, REST, REST]) + r.normal(scale=0.3, size=(len(rows) + 2, 48))).astype(
+        np.float32
+    )
+    start = np.arange(len(x)) * CLIP_SEC
+    end = start + 1.0
+    strict = StepDetectionConfig(rest_prominence=0.3, trainee_rest_prominence=0.5)
+    gold = detect_step_boundaries(x, start, StepDetectionConfig(method="rest"), end)
+    assert len(gold) == 5  # every step start, the shallow one included
+    assert len(rest_returns(x, start, end, strict)) == 4
+    assert len(rest_returns(x, start, end, StepDetectionConfig(trainee_rest_prominence=0.3))) == 5

@@ -28,7 +28,7 @@ both harnesses; see ``benchmarks/RESULTS.md``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numba
@@ -50,7 +50,11 @@ class StepDetectionConfig:
     # rest: a return is a local minimum of the distance to the rest pose below this
     # share of that clip's median distance, and this prominent (share of the spread)
     rest_visit_ratio: float = 0.7
-    rest_prominence: float = 0.35
+    # a gold's steps: 0.35 left two returns of tuning seed 4848 at 0.33-0.34 unfound (two
+    # golds' steps read as change points); a trainee's returns, which split its spans
+    # into extra actions, keep 0.35: at 0.3 a slow step's long pause dipped twice (4444)
+    rest_prominence: float = 0.3
+    trainee_rest_prominence: float = 0.35
     # a step this many times longer than the median step is split at the weak return
     # (this share of the prominence) inside it. 0.5 missed a late return at 0.49 on a
     # re-render of tuning seed 4444 (three trainees misread); 0.2-0.4 gave the same
@@ -365,6 +369,7 @@ def rest_returns(
     (``rest`` detection's boundaries before long steps are split: in a trainee a long
     step is a slow one); empty when it does not open at rest."""
     config = config or StepDetectionConfig()
+    config = replace(config, rest_prominence=config.trainee_rest_prominence)
     vectors = np.asarray(vectors, dtype=np.float32)
     start_sec = np.asarray(start_sec, dtype=np.float64)
     min_clips = _min_clips(start_sec, config)
