@@ -6,10 +6,10 @@ Seeds are split by purpose, and fixed before any result on them was seen:
   study deviations next to other deviations): for developing and tuning detection and
   scoring.
 * ``EVALUATION_SEEDS`` (8101-8120): for reporting only; never tuned on, each fixed
-  before any result on it was seen. 8101-8113 have been run (benchmarks/RESULTS.md
-  says on which code; a change was made after 8111 and after 8112, so both count as
-  seen); 8114-8120 have not: the next unseen seeds (8115-8120 added in the ninth
-  session, before any result on them).
+  before any result on it was seen. 8101-8116 have been run (benchmarks/RESULTS.md
+  says on which code; a change was made after 8111, 8112 and 8113, so they count as
+  seen); 8117-8120 have not: the next unseen seeds (added in the ninth session, before
+  any result on them).
 
 Each task has one gold, or two golds that perform one pair of neighbouring steps in
 opposite orders (both orders are correct). Trainees: clean repeats (in a two-gold task
