@@ -5,11 +5,11 @@ Seeds are split by purpose, and fixed before any result on them was seen:
 * ``TUNING_SEEDS`` (4242, 4343, 4444, 4545; 4646-4949 added in the tenth session, to
   study deviations next to other deviations): for developing and tuning detection and
   scoring.
-* ``EVALUATION_SEEDS`` (8101-8120): for reporting only; never tuned on, each fixed
+* ``EVALUATION_SEEDS`` (8101-8130): for reporting only; never tuned on, each fixed
   before any result on it was seen. 8101-8116 have been run (benchmarks/RESULTS.md
   says on which code; a change was made after 8111, 8112 and 8113, so they count as
-  seen); 8117-8120 have not: the next unseen seeds (added in the ninth session, before
-  any result on them).
+  seen); 8117-8130 have not: the next unseen seeds (8117-8120 added in the ninth
+  session, 8121-8130 in the tenth, each before any result on it).
 
 Each task has one gold, or two golds that perform one pair of neighbouring steps in
 opposite orders (both orders are correct). Trainees: clean repeats (in a two-gold task
@@ -40,7 +40,7 @@ from sopilot_pipeline.core.harness.assembly_render import (
 )
 
 TUNING_SEEDS = (4242, 4343, 4444, 4545, 4646, 4747, 4848, 4949)
-EVALUATION_SEEDS = tuple(range(8101, 8121))
+EVALUATION_SEEDS = tuple(range(8101, 8131))
 STEP_COUNTS = (5, 7, 6, 8, 5, 7, 6, 8)
 TRAINEE_FORMATS = (  # (suffix, codec, fps, size)
     (".mp4", "libx264", 24, (320, 240)),
