@@ -416,14 +416,29 @@ def test_a_set_aside_stretch_that_follows_the_next_step_is_its_slow_start(
     assert [(d.type, d.gold_step) for d in result.deviations] == [expected]
 
 
+def _scored_from_rest(cost: np.ndarray, steps: tuple, seq, edits, vectors: np.ndarray):
+    """The trainee result of an explanation on a constructed cost matrix, in a task done
+    from rest, the trainee's clips given by ``vectors`` (where it returns to rest)."""
+    from sopilot_pipeline.core.scoring.explain import Explanation
+    from sopilot_pipeline.core.scoring.results import GoldVariation
+
+    start = np.arange(len(vectors)) * CLIP_SEC
+    gold = ClipSeries(np.zeros((18, 32), np.float32), np.arange(18) * 0.5, np.arange(18) * 0.5 + 1)
+    return evaluate_trainee(
+        gold,
+        steps,
+        ClipSeries(vectors, start, start + 1.0),
+        alignment=Explanation(cost, 1.0, seq, edits),
+        variation=GoldVariation(rest_pose=True),
+    )
+
+
 def test_the_end_of_a_slow_step_given_to_the_next_step_comes_back_to_it() -> None:
     """Step 1 is done slowly and its last two seconds go along step 2's first moments
     as well, so the path gives them to step 2. Step 2 then holds a return to rest and
     is split there; the piece split off is not an extra action but step 1's slow end:
     the same excursion from rest as step 1, and following step 1's course (tuning seed
     4646, a step at 2.2x)."""
-    from sopilot_pipeline.core.scoring.explain import Explanation
-    from sopilot_pipeline.core.scoring.results import GoldVariation
     from sopilot_pipeline.core.scoring.step_alignment import explain_trainee
     from sopilot_pipeline.core.segment.steps import Step
 
@@ -444,17 +459,8 @@ def test_the_end_of_a_slow_step_given_to_the_next_step_comes_back_to_it() -> Non
     seq, edits = explain_trainee(cost, steps, 0.6, 0.3, 0.1, 0.6)
     assert [(p.step, p.first_clip) for p in seq.placements] == [(0, 0), (1, 6), (2, 16)]
 
-    start = np.arange(cost.shape[1]) * CLIP_SEC
     # one excursion for step 1 with its slow end, one for step 2, one for step 3
-    trainee = ClipSeries(_from_rest([9, 15], cost.shape[1]), start, start + 1.0)
-    gold = ClipSeries(np.zeros((18, 32), np.float32), np.arange(18) * 0.5, np.arange(18) * 0.5 + 1)
-    result = evaluate_trainee(
-        gold,
-        steps,
-        trainee,
-        alignment=Explanation(cost, 1.0, seq, edits),
-        variation=GoldVariation(rest_pose=True),
-    )
+    result = _scored_from_rest(cost, steps, seq, edits, _from_rest([9, 15], cost.shape[1]))
     assert [(d.type, d.gold_step) for d in result.deviations] == [("over_time", 0)]
     assert result.step_matches[0].duration_sec == pytest.approx(5.0, abs=0.01)
 
@@ -480,8 +486,6 @@ def test_a_step_split_at_a_return_to_rest_is_slow_when_its_own_excursion_is(
     loosely. Done at its own pace before that, the step and another excursion: an extra
     action. Done slowly (5 s for gold's 3 s) before it, the step is slow without the
     other piece too, and the piece is its pause: over time, nothing extra."""
-    from sopilot_pipeline.core.scoring.explain import Explanation
-    from sopilot_pipeline.core.scoring.results import GoldVariation
     from sopilot_pipeline.core.scoring.step_alignment import explain_trainee
     from sopilot_pipeline.core.segment.steps import Step
 
@@ -494,18 +498,9 @@ def test_a_step_split_at_a_return_to_rest_is_slow_when_its_own_excursion_is(
     seq, edits = explain_trainee(cost, steps, 0.6, 0.3, 0.1, 0.6)
     assert not seq.extras and not edits  # the path keeps the piece in step 2
 
-    n = cost.shape[1]
-    start = np.arange(n) * CLIP_SEC
     pause = 6 + slow_moments
-    trainee = ClipSeries(_from_rest([5, pause - 1, pause + 3], n), start, start + 1.0)
-    gold = ClipSeries(np.zeros((18, 32), np.float32), np.arange(18) * 0.5, np.arange(18) * 0.5 + 1)
-    result = evaluate_trainee(
-        gold,
-        steps,
-        trainee,
-        alignment=Explanation(cost, 1.0, seq, edits),
-        variation=GoldVariation(rest_pose=True),
-    )
+    vectors = _from_rest([5, pause - 1, pause + 3], cost.shape[1])
+    result = _scored_from_rest(cost, steps, seq, edits, vectors)
     assert [(d.type, d.gold_step) for d in result.deviations] == expected
 
 
@@ -526,8 +521,6 @@ def test_a_stretch_set_aside_beside_a_slow_step_in_its_excursion_is_part_of_it(
     them (5 s for gold's 3 s) they are more of the same slow step: one deviation
     explains the excursion, not two (tuning seed 4848, a step at 2.4x). In a trainee
     never seen at rest nothing says where the excursion ends: both are reported."""
-    from sopilot_pipeline.core.scoring.explain import Explanation
-    from sopilot_pipeline.core.scoring.results import GoldVariation
     from sopilot_pipeline.core.scoring.step_alignment import explain_trainee
     from sopilot_pipeline.core.segment.steps import Step
 
@@ -543,20 +536,11 @@ def test_a_stretch_set_aside_beside_a_slow_step_in_its_excursion_is_part_of_it(
     ]
 
     n = cost.shape[1]
-    start = np.arange(n) * CLIP_SEC
     if from_rest:
         vectors = _from_rest([5, 9 + step_moments], n)
     else:
         vectors = np.random.default_rng(5).normal(size=(n, 32)).astype(np.float32)
-    trainee = ClipSeries(vectors, start, start + 1.0)
-    gold = ClipSeries(np.zeros((18, 32), np.float32), np.arange(18) * 0.5, np.arange(18) * 0.5 + 1)
-    result = evaluate_trainee(
-        gold,
-        steps,
-        trainee,
-        alignment=Explanation(cost, 1.0, seq, edits),
-        variation=GoldVariation(rest_pose=True),
-    )
+    result = _scored_from_rest(cost, steps, seq, edits, vectors)
     assert [(d.type, d.gold_step) for d in result.deviations] == expected
 
 
