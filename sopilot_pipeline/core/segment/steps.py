@@ -50,10 +50,14 @@ class StepDetectionConfig:
     # rest: a return is a local minimum of the distance to the rest pose below this
     # share of that clip's median distance, and this prominent (share of the spread)
     rest_visit_ratio: float = 0.7
-    # a gold's steps: 0.35 left two returns of tuning seed 4848 at 0.33-0.34 unfound (two
-    # golds' steps read as change points); a trainee's returns, which split its spans
-    # into extra actions, keep 0.35: at 0.3 a slow step's long pause dipped twice (4444)
+    # in a video that opens at rest: 0.35 left two returns of tuning seed 4848 at
+    # 0.33-0.34 unfound (two golds' steps read as change points). A video that opens only
+    # partway at rest is weaker evidence that the pose is the rest pose and keeps 0.35
+    # (the demo command's pack_first_aid_kit: two tray visits at 0.30-0.31 read as
+    # returns at 0.3). A trainee's returns, which split its spans into extra actions,
+    # keep 0.35 too: at 0.3 a slow step's long pause dipped twice (4444)
     rest_prominence: float = 0.3
+    partway_rest_prominence: float = 0.35
     trainee_rest_prominence: float = 0.35
     # a step this many times longer than the median step is split at the weak return
     # (this share of the prominence) inside it. 0.5 missed a late return at 0.49 on a
@@ -283,7 +287,8 @@ def _rest_boundaries(
     if require_start and not (opens_at_rest or partway):
         return None
     spread = float(np.percentile(distance, 90) - np.percentile(distance, 5))
-    prominence = config.rest_prominence * spread
+    share = config.rest_prominence if opens_at_rest else config.partway_rest_prominence
+    prominence = share * spread
     peaks, _ = find_peaks(-distance, distance=gap, prominence=prominence)
     weak, _ = find_peaks(-distance, distance=gap, prominence=prominence * config.weak_return_share)
     # a minimum in the first clips is the rest the video opens in, not a return to it
@@ -369,7 +374,8 @@ def rest_returns(
     (``rest`` detection's boundaries before long steps are split: in a trainee a long
     step is a slow one); empty when it does not open at rest."""
     config = config or StepDetectionConfig()
-    config = replace(config, rest_prominence=config.trainee_rest_prominence)
+    strict = config.trainee_rest_prominence
+    config = replace(config, rest_prominence=strict, partway_rest_prominence=strict)
     vectors = np.asarray(vectors, dtype=np.float32)
     start_sec = np.asarray(start_sec, dtype=np.float64)
     min_clips = _min_clips(start_sec, config)
