@@ -416,6 +416,15 @@ def test_a_set_aside_stretch_that_follows_the_next_step_is_its_slow_start(
     assert [(d.type, d.gold_step) for d in result.deviations] == [expected]
 
 
+def _columns(costs: dict[int, tuple[float, float]], clips: int = 6) -> np.ndarray:
+    """A trainee clip's costs against three gold steps of ``clips`` clips: near
+    ``moment`` of each given step, at ``base`` there; 1.2 against the rest."""
+    c = np.full(3 * clips, 1.2, np.float32)
+    for step, (moment, base) in costs.items():
+        c[step * clips : (step + 1) * clips] = base + 0.15 * np.abs(np.arange(clips) - moment)
+    return c
+
+
 def _scored_from_rest(cost: np.ndarray, steps: tuple, seq, edits, vectors: np.ndarray):
     """The trainee result of an explanation on a constructed cost matrix, in a task done
     from rest, the trainee's clips given by ``vectors`` (where it returns to rest)."""
@@ -442,19 +451,12 @@ def test_the_end_of_a_slow_step_given_to_the_next_step_comes_back_to_it() -> Non
     from sopilot_pipeline.core.scoring.step_alignment import explain_trainee
     from sopilot_pipeline.core.segment.steps import Step
 
-    clips = 6
-    steps = tuple(Step(k, k * clips, (k + 1) * clips, k * 3.0, (k + 1) * 3.0) for k in range(3))
-
-    def column(costs: dict[int, tuple[int, float]]) -> np.ndarray:
-        """A trainee clip near ``moment`` of each given step, at ``base`` there."""
-        c = np.full(3 * clips, 1.2, np.float32)
-        for step, (moment, base) in costs.items():
-            c[step * clips : (step + 1) * clips] = base + 0.15 * np.abs(np.arange(clips) - moment)
-        return c
-
-    cols = [column({0: (m, 0.2)}) for m in range(6)]
-    cols += [column({0: (5, 0.25), 1: (0, 0.2)})] * 4  # step 1's slow end, like step 2's start
-    cols += [column({1: (m, 0.2)}) for m in range(6)] + [column({2: (m, 0.2)}) for m in range(6)]
+    steps = tuple(Step(k, k * 6, (k + 1) * 6, k * 3.0, (k + 1) * 3.0) for k in range(3))
+    cols = [_columns({0: (m, 0.2)}) for m in range(6)]
+    cols += [_columns({0: (5, 0.25), 1: (0, 0.2)})] * 4  # step 1's slow end, like step 2's start
+    cols += [_columns({1: (m, 0.2)}) for m in range(6)] + [
+        _columns({2: (m, 0.2)}) for m in range(6)
+    ]
     cost = np.stack(cols, axis=1)
     seq, edits = explain_trainee(cost, steps, 0.6, 0.3, 0.1, 0.6)
     assert [(p.step, p.first_clip) for p in seq.placements] == [(0, 0), (1, 6), (2, 16)]
@@ -463,15 +465,6 @@ def test_the_end_of_a_slow_step_given_to_the_next_step_comes_back_to_it() -> Non
     result = _scored_from_rest(cost, steps, seq, edits, _from_rest([9, 15], cost.shape[1]))
     assert [(d.type, d.gold_step) for d in result.deviations] == [("over_time", 0)]
     assert result.step_matches[0].duration_sec == pytest.approx(5.0, abs=0.01)
-
-
-def _columns(costs: dict[int, tuple[float, float]], clips: int = 6) -> np.ndarray:
-    """A trainee clip's costs against three gold steps of ``clips`` clips: near
-    ``moment`` of each given step, at ``base`` there; 1.2 against the rest."""
-    c = np.full(3 * clips, 1.2, np.float32)
-    for step, (moment, base) in costs.items():
-        c[step * clips : (step + 1) * clips] = base + 0.15 * np.abs(np.arange(clips) - moment)
-    return c
 
 
 @pytest.mark.parametrize(

@@ -248,6 +248,13 @@ def _reference_duration(step: Step, variation: GoldVariation) -> float:
     return max(own, slowest[step.index]) if step.index < len(slowest) else own
 
 
+def _slower_than_golds(
+    trainee_sec: float, step: Step, variation: GoldVariation, config: ScoringConfig
+) -> bool:
+    """Whether ``trainee_sec`` on ``step`` is over time against the slowest gold."""
+    return _over_time(trainee_sec, _reference_duration(step, variation), config)
+
+
 def _over_time(trainee_sec: float, gold_sec: float, config: ScoringConfig) -> bool:
     return (
         trainee_sec / gold_sec > config.over_time_ratio
@@ -344,7 +351,7 @@ def _slow_parts(
             alone = dtw_from_cost(alignment.cost[rows, first : last + 1]).mean_cost
             rise = dtw_from_cost(alignment.cost[rows, lo : hi + 1]).mean_cost - alone
             s0, s1 = trainee.span_times(first, last)
-            slow = _over_time(s1 - s0, _reference_duration(steps[s], variation), config)
+            slow = _slower_than_golds(s1 - s0, steps[s], variation, config)
             # (a slow step's excursion is only known in a trainee seen returning to rest)
             if rise < config.slow_part_margin or (slow and len(returns())):
                 rises[s] = rise
@@ -425,7 +432,7 @@ def _dwell_extras(
         t0, t1 = times[p.step]
         if step.end_clip - step.start_clip < 2:
             continue
-        if not _over_time(t1 - t0, _reference_duration(step, variation), config):
+        if not _slower_than_golds(t1 - t0, step, variation, config):
             continue
         on_step = path[(path[:, 0] >= step.start_clip) & (path[:, 0] < step.end_clip)]
         held = np.bincount(on_step[:, 0] - step.start_clip)
@@ -439,7 +446,7 @@ def _dwell_extras(
         if dwell_cost < float(alignment.cost[rest[:, 0], rest[:, 1]].mean()) + config.dwell_margin:
             continue  # the same moment held longer (a pause, a slow part): over time
         d0, d1 = trainee.span_times(int(dwell.min()) + 1, int(dwell.max()))
-        if _over_time(t1 - t0 - (d1 - d0), _reference_duration(step, variation), config):
+        if _slower_than_golds(t1 - t0 - (d1 - d0), step, variation, config):
             continue  # slow without the dwell too: a slow step, slowest at one moment
         # held in the first half of the step: the action came closer to the step before
         # it than to this step's end, so it is told as done after that step
@@ -474,7 +481,7 @@ def _split_at_rest(
         return spans, extras
     for i, p in enumerate(seq.placements):
         t0, t1 = trainee.span_times(p.first_clip, p.last_clip)
-        if not _over_time(t1 - t0, _reference_duration(steps[p.step], variation), config):
+        if not _slower_than_golds(t1 - t0, steps[p.step], variation, config):
             continue
         edges = [p.first_clip]
         for r in (int(r) for r in returns() if p.first_clip < r <= p.last_clip):
@@ -490,7 +497,7 @@ def _split_at_rest(
         costs = [dtw_from_cost(alignment.cost[rows, a : b + 1]).mean_cost for a, b in pieces]
         keep = int(np.argmin(costs))
         k0, k1 = trainee.span_times(*pieces[keep])
-        if _over_time(k1 - k0, _reference_duration(steps[p.step], variation), config):
+        if _slower_than_golds(k1 - k0, steps[p.step], variation, config):
             continue  # slow without the other excursions too: a slow step's pauses
         spans[p.step] = pieces[keep]
         before = seq.placements[i - 1].step if i > 0 else -1
