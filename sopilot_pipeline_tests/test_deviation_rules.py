@@ -49,6 +49,21 @@ def test_a_trainee_who_stops_early_is_not_over_time_on_the_last_step_done() -> N
     assert third.duration_sec <= 2.5
 
 
+def test_an_early_stop_ending_in_a_moment_unlike_any_step_is_not_over_time() -> None:
+    """The same early stop, the video's last clip unlike anything in gold (the camera
+    bumped, a hand across the lens). Too short to be an extra action, it goes to the
+    third step with the rest before it; the step still ends where gold's third step
+    ends (detected tuning seed 4848: a false over time at 1.60x)."""
+    step = lambda s: [s, s, s, REST]  # noqa: E731
+    gold = _series(sum((step(s) for s in range(4)), []), seed=1)
+    trainee = _series(sum((step(s) for s in range(3)), []) + [REST] * 5, seed=2)
+    trainee.vectors[-1] = np.random.default_rng(3).normal(size=32) * 3
+    result = evaluate_trainee(gold, _gold_steps(4, 4), trainee)
+    kinds = [(d.type, d.gold_step) for d in result.deviations]
+    assert kinds == [("missing_step", 3)], kinds
+    assert result.step_matches[2].duration_sec <= 2.5
+
+
 def test_a_slow_step_before_an_early_stop_is_still_over_time() -> None:
     """The same early stop after a third step done at half the gold's pace."""
     step = lambda s: [s, s, s, REST]  # noqa: E731
