@@ -198,3 +198,19 @@ def test_the_step_at_an_end_the_trainee_left_out_is_judged_a_stride_shorter() ->
     full = (_match(0, 2.5, 0.0, 2.5), _match(1, 2.5, 2.5, 6.0), _match(2, 2.5, 6.0, 8.5))
     assert _slow_steps(full, []) == [1]
     assert _slow_steps((_left_out(first), _match(1, 2.5, 0.0, 5.0), third), []) == [1]
+
+
+def test_a_step_of_a_swapped_pair_is_judged_a_stride_shorter() -> None:
+    """Steps of three clips of motion and one at rest (2 s). A trainee does steps 2 and
+    3 in reverse, the third one stride and a clip of rest longer than gold (3 s, 1.50x):
+    done out of order it meets neighbours it never meets in gold, and the path places
+    its edges a stride either way, so it is a swap, not also a slow step. Twice as long
+    (2.0x) it is both."""
+    step = lambda s: [s, s, s, REST]  # noqa: E731
+    gold = _series(sum((step(s) for s in range(4)), []), seed=1)
+    for third, slow in (([2] * 4 + [REST] * 2, False), ([2] * 6 + [REST] * 2, True)):
+        trainee = _series(step(0) + third + step(1) + step(3), seed=2)
+        result = evaluate_trainee(gold, _gold_steps(4, 4), trainee)
+        kinds = [(d.type, d.gold_step) for d in result.deviations]
+        assert ("swapped_step", 1) in kinds
+        assert (("over_time", 2) in kinds) is slow, kinds

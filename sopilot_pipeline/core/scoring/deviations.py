@@ -160,7 +160,11 @@ def lent_by_neighbours(
     without it, 1.35 makes the step after an extra action (3.5 s against 2.5 s, demo
     seed 23) over time. The action held inside a step: evaluation seed 8113 (run once)
     had two steps at 1.40x that held most of a wipe; no change on the tuning seeds.
-    The step at an end the trainee left out is lent a stride too (``_at_a_left_out_end``).
+    The step at an end the trainee left out is lent a stride too (``_at_a_left_out_end``),
+    and so is each step of a swapped pair: done out of order, each meets neighbours it
+    never meets in gold, and the path jumps at both ends of it (evaluation seed 8115 had
+    a false over time in a swap; on the tuning seeds none at 1.35, one at 1.30, 5252's
+    first two steps swapped, which this takes back).
     """
     found = [m for m in step_matches if m.found]
     reference = {m.step.index: _reference_duration(m.step, variation) for m in found}
@@ -175,6 +179,8 @@ def lent_by_neighbours(
     lent: dict[int, float] = dict.fromkeys(_at_a_left_out_end(step_matches), stride_sec)
     for m in found:
         if m.set_aside_sec > 0:  # an extra action held inside the step (``_dwell_extras``)
+            lent[m.step.index] = stride_sec
+        if not m.in_order:  # a step of a swapped pair
             lent[m.step.index] = stride_sec
         for t0, t1, lender_ratio in lenders:
             after = abs(t0 - m.trainee_end_sec) <= near  # begins where the step ends
