@@ -21,6 +21,11 @@ def _series(labels: list[int], seed: int) -> ClipSeries:
     return ClipSeries(rows.astype(np.float32), t, t + 1.0)
 
 
+def _step(label: int) -> list[int]:
+    """One step as the early-stop and swap tests film it: three clips of motion, one at rest."""
+    return [label, label, label, REST]
+
+
 def _gold_steps(clips_per_step: int, k: int) -> tuple[Step, ...]:
     return tuple(
         Step(
@@ -38,9 +43,8 @@ def test_a_trainee_who_stops_early_is_not_over_time_on_the_last_step_done() -> N
     """Each step is three clips of motion and one at rest. The trainee does the first
     three of four steps at the gold's pace and stops: the video runs on at rest for
     2.5 s. That rest is not the third step's time."""
-    step = lambda s: [s, s, s, REST]  # noqa: E731
-    gold = _series(sum((step(s) for s in range(4)), []), seed=1)
-    trainee = _series(sum((step(s) for s in range(3)), []) + [REST] * 5, seed=2)
+    gold = _series(sum((_step(s) for s in range(4)), []), seed=1)
+    trainee = _series(sum((_step(s) for s in range(3)), []) + [REST] * 5, seed=2)
     result = evaluate_trainee(gold, _gold_steps(4, 4), trainee)
     kinds = [(d.type, d.gold_step) for d in result.deviations]
     assert ("missing_step", 3) in kinds
@@ -54,9 +58,8 @@ def test_an_early_stop_ending_in_a_moment_unlike_any_step_is_not_over_time() -> 
     bumped, a hand across the lens). Too short to be an extra action, it goes to the
     third step with the rest before it; the step still ends where gold's third step
     ends (detected tuning seed 4848: a false over time at 1.60x)."""
-    step = lambda s: [s, s, s, REST]  # noqa: E731
-    gold = _series(sum((step(s) for s in range(4)), []), seed=1)
-    trainee = _series(sum((step(s) for s in range(3)), []) + [REST] * 5, seed=2)
+    gold = _series(sum((_step(s) for s in range(4)), []), seed=1)
+    trainee = _series(sum((_step(s) for s in range(3)), []) + [REST] * 5, seed=2)
     trainee.vectors[-1] = np.random.default_rng(3).normal(size=32) * 3
     result = evaluate_trainee(gold, _gold_steps(4, 4), trainee)
     kinds = [(d.type, d.gold_step) for d in result.deviations]
@@ -66,10 +69,9 @@ def test_an_early_stop_ending_in_a_moment_unlike_any_step_is_not_over_time() -> 
 
 def test_a_slow_step_before_an_early_stop_is_still_over_time() -> None:
     """The same early stop after a third step done at half the gold's pace."""
-    step = lambda s: [s, s, s, REST]  # noqa: E731
-    gold = _series(sum((step(s) for s in range(4)), []), seed=1)
+    gold = _series(sum((_step(s) for s in range(4)), []), seed=1)
     slow_third = [2] * 7 + [REST]
-    trainee = _series(step(0) + step(1) + slow_third + [REST] * 5, seed=2)
+    trainee = _series(_step(0) + _step(1) + slow_third + [REST] * 5, seed=2)
     result = evaluate_trainee(gold, _gold_steps(4, 4), trainee)
     kinds = [(d.type, d.gold_step) for d in result.deviations]
     assert ("missing_step", 3) in kinds
@@ -206,10 +208,9 @@ def test_a_step_of_a_swapped_pair_is_judged_a_stride_shorter() -> None:
     done out of order it meets neighbours it never meets in gold, and the path places
     its edges a stride either way, so it is a swap, not also a slow step. Twice as long
     (2.0x) it is both."""
-    step = lambda s: [s, s, s, REST]  # noqa: E731
-    gold = _series(sum((step(s) for s in range(4)), []), seed=1)
+    gold = _series(sum((_step(s) for s in range(4)), []), seed=1)
     for third, slow in (([2] * 4 + [REST] * 2, False), ([2] * 6 + [REST] * 2, True)):
-        trainee = _series(step(0) + third + step(1) + step(3), seed=2)
+        trainee = _series(_step(0) + third + _step(1) + _step(3), seed=2)
         result = evaluate_trainee(gold, _gold_steps(4, 4), trainee)
         kinds = [(d.type, d.gold_step) for d in result.deviations]
         assert ("swapped_step", 1) in kinds
