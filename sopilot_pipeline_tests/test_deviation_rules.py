@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sopilot_pipeline.core.embed.series import ClipSeries
-from sopilot_pipeline.core.scoring.results import StepMatch
+from sopilot_pipeline.core.scoring.results import ScoreResult, StepMatch
 from sopilot_pipeline.core.scoring.score import evaluate_trainee
 from sopilot_pipeline.core.segment.steps import Step
 
@@ -14,7 +14,7 @@ REST = 4  # prototype index of the rest pose
 
 def _series(labels: list[int], seed: int) -> ClipSeries:
     """Clips every 0.5 s, each its label's prototype plus a little noise."""
-    prototypes = np.random.default_rng(0).normal(size=(REST + 1, 32))
+    prototypes = np.random.default_rng(0).normal(size=(max(labels) + 1, 32))
     rng = np.random.default_rng(seed)
     rows = prototypes[labels] + rng.normal(0, 0.05, (len(labels), 32))
     t = np.arange(len(labels)) * 0.5
@@ -215,3 +215,99 @@ def test_a_step_of_a_swapped_pair_is_judged_a_stride_shorter() -> None:
         kinds = [(d.type, d.gold_step) for d in result.deviations]
         assert ("swapped_step", 1) in kinds
         assert (("over_time", 2) in kinds) is slow, kinds
+
+
+def _result(trainee_labels: list[int], gold_labels: list[list[int]]) -> ScoreResult:
+    """A trainee against a gold performed from rest (a list of labels per step)."""
+    from sopilot_pipeline.core.scoring.results import GoldVariation
+
+    gold = _series(sum(gold_labels, []), seed=1)
+    edges = np.cumsum([0, *map(len, gold_labels)]).tolist()
+    spans = zip(edges[:-1], edges[1:], strict=True)
+    steps = tuple(Step(i, a, b, a * 0.5, b * 0.5) for i, (a, b) in enumerate(spans))
+    trainee = _series(trainee_labels, seed=2)
+    return evaluate_trainee(gold, steps, trainee, variation=GoldVariation(rest_pose=True))
+
+
+def _kinds(trainee_labels: list[int], gold_labels: list[list[int]]) -> list:
+    result = _result(trainee_labels, gold_labels)
+    return [(d.type, d.gold_step) for d in result.deviations]
+
+
+def test_a_fumbled_start_after_a_return_to_rest_is_the_next_steps_time() -> None:
+    """Steps of three clips of motion and one at rest. The trainee fumbles for a second
+    after the rest that ends the second step (two clips unlike anything, too short to be
+    an action of its own), then does the third step. The trainee is back at rest
+    between the second step and the fumble, not between the fumble and the third step:
+    the fumble is the third step's start. Split between the two, as a hesitation between
+    steps is, it made neither over time and a slow step's start counted for the step
+    before it (tuning seeds 5050 and 5353)."""
+    gold = [[REST, REST, 0, 0, 0, REST], *(_step(s) for s in (1, 2, 3))]
+    fumble = [5, 6]  # unlike anything
+    trainee = [REST, REST, 0, 0, 0, REST, *_step(1), *fumble, *_step(2), *_step(3)]
+    result = _result(trainee, gold)
+    assert [m.duration_sec for m in result.step_matches[1:3]] == [2.0, 3.0]
+    assert _kinds(trainee, gold) == [("over_time", 2)]
+
+
+def test_a_slow_step_with_a_pause_at_rest_inside_is_one_slow_step() -> None:
+    """The second step's motion is two movements (7 and 8). A trainee does it slowly and
+    comes back close to rest between the two: its span holds a return to rest, but
+    neither piece is the step on its own, the whole span fits it far better than either.
+    One slow step, not a step and an extra action (tuning seed 5252: a step at 2.0x
+    whose tail was reported as an extra action). A wipe (5, 6) after a step done at
+    gold's pace, with a return to rest between, is still an extra action."""
+    gold = [[REST, REST, 0, 0, REST], [7, 8, 8, REST], _step(2), _step(3)]
+    slow_second = [7, 7, 7, REST, 8, 8, 8, 8, REST]
+    trainee = [REST, REST, 0, 0, REST, *slow_second, *_step(2), *_step(3)]
+    assert _kinds(trainee, gold) == [("over_time", 1)]
+    wipe = [7, 8, 8, REST, 5, 6, 5, 6, REST]
+    trainee = [REST, REST, 0, 0, REST, *wipe, *_step(2), *_step(3)]
+    assert _kinds(trainee, gold) == [("extra_step", 1)]
+
+
+def test_golds_that_explain_a_trainee_alike_settle_it_by_each_others_measure() -> None:
+    """Two golds of four alike steps (the second and third differ a little) call the
+    same one step missing, each a different one: the trainee left out the second. The
+    gold filmed like the trainee settled on the third (as a greedy search can, tuning
+    seed 4343), and on the worst-matched step alone it would win. Made to follow each
+    other's explanation, the other camera's gold explains the trainee far worse without
+    its third step than without its second, and the gold filmed like the trainee
+    explains it better without the second than by its own search: the second is the
+    step missing."""
+    from sopilot_pipeline.core.scoring.explain import align_to_golds, replay_alignment
+    from sopilot_pipeline.core.scoring.gold_model import gold_variations
+    from sopilot_pipeline.core.scoring.score import best_gold, explanation_rank
+    from sopilot_pipeline.core.scoring.step_alignment import Edit
+
+    prototypes = np.random.default_rng(0).normal(size=(7, 32))
+    prototypes[2] = 0.5 * prototypes[1] + 0.5 * prototypes[5]
+
+    def filmed(labels: list[int], seed: int, camera: float = 0.0, noise: float = 0.02):
+        rng = np.random.default_rng(seed)
+        rows = prototypes[labels] + camera * prototypes[6]
+        rows = rows + rng.normal(0, noise, rows.shape)
+        t = np.arange(len(labels)) * 0.5
+        return ClipSeries(rows.astype(np.float32), t, t + 1.0)
+
+    labels = sum(([s] * 4 for s in range(4)), [])
+    steps = _gold_steps(4, 4)
+    golds = {
+        "like_trainee": (filmed(labels, 1), steps),
+        "other_camera": (filmed(labels, 2, camera=0.7, noise=0.05), steps),
+    }
+    trainee = filmed(sum(([s] * 4 for s in (0, 2, 3)), []), 3, noise=0.05)
+    alignments = align_to_golds(golds, trainee)
+    wrong = replay_alignment(
+        *golds["like_trainee"], trainee, (0, 1, 3), (Edit("delete", (2,), 1.0),)
+    )
+    alignments["like_trainee"] = wrong
+    variations = gold_variations(golds)
+    best, result = best_gold(golds, trainee, alignments, variations)
+    assert best == "other_camera"
+    assert [(d.type, d.gold_step) for d in result.deviations] == [("missing_step", 1)]
+    results = {
+        g: evaluate_trainee(*golds[g], trainee, alignment=alignments[g], variation=variations[g])
+        for g in golds
+    }
+    assert min(results, key=lambda g: explanation_rank(results[g])) == "like_trainee"

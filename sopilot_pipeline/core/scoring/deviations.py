@@ -95,7 +95,7 @@ def performed_steps(
     slow_parts = _slow_parts(
         alignment, steps, trainee, spans, set_aside, variation, config, returns
     )
-    times = _step_times(seq, spans, trainee, config, slow_parts)
+    times = _step_times(seq, spans, trainee, config, slow_parts, returns)
     _stop_at_gold_end(seq, steps, trainee, times)
     dwells = _dwell_extras(alignment, steps, trainee, variation, config, times)
     matches: dict[int, StepMatch] = {}
@@ -274,6 +274,7 @@ def _step_times(
     trainee: ClipSeries,
     config: ScoringConfig,
     slow_parts: dict[ExtraRun, int],
+    returns: Callable[[], np.ndarray],
 ) -> dict[int, tuple[float, float]]:
     """Trainee seconds of every performed step, hesitations included.
 
@@ -281,6 +282,11 @@ def _step_times(
     doing the steps around it (a slow reach, a fumbled part): each neighbour takes the
     half next to it, the first and last step all of what lies before or after them.
     Without it a slow step that partly looks unlike the gold loses its slow seconds.
+    In a trainee seen returning to rest, a stretch in the same excursion from rest as
+    only one of its neighbours is all that neighbour's: back at rest after a step, the
+    trainee fumbling before the next one is slow on the next (tuning seeds 5050 and
+    5353: a slow step's start, unlike the gold's, split with the step before it, which
+    was then over time and the slow step not).
     A longer stretch that is the slow part of a step (``_slow_parts``) is all that step's.
     """
     times = {s: trainee.span_times(*span) for s, span in spans.items()}
@@ -296,6 +302,12 @@ def _step_times(
         before = order[following - 1] if following > 0 else None
         after = order[following] if following < len(order) else None
         split = t1 if after is None else t0 if before is None else (t0 + t1) / 2
+        if before is not None and after is not None and len(returns()):
+            apart = [_rest_between(returns(), spans[s], run) for s in (before, after)]
+            if apart == [True, False]:
+                split = t0  # the run is the start of the next step's excursion
+            elif apart == [False, True]:
+                split = t1
         if before is not None:
             times[before] = (times[before][0], max(times[before][1], split))
         if after is not None:
@@ -480,7 +492,12 @@ def _split_at_rest(
     bench looks more like pressing a part than like nothing). The excursion that
     matches the gold step best is the step; the others are extra actions, unless that
     excursion alone is still over time: then the step is slow and the others are its
-    pauses (tuning seed 4949: a step at 2.4x with its long rest read as two returns).
+    pauses (tuning seed 4949: a step at 2.4x with its long rest read as two returns),
+    or unless the whole span follows the gold step's course better than that excursion
+    by ``slow_part_margin``: no excursion is the step alone, the trainee came close to
+    rest part-way through one slow step (tuning seed 5252: a step at 2.0x, the whole
+    0.13 cheaper than its best piece; a step beside an extra action on the tuning seeds:
+    the whole from 0.03 cheaper to 0.19 dearer).
     """
     seq = alignment.sequence
     spans = {p.step: (p.first_clip, p.last_clip) for p in seq.placements}
@@ -507,6 +524,9 @@ def _split_at_rest(
         k0, k1 = trainee.span_times(*pieces[keep])
         if _slower_than_golds(k1 - k0, steps[p.step], variation, config):
             continue  # slow without the other excursions too: a slow step's pauses
+        whole = dtw_from_cost(alignment.cost[rows, p.first_clip : p.last_clip + 1]).mean_cost
+        if whole < costs[keep] - config.slow_part_margin:
+            continue  # no piece is the step alone: the return was a pause inside it
         spans[p.step] = pieces[keep]
         before = seq.placements[i - 1].step if i > 0 else -1
         extras += [

@@ -117,11 +117,13 @@ def gold_variations(
     for key, (series, steps) in golds.items():
         free: set[tuple[int, int]] = set()
         slowest = np.array([s.duration_sec for s in steps], dtype=np.float64)
+        counterparts = []
         for other_key, other in golds.items():
             if other_key == key:
                 continue
             found = correspond((series, steps), other, config)
             mapping = found.step_of
+            counterparts.append((other_key, tuple(mapping.get(s.index, -1) for s in steps)))
             for a in range(len(steps) - 1):
                 if a in mapping and a + 1 in mapping and mapping[a + 1] < mapping[a]:
                     free.add((a, a + 1))
@@ -131,5 +133,6 @@ def gold_variations(
             free_pairs=frozenset(free),
             slowest_duration_sec=tuple(float(d) for d in slowest),
             rest_pose=rest_pose,
+            counterparts=tuple(counterparts),
         )
     return out

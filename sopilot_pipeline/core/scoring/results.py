@@ -61,6 +61,10 @@ class GoldVariation:
     # the task is performed from a rest pose: a slow-looking step with a return to rest
     # inside is the step and an extra action (``_split_at_rest``)
     rest_pose: bool = False
+    # per other gold of the task, that gold's step performing each of these steps (-1:
+    # none): where golds explain a trainee differently, each explanation is tried on the
+    # others (``score.best_gold``)
+    counterparts: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
 
 @dataclass(frozen=True)

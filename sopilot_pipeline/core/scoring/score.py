@@ -29,6 +29,7 @@ from sopilot_pipeline.core.scoring.results import (
     ScoreResult,
     ScoringConfig,
 )
+from sopilot_pipeline.core.scoring.step_alignment import align_step_sequence
 from sopilot_pipeline.core.segment.steps import (
     Step,
     clips_per_second,
@@ -110,15 +111,78 @@ def best_gold(
     config: ScoringConfig | None = None,
 ) -> tuple[str, ScoreResult]:
     """The gold of a task that explains the trainee best (``explanation_rank``), and the
-    trainee's result against it."""
+    trainee's result against it.
+
+    Golds that find the same deviation points may still tell different stories (one
+    says the third step is missing, the other the fourth, where the two look alike).
+    Then each story is tried on the other golds (``_disagreement``) and the one they
+    contradict least is told: the golds together are the model of the procedure. On
+    the tuning seeds the worst-matched step alone chose the gold filmed most like the
+    trainee with the wrong story (detected 5050 and 5353: missing steps one away).
+    """
     results = {
         g: evaluate_trainee(
             series, steps, trainee, config, alignment=alignments[g], variation=variations[g]
         )
         for g, (series, steps) in golds.items()
     }
-    best = min(results, key=lambda g: explanation_rank(results[g]))
+    rank = {g: explanation_rank(r) for g, r in results.items()}
+    best = min(results, key=rank.__getitem__)
+    tied = [g for g in results if rank[g][0] == rank[best][0]]
+    if len(tied) > 1:
+        config = config or ScoringConfig()
+        disagreement = {
+            g: _disagreement(g, tied, golds, alignments, variations, config) for g in tied
+        }
+        if all(d is not None for d in disagreement.values()):
+            best = min(tied, key=lambda g: (disagreement[g], rank[g]))
     return best, results[best]
+
+
+def _disagreement(
+    g: str,
+    tied: list[str],
+    golds: Mapping[str, tuple[ClipSeries, tuple[Step, ...]]],
+    alignments: Mapping[str, Explanation],
+    variations: Mapping[str, GoldVariation],
+    config: ScoringConfig,
+) -> float | None:
+    """How much worse the other golds explain the trainee when made to follow gold
+    ``g``'s explanation (the steps it says the trainee did, in that order) than by
+    their own search, each by the search's own measure; None where a gold's steps do
+    not correspond one to one (``GoldVariation.counterparts``)."""
+    counterparts = dict(variations[g].counterparts)
+    total = 0.0
+    for h in tied:
+        if h == g:
+            continue
+        mapping, steps = counterparts.get(h), golds[h][1]
+        if mapping is None or sorted(mapping) != list(range(len(steps))):
+            return None
+        order = tuple(mapping[s] for s in alignments[g].sequence.order)
+        followed = align_step_sequence(alignments[h].cost, steps, order, config.extra_cost)
+        own = alignments[h].sequence
+        free = variations[h].free_pairs
+        total += followed.total_cost + _edit_prices(steps, order, free, config)
+        total -= own.total_cost + _edit_prices(steps, own.order, free, config)
+    return total
+
+
+def _edit_prices(
+    steps: tuple[Step, ...],
+    order: tuple[int, ...],
+    free_pairs: frozenset[tuple[int, int]],
+    config: ScoringConfig,
+) -> float:
+    """What the edit search charges for an order: every step left out, every neighbouring
+    pair done in reverse (but for the orders some gold shows), per gold clip."""
+    clips = [s.end_clip - s.start_clip for s in steps]
+    left_out = set(range(len(steps))) - set(order)
+    pairs = zip(order[:-1], order[1:], strict=True)
+    reversed_pairs = [(a, b) for a, b in pairs if a > b and (b, a) not in free_pairs]
+    return config.delete_price * sum(clips[s] for s in left_out) + config.swap_price * sum(
+        clips[a] + clips[b] for a, b in reversed_pairs
+    )
 
 
 def explanation_rank(result: ScoreResult) -> tuple[float, float, float]:
