@@ -311,3 +311,14 @@ def test_golds_that_explain_a_trainee_alike_settle_it_by_each_others_measure() -
         for g in golds
     }
     assert min(results, key=lambda g: explanation_rank(results[g])) == "like_trainee"
+
+
+def test_an_extra_action_with_a_return_to_rest_inside_is_one_extra_action() -> None:
+    """A wipe done after the second step, the hand back at rest part-way through it:
+    the stretch after the step is one extra action (as a stretch the path sets aside
+    is, whatever it holds), not two. Counted twice it cost the gold that told it right
+    against one that read it as a slow step (tuning seed 4545)."""
+    gold = [[REST, REST, 0, 0, REST], [7, 8, 8, REST], _step(2), _step(3)]
+    wipe = [5, 6, 5, REST, REST, 6, 5, 6]
+    trainee = [REST, REST, 0, 0, REST, 7, 8, 8, REST, *wipe, REST, *_step(2), *_step(3)]
+    assert _kinds(trainee, gold) == [("extra_step", 1)]

@@ -112,7 +112,25 @@ def performed_steps(
     step_matches = tuple(
         matches.get(s.index, StepMatch(s, False, False, nan, nan, nan)) for s in steps
     )
-    return step_matches, [*(r for r in set_aside if r not in slow_parts), *dwells.values()]
+    extras = [*(r for r in set_aside if r not in slow_parts), *dwells.values()]
+    return step_matches, _joined(extras)
+
+
+def _joined(runs: list[ExtraRun]) -> list[ExtraRun]:
+    """Extra actions that meet, joined: one stretch of other activity between two
+    steps is one extra action, as a stretch the path sets aside is whatever it holds,
+    also where it was found in pieces (split off a step's span at a return to rest,
+    beside a run the path set aside). Counted twice it cost the gold that told it right
+    against one that read it as a slow step (tuning seed 4545)."""
+    out: list[ExtraRun] = []
+    for run in sorted(runs, key=lambda r: r.first_clip):
+        if out and run.first_clip <= out[-1].last_clip + 1:
+            out[-1] = ExtraRun(
+                out[-1].after, out[-1].first_clip, max(out[-1].last_clip, run.last_clip)
+            )
+        else:
+            out.append(run)
+    return out
 
 
 def over_time(
@@ -282,11 +300,14 @@ def _step_times(
     doing the steps around it (a slow reach, a fumbled part): each neighbour takes the
     half next to it, the first and last step all of what lies before or after them.
     Without it a slow step that partly looks unlike the gold loses its slow seconds.
-    In a trainee seen returning to rest, a stretch in the same excursion from rest as
-    only one of its neighbours is all that neighbour's: back at rest after a step, the
-    trainee fumbling before the next one is slow on the next (tuning seeds 5050 and
-    5353: a slow step's start, unlike the gold's, split with the step before it, which
-    was then over time and the slow step not).
+    In a trainee seen returning to rest, a stretch after a return, in the next step's
+    excursion and not in the step before's, is all the next step's: back at rest after
+    a step, the trainee fumbling before the next one is slow on the next (tuning seeds
+    5050 and 5353: a slow step's start, unlike the gold's, split with the step before
+    it, which was then over time and the slow step not). Not the other way round: a
+    stretch at the end of a step's excursion can be the tail of an extra action done
+    straight after the step (tuning seed 4646: given to the step, the action was read
+    as the step being slow).
     A longer stretch that is the slow part of a step (``_slow_parts``) is all that step's.
     """
     times = {s: trainee.span_times(*span) for s, span in spans.items()}
@@ -306,8 +327,6 @@ def _step_times(
             apart = [_rest_between(returns(), spans[s], run) for s in (before, after)]
             if apart == [True, False]:
                 split = t0  # the run is the start of the next step's excursion
-            elif apart == [False, True]:
-                split = t1
         if before is not None:
             times[before] = (times[before][0], max(times[before][1], split))
         if after is not None:
@@ -494,10 +513,13 @@ def _split_at_rest(
     excursion alone is still over time: then the step is slow and the others are its
     pauses (tuning seed 4949: a step at 2.4x with its long rest read as two returns),
     or unless the whole span follows the gold step's course better than that excursion
-    by ``slow_part_margin``: no excursion is the step alone, the trainee came close to
-    rest part-way through one slow step (tuning seed 5252: a step at 2.0x, the whole
-    0.13 cheaper than its best piece; a step beside an extra action on the tuning seeds:
-    the whole from 0.03 cheaper to 0.19 dearer).
+    by ``whole_step_margin``: no excursion is the step alone, the trainee came close to
+    rest part-way through one slow step. On the tuning seeds the whole was 0.13 and
+    0.12 cheaper than the best piece for two slow steps (5252, 4545), 0.05 for a third;
+    for a step with an extra action in its span, from 0.12 cheaper (a pair the gold does
+    in the other order, so that no piece was the step) to 0.19 dearer, five of them
+    more than 0.06 cheaper. A thin margin: at 0.06 or 0.10 the other rules kept all
+    of those extra actions on the 24 tuning runs, at 0.10 with fewer of them relied on.
     """
     seq = alignment.sequence
     spans = {p.step: (p.first_clip, p.last_clip) for p in seq.placements}
@@ -525,7 +547,7 @@ def _split_at_rest(
         if _slower_than_golds(k1 - k0, steps[p.step], variation, config):
             continue  # slow without the other excursions too: a slow step's pauses
         whole = dtw_from_cost(alignment.cost[rows, p.first_clip : p.last_clip + 1]).mean_cost
-        if whole < costs[keep] - config.slow_part_margin:
+        if whole < costs[keep] - config.whole_step_margin:
             continue  # no piece is the step alone: the return was a pause inside it
         spans[p.step] = pieces[keep]
         before = seq.placements[i - 1].step if i > 0 else -1

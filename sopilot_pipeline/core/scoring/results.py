@@ -29,6 +29,9 @@ class ScoringConfig:
     # a set-aside run that raises the cost of the step beside it by less than this when
     # taken into it is the slow part of that step, not an extra action (``_slow_parts``)
     slow_part_margin: float = 0.06
+    # a step whose whole span matches it better by this than its best excursion from
+    # rest alone is one slow step, not a step and extra actions (``_split_at_rest``)
+    whole_step_margin: float = 0.10
     delete_price: float = 0.3  # per gold clip: saving needed to call a step missing
     swap_price: float = 0.1  # per gold clip of the pair: saving needed to call a swap
     # a pair left in gold order whose steps' cores match the other order better by this
