@@ -145,6 +145,17 @@ def align_to_golds(
     return align_trainees([(golds, trainee)], config)[0]
 
 
+def search_prices(config: ScoringConfig) -> SearchPrices:
+    """The edit search's prices, as ``config`` sets them."""
+    return SearchPrices(
+        config.extra_cost,
+        config.delete_price,
+        config.swap_price,
+        config.found_cost,
+        core_swap_margin=config.core_swap_margin,
+    )
+
+
 def align_trainees(
     jobs: Sequence[tuple[Mapping[str, tuple[ClipSeries, tuple[Step, ...]]], ClipSeries]],
     config: ScoringConfig | None = None,
@@ -153,13 +164,7 @@ def align_trainees(
     a GPU each round of every trainee and gold is one kernel launch; on the CPU each
     pair is searched as alone. All their cost matrices are held at once."""
     config = config or ScoringConfig()
-    prices = SearchPrices(
-        config.extra_cost,
-        config.delete_price,
-        config.swap_price,
-        config.found_cost,
-        core_swap_margin=config.core_swap_margin,
-    )
+    prices = search_prices(config)
     costs = [
         {g: _cost_in_contrast_units(series, steps, trainee) for g, (series, steps) in golds.items()}
         for golds, trainee in jobs

@@ -20,7 +20,7 @@ from sopilot_pipeline.core.scoring.deviations import (
     swapped_steps,
     temporal_warp,
 )
-from sopilot_pipeline.core.scoring.explain import Explanation, align_to_gold
+from sopilot_pipeline.core.scoring.explain import Explanation, align_to_gold, search_prices
 from sopilot_pipeline.core.scoring.results import (
     DEVIATION_TYPES,
     Deviation,
@@ -174,14 +174,14 @@ def _edit_prices(
     free_pairs: frozenset[tuple[int, int]],
     config: ScoringConfig,
 ) -> float:
-    """What the edit search charges for an order: every step left out, every neighbouring
-    pair done in reverse (but for the orders some gold shows), per gold clip."""
-    clips = [s.end_clip - s.start_clip for s in steps]
-    left_out = set(range(len(steps))) - set(order)
+    """What the edit search charges for an order: every step left out, and every
+    neighbouring pair done in reverse but for the orders some gold shows."""
+    prices = search_prices(config)
+    left_out = tuple(sorted(set(range(len(steps))) - set(order)))
     pairs = zip(order[:-1], order[1:], strict=True)
     reversed_pairs = [(a, b) for a, b in pairs if a > b and (b, a) not in free_pairs]
-    return config.delete_price * sum(clips[s] for s in left_out) + config.swap_price * sum(
-        clips[a] + clips[b] for a, b in reversed_pairs
+    return prices.of("delete", left_out, steps) + sum(
+        prices.of("swap", pair, steps) for pair in reversed_pairs
     )
 
 
