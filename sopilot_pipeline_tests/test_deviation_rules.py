@@ -269,8 +269,8 @@ def test_a_slow_step_with_a_pause_at_rest_inside_is_one_slow_step() -> None:
 def test_golds_that_explain_a_trainee_alike_settle_it_by_each_others_measure() -> None:
     """Two golds of four alike steps (the second and third differ a little) call the
     same one step missing, each a different one: the trainee left out the second. The
-    gold filmed like the trainee settled on the third (as a greedy search can, tuning
-    seed 4343), and on the worst-matched step alone it would win. Made to follow each
+    gold filmed like the trainee settled on the third (as a greedy search can: detected
+    tuning seed 4949), and on the worst-matched step alone it would win. Made to follow each
     other's explanation, the other camera's gold explains the trainee far worse without
     its third step than without its second, and the gold filmed like the trainee
     explains it better without the second than by its own search: the second is the
