@@ -383,10 +383,8 @@ def _slow_parts(
             first, last = spans[s]
             if _rest_between(returns(), (first, last), run):
                 continue
-            rows = slice(steps[s].start_clip, steps[s].end_clip)
             lo, hi = min(first, run.first_clip), max(last, run.last_clip)
-            alone = dtw_from_cost(alignment.cost[rows, first : last + 1]).mean_cost
-            rise = dtw_from_cost(alignment.cost[rows, lo : hi + 1]).mean_cost - alone
+            rise = _fit(alignment, steps[s], lo, hi) - _fit(alignment, steps[s], first, last)
             s0, s1 = trainee.span_times(first, last)
             slow = _slower_than_golds(s1 - s0, steps[s], variation, config)
             # (a slow step's excursion is only known in a trainee seen returning to rest)
@@ -396,6 +394,13 @@ def _slow_parts(
         if owner is not None:
             out[run] = owner
     return out
+
+
+def _fit(alignment: Explanation, step: Step, first: int, last: int) -> float:
+    """How well trainee clips ``first``-``last`` follow the gold step's course: the
+    mean cost of the DTW of the two."""
+    rows = slice(step.start_clip, step.end_clip)
+    return dtw_from_cost(alignment.cost[rows, first : last + 1]).mean_cost
 
 
 def _rest_between(returns: np.ndarray, span: tuple[int, int], run: ExtraRun) -> bool:
@@ -540,13 +545,12 @@ def _split_at_rest(
             continue
         edges.append(p.last_clip + 1)
         pieces = list(zip(edges[:-1], [e - 1 for e in edges[1:]], strict=True))
-        rows = slice(steps[p.step].start_clip, steps[p.step].end_clip)
-        costs = [dtw_from_cost(alignment.cost[rows, a : b + 1]).mean_cost for a, b in pieces]
+        costs = [_fit(alignment, steps[p.step], a, b) for a, b in pieces]
         keep = int(np.argmin(costs))
         k0, k1 = trainee.span_times(*pieces[keep])
         if _slower_than_golds(k1 - k0, steps[p.step], variation, config):
             continue  # slow without the other excursions too: a slow step's pauses
-        whole = dtw_from_cost(alignment.cost[rows, p.first_clip : p.last_clip + 1]).mean_cost
+        whole = _fit(alignment, steps[p.step], p.first_clip, p.last_clip)
         if whole < costs[keep] - config.whole_step_margin:
             continue  # no piece is the step alone: the return was a pause inside it
         spans[p.step] = pieces[keep]

@@ -152,6 +152,7 @@ def _disagreement(
     their own search, each by the search's own measure; None where a gold's steps do
     not correspond one to one (``GoldVariation.counterparts``)."""
     counterparts = dict(variations[g].counterparts)
+    prices = search_prices(config)
     total = 0.0
     for h in tied:
         if h == g:
@@ -163,26 +164,9 @@ def _disagreement(
         followed = align_step_sequence(alignments[h].cost, steps, order, config.extra_cost)
         own = alignments[h].sequence
         free = variations[h].free_pairs
-        total += followed.total_cost + _edit_prices(steps, order, free, config)
-        total -= own.total_cost + _edit_prices(steps, own.order, free, config)
+        total += followed.total_cost + prices.of_order(order, steps, free)
+        total -= own.total_cost + prices.of_order(own.order, steps, free)
     return total
-
-
-def _edit_prices(
-    steps: tuple[Step, ...],
-    order: tuple[int, ...],
-    free_pairs: frozenset[tuple[int, int]],
-    config: ScoringConfig,
-) -> float:
-    """What the edit search charges for an order: every step left out, and every
-    neighbouring pair done in reverse but for the orders some gold shows."""
-    prices = search_prices(config)
-    left_out = tuple(sorted(set(range(len(steps))) - set(order)))
-    pairs = zip(order[:-1], order[1:], strict=True)
-    reversed_pairs = [(a, b) for a, b in pairs if a > b and (b, a) not in free_pairs]
-    return prices.of("delete", left_out, steps) + sum(
-        prices.of("swap", pair, steps) for pair in reversed_pairs
-    )
 
 
 def explanation_rank(result: ScoreResult) -> tuple[float, float, float]:

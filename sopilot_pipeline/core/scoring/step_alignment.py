@@ -267,6 +267,21 @@ class SearchPrices:
         per_clip = self.delete_price if kind == "delete" else self.swap_price
         return per_clip * sum(steps[s].end_clip - steps[s].start_clip for s in touched)
 
+    def of_order(
+        self,
+        order: tuple[int, ...],
+        steps: tuple[Step, ...],
+        free_pairs: frozenset[tuple[int, int]] = frozenset(),
+    ) -> float:
+        """What the edits that make ``order`` cost: every step left out, and every
+        neighbouring pair done in reverse but for ``free_pairs`` (orders some gold shows)."""
+        left_out = tuple(sorted(set(range(len(steps))) - set(order)))
+        pairs = zip(order[:-1], order[1:], strict=True)
+        reversed_pairs = [(a, b) for a, b in pairs if a > b and (b, a) not in free_pairs]
+        return self.of("delete", left_out, steps) + sum(
+            self.of("swap", pair, steps) for pair in reversed_pairs
+        )
+
 
 def explain_trainee(
     cost: np.ndarray,
