@@ -12,11 +12,20 @@ from sopilot_pipeline.core.segment.steps import Step
 REST = 4  # prototype index of the rest pose
 
 
-def _series(labels: list[int], seed: int) -> ClipSeries:
-    """Clips every 0.5 s, each its label's prototype plus a little noise."""
-    prototypes = np.random.default_rng(0).normal(size=(max(labels) + 1, 32))
+def _series(
+    labels: list[int],
+    seed: int,
+    noise: float = 0.05,
+    prototypes: np.ndarray | None = None,
+    camera: np.ndarray | float = 0.0,
+) -> ClipSeries:
+    """Clips every 0.5 s, each its label's prototype plus a little noise, and what the
+    camera adds to every clip."""
+    if prototypes is None:
+        prototypes = np.random.default_rng(0).normal(size=(max(labels) + 1, 32))
     rng = np.random.default_rng(seed)
-    rows = prototypes[labels] + rng.normal(0, 0.05, (len(labels), 32))
+    rows = prototypes[labels] + camera
+    rows = rows + rng.normal(0, noise, rows.shape)
     t = np.arange(len(labels)) * 0.5
     return ClipSeries(rows.astype(np.float32), t, t + 1.0)
 
@@ -282,21 +291,15 @@ def test_golds_that_explain_a_trainee_alike_settle_it_by_each_others_measure() -
 
     prototypes = np.random.default_rng(0).normal(size=(7, 32))
     prototypes[2] = 0.5 * prototypes[1] + 0.5 * prototypes[5]
-
-    def filmed(labels: list[int], seed: int, camera: float = 0.0, noise: float = 0.02):
-        rng = np.random.default_rng(seed)
-        rows = prototypes[labels] + camera * prototypes[6]
-        rows = rows + rng.normal(0, noise, rows.shape)
-        t = np.arange(len(labels)) * 0.5
-        return ClipSeries(rows.astype(np.float32), t, t + 1.0)
+    other_camera = 0.7 * prototypes[6]
 
     labels = sum(([s] * 4 for s in range(4)), [])
     steps = _gold_steps(4, 4)
     golds = {
-        "like_trainee": (filmed(labels, 1), steps),
-        "other_camera": (filmed(labels, 2, camera=0.7, noise=0.05), steps),
+        "like_trainee": (_series(labels, 1, 0.02, prototypes), steps),
+        "other_camera": (_series(labels, 2, 0.05, prototypes, other_camera), steps),
     }
-    trainee = filmed(sum(([s] * 4 for s in (0, 2, 3)), []), 3, noise=0.05)
+    trainee = _series(sum(([s] * 4 for s in (0, 2, 3)), []), 3, 0.05, prototypes)
     alignments = align_to_golds(golds, trainee)
     wrong = replay_alignment(
         *golds["like_trainee"], trainee, (0, 1, 3), (Edit("delete", (2,), 1.0),)
