@@ -1,7 +1,8 @@
 """The edit search as it was before ``core/align/edit_totals.py``: one full row-graph DTW per
 candidate edit and round. Kept as the reference that the fast search must agree with
 (``sopilot_pipeline_tests/test_edit_totals.py``) and that ``benchmarks/scoring.py``
-times against."""
+times against. What follows the rounds (``settle_edits``) is the search's own, so that
+the two differ only in how a round totals its candidates."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import numpy as np
 
 from sopilot_pipeline.core.scoring.step_alignment import (
     Edit,
+    SearchPrices,
     StepSequencePath,
-    _moved_steps,
     align_step_sequence,
+    settle_edits,
     step_match_cost,
 )
 from sopilot_pipeline.core.segment.steps import Step
@@ -66,15 +68,6 @@ def explain_trainee_reference(
                 best = max(swaps, key=lambda p: p[0])
         edits.append(best[1])
         current = best[2]
-    current, edits = _moved_steps(cost, steps, extra_cost, current, edits)
-    final = current.order
-    kept = tuple(
-        e
-        for e in edits
-        if e.kind == "delete"
-        or (
-            all(s in final for s in e.steps)
-            and final.index(e.steps[1]) + 1 == final.index(e.steps[0])
-        )
-    )
-    return current, kept
+    # the same second thoughts after the rounds as the fast search
+    prices = SearchPrices(extra_cost, delete_price, swap_price, found_cost, max_edits)
+    return settle_edits(cost, steps, prices, current, edits)

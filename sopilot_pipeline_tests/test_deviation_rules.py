@@ -325,3 +325,41 @@ def test_an_extra_action_with_a_return_to_rest_inside_is_one_extra_action() -> N
     wipe = [5, 6, 5, REST, REST, 6, 5, 6]
     trainee = [REST, REST, 0, 0, REST, 7, 8, 8, REST, *wipe, REST, *_step(2), *_step(3)]
     assert _kinds(trainee, gold) == [("extra_step", 1)]
+
+
+def test_a_slow_last_step_ends_with_the_video_not_with_an_extra_action() -> None:
+    """The gold's recording stops while the hand is still on its way back from the last
+    step (9: unlike the rest pose). A trainee does the last step slowly and the video
+    ends at rest: those 2 s at rest match no gold clip, and the path sets them aside.
+    They are the closing rest, which gold gives its last step as it runs to its video's
+    end: the step is over time, and nothing is an extra action (tuning seed 4848: a
+    last step at 2.2x read as an extra action after it). A wipe at the end (5, 6) is
+    still an extra action."""
+    gold = [[REST, REST, 0, 0, REST], _step(1), _step(2), [3, 3, 3, 9]]
+    opening = [REST, REST, 0, 0, REST, *_step(1), *_step(2)]
+    assert _kinds([*opening, 3, 3, 3, 3, REST, REST, REST, REST, REST], gold) == [("over_time", 3)]
+    assert _kinds([*opening, 3, 3, 3, 9, 5, 6, 5, 6], gold) == [("extra_step", 3)]
+
+
+def test_a_trainee_who_stops_early_is_not_read_as_skipping_to_the_last_step() -> None:
+    """Four steps of four clips; the last clip of each but the last is half the next
+    step's start (a clip is longer than the stride between clips), and the gold's last
+    step looks like its second. A trainee does the first two steps and stops. Its second
+    step fits the gold's last step a clip cheaper than its own second step, whose last
+    clip holds a start the trainee never shows: measured as the search measures, it
+    read as the second and third steps skipped and the last done (tuning seed 5050).
+    Filmed six times, each is an early stop."""
+    prototypes = np.random.default_rng(0).normal(size=(8, 32))
+    prototypes[3] = prototypes[1]
+    for s in range(3):  # 5, 6, 7: the end of step s and the start of s + 1
+        prototypes[5 + s] = 0.5 * (prototypes[s] + prototypes[s + 1])
+    labels = [0] * 4 + [5] + [1] * 4 + [6] + [2] * 4 + [7] + [3] * 4
+    steps = tuple(
+        Step(i, 5 * i, 5 * i + (5 if i < 3 else 4), 2.5 * i, 2.5 * i + 2.5) for i in range(4)
+    )
+    gold = _series(labels, 1, 0.7, prototypes)
+    for seed in range(2, 8):
+        trainee = _series([0] * 4 + [5] + [1] * 5, seed, 0.7, prototypes)
+        result = evaluate_trainee(gold, steps, trainee)
+        kinds = [(d.type, d.gold_step) for d in result.deviations]
+        assert kinds == [("missing_step", 2), ("missing_step", 3)], (seed, kinds)

@@ -29,6 +29,7 @@ from sopilot_pipeline.core.scoring.step_alignment import (
 )
 from sopilot_pipeline.core.segment.steps import (
     Step,
+    at_rest_pose,
     clips_per_second,
     default_step_name,
     rest_returns,
@@ -91,11 +92,12 @@ def performed_steps(
     # the trainee's returns to rest, found once and only if a rule asks for them
     returns = cache(lambda: rest_returns(trainee.vectors, trainee.start_sec, trainee.end_sec))
     spans, split_extras = _split_at_rest(alignment, steps, trainee, variation, config, returns)
-    set_aside = [*seq.extras, *split_extras]
+    idle = _idle_ends(seq, trainee, returns)
+    set_aside = [r for r in (*seq.extras, *split_extras) if r not in idle]
     slow_parts = _slow_parts(
         alignment, steps, trainee, spans, set_aside, variation, config, returns
     )
-    times = _step_times(seq, spans, trainee, config, slow_parts, returns)
+    times = _step_times(seq, spans, trainee, config, slow_parts, returns, idle)
     _stop_at_gold_end(seq, steps, trainee, times)
     dwells = _dwell_extras(alignment, steps, trainee, variation, config, times)
     matches: dict[int, StepMatch] = {}
@@ -114,6 +116,23 @@ def performed_steps(
     )
     extras = [*(r for r in set_aside if r not in slow_parts), *dwells.values()]
     return step_matches, _joined(extras)
+
+
+def _idle_ends(
+    seq: StepSequencePath, trainee: ClipSeries, returns: Callable[[], np.ndarray]
+) -> set[ExtraRun]:
+    """Runs set aside at either end of the video in which the trainee is at rest
+    throughout: the opening and closing rest, not an action. A gold's first and last
+    steps run to its video's ends, so these moments are theirs, as a short stretch
+    there is (``_step_times``). Tuning seed 4848: a last step done at 2.2x was followed
+    by 2 s at rest that matched the gold's end, still mid-return, worse than the
+    unrelated-activity row; read as an extra action, the step was not over time.
+    Only in a trainee seen returning to rest: without returns its rest pose is unknown."""
+    ends = [r for r in seq.extras if r.first_clip == 0 or r.last_clip == len(trainee.vectors) - 1]
+    if not ends or not len(returns()):
+        return set()
+    resting = at_rest_pose(trainee.vectors, trainee.start_sec)
+    return {r for r in ends if resting[r.first_clip : r.last_clip + 1].all()}
 
 
 def _joined(runs: list[ExtraRun]) -> list[ExtraRun]:
@@ -293,6 +312,7 @@ def _step_times(
     config: ScoringConfig,
     slow_parts: dict[ExtraRun, int],
     returns: Callable[[], np.ndarray],
+    idle: set[ExtraRun],
 ) -> dict[int, tuple[float, float]]:
     """Trainee seconds of every performed step, hesitations included.
 
@@ -317,7 +337,7 @@ def _step_times(
         times[owner] = (min(times[owner][0], t0), max(times[owner][1], t1))
     for run in seq.extras:
         t0, t1 = trainee.span_times(run.first_clip, run.last_clip)
-        if run in slow_parts or t1 - t0 >= config.extra_min_sec:
+        if run in slow_parts or (t1 - t0 >= config.extra_min_sec and run not in idle):
             continue
         following = order.index(run.after) + 1 if run.after >= 0 else 0
         before = order[following - 1] if following > 0 else None

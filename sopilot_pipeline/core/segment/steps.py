@@ -385,6 +385,21 @@ def rest_returns(
     return found.clear if found is not None else _NONE
 
 
+def at_rest_pose(
+    vectors: np.ndarray, start_sec: np.ndarray, config: StepDetectionConfig | None = None
+) -> np.ndarray:
+    """Per clip, whether the video is in its rest pose there: as close to it as a video
+    that opens at rest is in its first clips (``rest_start_ratio`` of the median
+    distance), with the pose found as ``rest_returns`` finds it."""
+    config = config or StepDetectionConfig()
+    vectors = np.asarray(vectors, dtype=np.float32)
+    gap = max(2, int(round(0.75 * _min_clips(np.asarray(start_sec, dtype=np.float64), config))))
+    if len(vectors) < 2:
+        return np.zeros(len(vectors), dtype=bool)
+    distance, _ = rest_pose_distance(vectors, gap, config.rest_visit_ratio)
+    return distance <= config.rest_start_ratio * float(np.median(distance))
+
+
 def detect_step_boundaries(
     vectors: np.ndarray,
     start_sec: np.ndarray,
