@@ -363,3 +363,25 @@ def test_a_trainee_who_stops_early_is_not_read_as_skipping_to_the_last_step() ->
         result = evaluate_trainee(gold, steps, trainee)
         kinds = [(d.type, d.gold_step) for d in result.deviations]
         assert kinds == [("missing_step", 2), ("missing_step", 3)], (seed, kinds)
+
+
+def test_a_swap_inside_a_step_another_gold_merged_is_told() -> None:
+    """Two golds of four steps; detection merged the last two of one of them into one
+    step. A trainee who does those two in reverse is, against the merged gold, one
+    merged step with something odd in it (an extra action, fewer points than a swap),
+    and on points alone that gold would be told. The gold that has the two apart finds
+    the swap and, elsewhere, what the merged one finds: its story is told (the two-golds
+    pipeline test: a swap of the last two steps, merged in one gold, scored clean)."""
+    from sopilot_pipeline.core.scoring.explain import align_to_golds
+    from sopilot_pipeline.core.scoring.gold_model import gold_variations
+    from sopilot_pipeline.core.scoring.score import best_gold
+
+    labels = sum(([s] * 4 for s in range(4)), [])
+    split = _gold_steps(4, 4)
+    merged = (*split[:2], Step(2, 8, 16, 4.0, 8.0))
+    golds = {"split": (_series(labels, 1), split), "merged": (_series(labels, 2), merged)}
+    trainee = _series(sum(([s] * 4 for s in (0, 1, 3, 2)), []), 3)
+    alignments = align_to_golds(golds, trainee)
+    best, result = best_gold(golds, trainee, alignments, gold_variations(golds))
+    assert best == "split"
+    assert [(d.type, d.gold_step) for d in result.deviations] == [("swapped_step", 2)]

@@ -136,7 +136,42 @@ def best_gold(
         }
         if all(d is not None for d in disagreement.values()):
             best = min(tied, key=lambda g: (disagreement[g], rank[g]))
+    finer = [g for g in results if _tells_more(results[g], g, results[best], best, variations)]
+    if finer:
+        best = min(finer, key=rank.__getitem__)
     return best, results[best]
+
+
+def _tells_more(
+    result: ScoreResult,
+    g: str,
+    coarse: ScoreResult,
+    coarse_gold: str,
+    variations: Mapping[str, GoldVariation],
+) -> bool:
+    """Whether gold ``g`` tells ``coarse``'s story and more: its steps split steps that
+    the other gold's detection merged, it finds deviations between those pieces, and
+    everywhere else it finds what the other finds. A merged step hides a swap or a
+    step left out inside it (the merged gold sees at most something odd in that step),
+    so the gold that merged explains the trainee with fewer deviations and would be
+    told; two steps done in reverse are seen only by the gold that has them apart (the
+    two-golds pipeline test: a swap of the last two steps, inside one step of the
+    other gold, scored as clean)."""
+    mapping = dict(variations[g].counterparts).get(coarse_gold)
+    if mapping is None:
+        return False
+    shares = [b for b in mapping if b >= 0]
+    merged = {b for b in shares if shares.count(b) > 1}
+    if not merged:
+        return False
+
+    def coarse_step(step: int | None) -> int | None:
+        return None if step is None else mapping[step]
+
+    inside = [d for d in result.deviations if coarse_step(d.gold_step) in merged]
+    outside = {(d.type, coarse_step(d.gold_step)) for d in result.deviations if d not in inside}
+    told = {(d.type, d.gold_step) for d in coarse.deviations if d.gold_step not in merged}
+    return bool(inside) and outside == told
 
 
 def _disagreement(
