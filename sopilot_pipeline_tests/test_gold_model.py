@@ -4,6 +4,7 @@ assembly renderer (tuning seeds only), through the real pipeline where it matter
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from sopilot_pipeline.core.harness.assembly_render import (
 from sopilot_pipeline.core.scoring.gold_model import gold_variations, step_correspondence
 from sopilot_pipeline.core.segment.steps import (
     Step,
+    StepDetectionConfig,
     _auto_prefers_rest,
     _RestReturns,
     _split_long_steps,
@@ -144,21 +146,35 @@ def test_returns_to_rest_find_alike_steps_and_demo_footage_falls_back(tmp_path) 
 def test_auto_takes_rest_returns_only_when_they_explain_the_change_points() -> None:
     """As many returns as change points: rest. One fewer: rest only when the video
     also ends at rest (a tray visited every other step is opened in, not ended in).
-    Opened only partway at rest: more returns than change points."""
+    Opened only partway at rest: more returns than change points. Returns that stand
+    out from the whole distance curve are the steps whatever the change points count."""
     three = np.array([4, 9, 14])
-    assert _auto_prefers_rest(_RestReturns(three, False, three), np.array([5, 10, 15]))
-    assert _auto_prefers_rest(_RestReturns(three, True, three), np.arange(4))
-    assert not _auto_prefers_rest(_RestReturns(three, False, three), np.arange(4))
-    assert not _auto_prefers_rest(_RestReturns(three, True, three), np.arange(5))
-    assert not _auto_prefers_rest(None, np.arange(2))
+    config = StepDetectionConfig()
+
+    def prefers(rest: _RestReturns | None, kernel: np.ndarray) -> bool:
+        return _auto_prefers_rest(rest, kernel, config)
+
+    assert prefers(_RestReturns(three, False, three), np.array([5, 10, 15]))
+    assert prefers(_RestReturns(three, True, three), np.arange(4))
+    assert not prefers(_RestReturns(three, False, three), np.arange(4))
+    assert not prefers(_RestReturns(three, True, three), np.arange(5))
+    assert not prefers(None, np.arange(2))
     # weak returns that split long steps are no evidence of a rest pose
     four = np.array([4, 9, 14, 19])
-    assert not _auto_prefers_rest(_RestReturns(four, False, three), np.arange(4))
+    assert not prefers(_RestReturns(four, False, three), np.arange(4))
     # a video opening only partway at rest needs more returns than change points
     partway = _RestReturns(three, True, three, opens_at_rest=False)
-    assert _auto_prefers_rest(partway, np.arange(2))
-    assert not _auto_prefers_rest(partway, np.arange(3))
-    assert not _auto_prefers_rest(partway, np.arange(4))
+    assert prefers(partway, np.arange(2))
+    assert not prefers(partway, np.arange(3))
+    assert not prefers(partway, np.arange(4))
+    # returns as deep as the curve is wide (tuning seed 4545: five such returns, six
+    # change points in steps that differ only in where the hand goes)
+    standing_out = _RestReturns(three, True, three, opens_at_rest=False, standing_out=0.8)
+    assert prefers(standing_out, np.arange(5))
+    assert not prefers(replace(standing_out, standing_out=0.6), np.arange(5))
+    # ... in a video at rest at one end at least (a tray visited between steps stands
+    # out too: demo seed 23, neither end at rest)
+    assert not prefers(replace(standing_out, ends_at_rest=False), np.arange(5))
 
 
 def test_a_step_twice_as_long_as_its_peers_is_split_at_the_weak_return_inside() -> None:

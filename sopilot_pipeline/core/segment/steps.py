@@ -67,6 +67,9 @@ class StepDetectionConfig:
     weak_return_share: float = 0.35
     # auto: the video opens in the rest pose when its first clips are this close to it
     rest_start_ratio: float = 0.75
+    # auto: returns this prominent (median, share of the spread) are the steps whatever
+    # the change points count (``_auto_prefers_rest``)
+    standout_prominence: float = 0.7
 
 
 @dataclass(frozen=True)
@@ -258,6 +261,8 @@ class _RestReturns:
     # of 4545: one opening at 0.90 and ending at 0.86, its eight as six. Weaker evidence
     # (``_auto_prefers_rest``).
     opens_at_rest: bool = True
+    # the median return's prominence, as a share of the distance's spread
+    standing_out: float = 0.0
 
 
 def _rest_boundaries(
@@ -289,16 +294,18 @@ def _rest_boundaries(
     spread = float(np.percentile(distance, 90) - np.percentile(distance, 5))
     share = config.rest_prominence if opens_at_rest else config.partway_rest_prominence
     prominence = share * spread
-    peaks, _ = find_peaks(-distance, distance=gap, prominence=prominence)
+    peaks, found = find_peaks(-distance, distance=gap, prominence=prominence)
     weak, _ = find_peaks(-distance, distance=gap, prominence=prominence * config.weak_return_share)
     # a minimum in the first clips is the rest the video opens in, not a return to it
-    peaks, weak = peaks[peaks >= gap], weak[weak >= gap]
+    returns = peaks >= gap
+    peaks, weak = peaks[returns], weak[weak >= gap]
     clear = _boundaries_at(peaks, start_sec, end_sec, config)
     if len(clear) < 2:
         return None
     split = _split_long_steps(peaks, weak, len(distance), gap, config.long_step_ratio)
     boundaries = _boundaries_at(split, start_sec, end_sec, config)
-    return _RestReturns(boundaries, ends_at_rest, clear, opens_at_rest)
+    standing_out = float(np.median(found["prominences"][returns])) / spread
+    return _RestReturns(boundaries, ends_at_rest, clear, opens_at_rest, standing_out)
 
 
 def _boundaries_at(
@@ -337,7 +344,9 @@ def _split_long_steps(
     return np.sort(np.r_[peaks, extra]).astype(np.int64) if extra else peaks
 
 
-def _auto_prefers_rest(rest: _RestReturns | None, kernel: np.ndarray) -> bool:
+def _auto_prefers_rest(
+    rest: _RestReturns | None, kernel: np.ndarray, config: StepDetectionConfig
+) -> bool:
     """Whether the returns to rest, not the change points, are the video's steps.
 
     Alike steps merge into fewer change points than there are returns to rest, so rest
@@ -357,6 +366,9 @@ def _auto_prefers_rest(rest: _RestReturns | None, kernel: np.ndarray) -> bool:
     """
     if rest is None:
         return False
+    at_an_end = rest.opens_at_rest or rest.ends_at_rest
+    if at_an_end and rest.standing_out >= config.standout_prominence:
+        return True
     if not rest.opens_at_rest:
         return len(rest.clear) > len(kernel)
     if len(rest.clear) >= len(kernel):
@@ -423,7 +435,7 @@ def detect_step_boundaries(
     kernel = _kernel_boundaries(vectors, min_clips, config.penalty_per_sec * rate)
     if config.method == "auto":
         found = _rest_boundaries(vectors, start_sec, end_sec, min_clips, config, True)
-        if _auto_prefers_rest(found, kernel):
+        if _auto_prefers_rest(found, kernel, config):
             assert found is not None
             return found.boundaries
     return kernel
@@ -446,7 +458,7 @@ def performed_from_rest(
     if found is None:
         return False
     penalty = config.penalty_per_sec * clips_per_second(start_sec)
-    return _auto_prefers_rest(found, _kernel_boundaries(vectors, min_clips, penalty))
+    return _auto_prefers_rest(found, _kernel_boundaries(vectors, min_clips, penalty), config)
 
 
 def steps_from_boundaries(
