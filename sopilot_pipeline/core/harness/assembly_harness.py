@@ -5,6 +5,9 @@ Seeds are split by purpose, and fixed before any result on them was seen:
 * ``TUNING_SEEDS`` (4242, 4343, 4444, 4545; 4646-4949 added in the tenth session and
   5050-5353 in the eleventh, to study deviations next to other deviations): for
   developing and tuning detection and scoring.
+* ``STEP_DETECTION_SEEDS`` (5454, 5555, ... 6363, added in the thirteenth session): their
+  golds only, for tuning gold step detection (``benchmarks/step_detection.py``), where
+  the tuning seeds' golds had become too few failures to learn from.
 * ``EVALUATION_SEEDS`` (8101-8130): for reporting only; never tuned on, each fixed
   before any result on it was seen. 8101-8120 have been run (benchmarks/RESULTS.md
   says on which code; a change was made after 8111, 8112 and 8113, so they count as
@@ -40,6 +43,7 @@ from sopilot_pipeline.core.harness.assembly_render import (
 )
 
 TUNING_SEEDS = (4242, 4343, 4444, 4545, 4646, 4747, 4848, 4949, 5050, 5151, 5252, 5353)
+STEP_DETECTION_SEEDS = tuple(range(5454, 6464, 101))
 EVALUATION_SEEDS = tuple(range(8101, 8131))
 STEP_COUNTS = (5, 7, 6, 8, 5, 7, 6, 8)
 TRAINEE_FORMATS = (  # (suffix, codec, fps, size)
