@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from sopilot_pipeline.core.align.dtw import cosine_cost, dtw_from_cost
 from sopilot_pipeline.core.embed.series import ClipSeries
 from sopilot_pipeline.core.scoring.deviations import (
     _sequence_warp,
@@ -136,7 +137,9 @@ def best_gold(
         }
         if all(d is not None for d in disagreement.values()):
             best = min(tied, key=lambda g: (disagreement[g], rank[g]))
-    finer = [g for g in results if _tells_more(results[g], g, results[best], best, variations)]
+    finer = [
+        g for g in results if _tells_more(results[g], g, results[best], best, golds, variations)
+    ]
     if finer:
         best = min(finer, key=rank.__getitem__)
     return best, results[best]
@@ -147,6 +150,7 @@ def _tells_more(
     g: str,
     coarse: ScoreResult,
     coarse_gold: str,
+    golds: Mapping[str, tuple[ClipSeries, tuple[Step, ...]]],
     variations: Mapping[str, GoldVariation],
 ) -> bool:
     """Whether gold ``g`` tells ``coarse``'s story and more: its steps split steps that
@@ -156,7 +160,10 @@ def _tells_more(
     so the gold that merged explains the trainee with fewer deviations and would be
     told; two steps done in reverse are seen only by the gold that has them apart (the
     two-golds pipeline test: a swap of the last two steps, inside one step of the
-    other gold, scored as clean)."""
+    other gold, scored as clean). Not a swap of a pair the merged gold does in that
+    order itself (``_merged_in_order``): merged, the pair two golds do in opposite
+    orders is no longer seen as free (tuning seed 5252, detected: six trainees with a
+    false swap)."""
     mapping = dict(variations[g].counterparts).get(coarse_gold)
     if mapping is None:
         return False
@@ -169,6 +176,12 @@ def _tells_more(
         return None if step is None else mapping[step]
 
     inside = [d for d in result.deviations if coarse_step(d.gold_step) in merged]
+    if any(
+        d.type == "swapped_step"
+        and not _merged_in_order(golds[g], golds[coarse_gold], d.gold_step, mapping[d.gold_step])
+        for d in inside
+    ):
+        return False
     outside = {(d.type, coarse_step(d.gold_step)) for d in result.deviations if d not in inside}
     told = {(d.type, d.gold_step) for d in coarse.deviations if d.gold_step not in merged}
     return bool(inside) and outside == told
@@ -202,6 +215,28 @@ def _disagreement(
         total += followed.total_cost + prices.of_order(order, steps, free)
         total -= own.total_cost + prices.of_order(own.order, steps, free)
     return total
+
+
+def _merged_in_order(
+    fine: tuple[ClipSeries, tuple[Step, ...]],
+    coarse: tuple[ClipSeries, tuple[Step, ...]],
+    first: int,
+    merged: int,
+) -> bool:
+    """Whether the coarse gold's step ``merged`` does the fine gold's steps ``first``
+    and ``first + 1`` in that order: both fine steps laid end to end follow its clips
+    better (DTW mean cost) that way round than the other."""
+    (series, steps), (coarse_series, coarse_steps) = fine, coarse
+    target = coarse_series.vectors[coarse_steps[merged].start_clip : coarse_steps[merged].end_clip]
+
+    def clips(s: int) -> np.ndarray:
+        return series.vectors[steps[s].start_clip : steps[s].end_clip]
+
+    def fit(order: tuple[int, int]) -> float:
+        laid = np.concatenate([clips(s) for s in order])
+        return dtw_from_cost(cosine_cost(laid, target)).mean_cost
+
+    return fit((first, first + 1)) <= fit((first + 1, first))
 
 
 def explanation_rank(result: ScoreResult) -> tuple[float, float, float]:
