@@ -187,6 +187,11 @@ def _min_clips(start_sec: np.ndarray, config: StepDetectionConfig) -> int:
     return max(2, int(round(config.min_step_sec * clips_per_second(start_sec))))
 
 
+def _return_gap(min_clips: int) -> int:
+    """Clips between two returns to rest (three quarters of the shortest step)."""
+    return max(2, int(round(0.75 * min_clips)))
+
+
 def _returns(distance: np.ndarray, gap: int, visit_ratio: float) -> list[int]:
     """Clips where ``distance`` has a local minimum well below its median, at least
     ``gap`` clips apart (the deepest kept first)."""
@@ -277,7 +282,7 @@ def _rest_boundaries(
     (``require_start``) or has fewer than two returns inside it."""
     from scipy.signal import find_peaks
 
-    gap = max(2, int(round(0.75 * min_clips)))
+    gap = _return_gap(min_clips)
     distance, _ = rest_pose_distance(vectors, gap, config.rest_visit_ratio)
     if not np.isfinite(distance).all():
         return None
@@ -363,6 +368,13 @@ def _auto_prefers_rest(
     4 change points). A demo gold whose tray pose opens at 0.76 of the median (5 returns,
     6 change points) and a test gold with steps shorter than the minimum (3 and 3, both
     wrong) stay with change points.
+
+    Counts are indirect evidence; returns that stand out from the whole distance curve
+    (``standout_prominence``) are direct, in a video at rest at one end at least: they
+    win whatever the counts (five golds of 264 assembly golds, 4545 and the detection
+    seeds, had 4-6 such returns and one more change point, or as many partway at rest;
+    they stood out at 0.78-0.96). Demo golds at an end that need change points stand out
+    at 0.56 and 0.65; demo seed 23's tray visits up to 0.97, at rest at neither end.
     """
     if rest is None:
         return False
@@ -405,7 +417,7 @@ def at_rest_pose(
     distance), with the pose found as ``rest_returns`` finds it."""
     config = config or StepDetectionConfig()
     vectors = np.asarray(vectors, dtype=np.float32)
-    gap = max(2, int(round(0.75 * _min_clips(np.asarray(start_sec, dtype=np.float64), config))))
+    gap = _return_gap(_min_clips(np.asarray(start_sec, dtype=np.float64), config))
     if len(vectors) < 2:
         return np.zeros(len(vectors), dtype=bool)
     distance, _ = rest_pose_distance(vectors, gap, config.rest_visit_ratio)
