@@ -175,6 +175,10 @@ def test_auto_takes_rest_returns_only_when_they_explain_the_change_points() -> N
     # ... in a video at rest at one end at least (a tray visited between steps stands
     # out too: demo seed 23, neither end at rest)
     assert not prefers(replace(standing_out, ends_at_rest=False), np.arange(5))
+    # ... three of them at least (a tray visited twice stands out too: the demo
+    # command's pack_first_aid_kit)
+    two = np.array([4, 9])
+    assert not prefers(replace(standing_out, boundaries=two, clear=two), np.arange(3))
 
 
 def test_a_step_twice_as_long_as_its_peers_is_split_at_the_weak_return_inside() -> None:

@@ -374,12 +374,14 @@ def _auto_prefers_rest(
     win whatever the counts (five golds of 264 assembly golds, 4545 and the detection
     seeds, had 4-6 such returns and one more change point, or as many partway at rest;
     they stood out at 0.78-0.96). Demo golds at an end that need change points stand out
-    at 0.56 and 0.65; demo seed 23's tray visits up to 0.97, at rest at neither end.
+    at 0.56 and 0.65; demo seed 23's tray visits up to 0.97, at rest at neither end; and
+    three returns at least: the demo command's pack_first_aid_kit visits its tray twice,
+    at 0.72, in a video that ends at rest (four steps: two returns cannot be its steps).
     """
     if rest is None:
         return False
     at_an_end = rest.opens_at_rest or rest.ends_at_rest
-    if at_an_end and rest.standing_out >= config.standout_prominence:
+    if at_an_end and len(rest.clear) >= 3 and rest.standing_out >= config.standout_prominence:
         return True
     if not rest.opens_at_rest:
         return len(rest.clear) > len(kernel)
