@@ -29,10 +29,9 @@ from sopilot_pipeline.core.scoring.step_alignment import (
 )
 from sopilot_pipeline.core.segment.steps import (
     Step,
-    at_rest_pose,
     clips_per_second,
     default_step_name,
-    rest_returns,
+    trainee_rest,
 )
 
 
@@ -89,10 +88,14 @@ def performed_steps(
     (``_slow_parts``), and those found inside performed steps' spans
     (``_split_at_rest``, ``_dwell_extras``)."""
     seq = alignment.sequence
-    # the trainee's returns to rest, found once and only if a rule asks for them
-    returns = cache(lambda: rest_returns(trainee.vectors, trainee.start_sec, trainee.end_sec))
+    # the trainee's returns to rest and clips at rest, found once and only if a rule asks
+    rest = cache(lambda: trainee_rest(trainee.vectors, trainee.start_sec, trainee.end_sec))
+
+    def returns() -> np.ndarray:
+        return rest()[0]
+
     spans, split_extras = _split_at_rest(alignment, steps, trainee, variation, config, returns)
-    idle = _idle_ends(seq, trainee, returns)
+    idle = _idle_ends(seq, trainee, rest)
     set_aside = [r for r in (*seq.extras, *split_extras) if r not in idle]
     slow_parts = _slow_parts(
         alignment, steps, trainee, spans, set_aside, variation, config, returns
@@ -119,7 +122,9 @@ def performed_steps(
 
 
 def _idle_ends(
-    seq: StepSequencePath, trainee: ClipSeries, returns: Callable[[], np.ndarray]
+    seq: StepSequencePath,
+    trainee: ClipSeries,
+    rest: Callable[[], tuple[np.ndarray, np.ndarray]],
 ) -> set[ExtraRun]:
     """Runs set aside at either end of the video in which the trainee is at rest
     throughout: the opening and closing rest, not an action. A gold's first and last
@@ -129,9 +134,11 @@ def _idle_ends(
     unrelated-activity row; read as an extra action, the step was not over time.
     Only in a trainee seen returning to rest: without returns its rest pose is unknown."""
     ends = [r for r in seq.extras if r.first_clip == 0 or r.last_clip == len(trainee.vectors) - 1]
-    if not ends or not len(returns()):
+    if not ends:
         return set()
-    resting = at_rest_pose(trainee.vectors, trainee.start_sec)
+    returns, resting = rest()
+    if not len(returns):
+        return set()
     return {r for r in ends if resting[r.first_clip : r.last_clip + 1].all()}
 
 

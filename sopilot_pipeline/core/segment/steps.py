@@ -268,6 +268,9 @@ class _RestReturns:
     opens_at_rest: bool = True
     # the median return's prominence, as a share of the distance's spread
     standing_out: float = 0.0
+    # per clip: in the rest pose (as close to it as the opening clips of a video that
+    # opens at rest, ``rest_start_ratio``)
+    resting: np.ndarray | None = None
 
 
 def _rest_boundaries(
@@ -310,7 +313,9 @@ def _rest_boundaries(
     split = _split_long_steps(peaks, weak, len(distance), gap, config.long_step_ratio)
     boundaries = _boundaries_at(split, start_sec, end_sec, config)
     standing_out = float(np.median(found["prominences"][returns])) / spread
-    return _RestReturns(boundaries, ends_at_rest, clear, opens_at_rest, standing_out)
+    return _RestReturns(
+        boundaries, ends_at_rest, clear, opens_at_rest, standing_out, distance <= at_rest
+    )
 
 
 def _boundaries_at(
@@ -399,31 +404,31 @@ def rest_returns(
     """Clip indices where the video clearly comes back to the rest pose it opens in
     (``rest`` detection's boundaries before long steps are split: in a trainee a long
     step is a slow one); empty when it does not open at rest."""
+    return trainee_rest(vectors, start_sec, end_sec, config)[0]
+
+
+def trainee_rest(
+    vectors: np.ndarray,
+    start_sec: np.ndarray,
+    end_sec: np.ndarray,
+    config: StepDetectionConfig | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A trainee's returns to rest (``rest_returns``) and, per clip, whether it is in
+    its rest pose there (``_RestReturns.resting``); no returns and no clip at rest when
+    the video is not read as done from rest."""
     config = config or StepDetectionConfig()
     strict = config.trainee_rest_prominence
     config = replace(config, rest_prominence=strict, partway_rest_prominence=strict)
     vectors = np.asarray(vectors, dtype=np.float32)
     start_sec = np.asarray(start_sec, dtype=np.float64)
+    nowhere = np.zeros(len(vectors), dtype=bool)
     min_clips = _min_clips(start_sec, config)
     if len(vectors) < 2 * min_clips:
-        return _NONE
+        return _NONE, nowhere
     found = _rest_boundaries(vectors, start_sec, np.asarray(end_sec), min_clips, config, True)
-    return found.clear if found is not None else _NONE
-
-
-def at_rest_pose(
-    vectors: np.ndarray, start_sec: np.ndarray, config: StepDetectionConfig | None = None
-) -> np.ndarray:
-    """Per clip, whether the video is in its rest pose there: as close to it as a video
-    that opens at rest is in its first clips (``rest_start_ratio`` of the median
-    distance), with the pose found as ``rest_returns`` finds it."""
-    config = config or StepDetectionConfig()
-    vectors = np.asarray(vectors, dtype=np.float32)
-    gap = _return_gap(_min_clips(np.asarray(start_sec, dtype=np.float64), config))
-    if len(vectors) < 2:
-        return np.zeros(len(vectors), dtype=bool)
-    distance, _ = rest_pose_distance(vectors, gap, config.rest_visit_ratio)
-    return distance <= config.rest_start_ratio * float(np.median(distance))
+    if found is None or found.resting is None:
+        return _NONE, nowhere
+    return found.clear, found.resting
 
 
 def detect_step_boundaries(
