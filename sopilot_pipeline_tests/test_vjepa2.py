@@ -22,6 +22,7 @@ from sopilot_pipeline.core.embed.vjepa2 import (  # noqa: E402
     ModelLoadError,
     VJEPA2Embedder,
     batch_limit,
+    clip_frame_index,
     load_model,
     preprocess,
     short_edge_size,
@@ -91,7 +92,6 @@ def test_frames_are_embedded_as_they_stream_with_the_whole_videos_clips(
     the clips, their times and their vectors are those of the whole video at once (a
     tail clip included)."""
     from sopilot_pipeline.core.embed.base import clip_windows
-    from sopilot_pipeline.core.embed.vjepa2 import _pad_clip, preprocess
 
     embedder = VJEPA2Embedder(model=str(tiny_model), max_batch=2, stream_clips=2)
     rng = np.random.default_rng(n_frames)
@@ -99,8 +99,10 @@ def test_frames_are_embedded_as_they_stream_with_the_whole_videos_clips(
     times = np.arange(n_frames) * 0.25
     streamed = embedder.embed_frames(zip(times, frames, strict=True), 4.0)
     windows = clip_windows(n_frames, 4, 2)
-    x = preprocess(frames, embedder.loaded.crop_size)
-    whole = embedder._forward(np.stack([_pad_clip(x[a:b], 4) for a, b in windows]))
+    x = _normalised_on_the_host(frames, embedder.loaded.crop_size)
+    whole = embedder._forward(
+        np.stack([x[np.minimum(np.arange(a, a + 4), b - 1)] for a, b in windows])
+    )
     assert streamed.vectors.shape == whole.shape
     assert np.allclose(streamed.vectors, whole, atol=1e-6)
     assert np.array_equal(streamed.start_sec, [times[a] for a, _ in windows])
@@ -113,16 +115,32 @@ def test_the_model_is_loaded_once_per_process(tiny_model: Path) -> None:
     assert a is b and a.device == "cpu"
 
 
+def _normalised_on_the_host(frames: np.ndarray, crop: int) -> np.ndarray:
+    """Centre crop and ImageNet normalisation written out in numpy, (n, 3, crop, crop)."""
+    _, h, w, _ = frames.shape
+    top, left = (h - crop) // 2, (w - crop) // 2
+    x = frames[:, top : top + crop, left : left + crop].astype(np.float32) * (1.0 / 255.0)
+    return np.ascontiguousarray(((x - IMAGENET_MEAN) / IMAGENET_STD).transpose(0, 3, 1, 2))
+
+
 def test_preprocessing_crops_the_centre_and_normalises() -> None:
     assert short_edge_size(1280, 720, 256) == (456, 256)
     assert short_edge_size(720, 1280, 256) == (256, 456)
     frames = np.zeros((1, 32, 48, 3), np.uint8)
     frames[:, :, 8:40] = 255  # the centre 32 columns are white, the rest black
-    x = preprocess(frames, 32)
+    x = preprocess(frames, 32).numpy()
     assert x.shape == (1, 3, 32, 32)
     white = (1.0 - IMAGENET_MEAN) / IMAGENET_STD
     assert np.allclose(x[0, :, 5, 5], white, atol=1e-5)
     assert np.allclose(x[0].mean(axis=(1, 2)), white, atol=1e-5)
+    noise = np.random.default_rng(3).integers(0, 256, (5, 36, 40, 3), dtype=np.uint8)
+    # the frames are normalised on the model's device as they would be on the host
+    assert np.array_equal(preprocess(noise, 32).numpy(), _normalised_on_the_host(noise, 32))
+
+
+def test_clips_repeat_their_last_frame_when_short() -> None:
+    index = clip_frame_index([(0, 4), (2, 6), (7, 9), (0, 1)], 4)
+    assert index.tolist() == [[0, 1, 2, 3], [2, 3, 4, 5], [7, 8, 8, 8], [0, 0, 0, 0]]
 
 
 @pytest.mark.parametrize(
