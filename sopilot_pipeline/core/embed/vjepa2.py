@@ -23,7 +23,7 @@ import functools
 import hashlib
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -338,9 +338,9 @@ class VJEPA2Embedder:
         index = torch.as_tensor(clip_frame_index(windows, self.clip_frames), device=x.device)
         return self._encode(len(windows), lambda a, b: x[index[a:b]])
 
-    def _encode(self, count: int, clips: Any) -> np.ndarray:
-        """Vectors of clips ``clips(a, b)`` (a float32 tensor, on the host or the device)
-        for a in 0..count, batched as the GPU's free memory allows."""
+    def _encode(self, count: int, clips: Callable[[int, int], Any]) -> np.ndarray:
+        """The vectors of ``count`` clips, batched as the GPU's free memory allows;
+        ``clips(a, b)`` gives clips a to b as a float32 tensor, on the host or the device."""
         import torch
 
         m = self.loaded
