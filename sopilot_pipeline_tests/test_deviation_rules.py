@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sopilot_pipeline.core.embed.series import ClipSeries
-from sopilot_pipeline.core.scoring.results import ScoreResult, StepMatch
+from sopilot_pipeline.core.scoring.results import GoldVariation, ScoreResult, StepMatch
 from sopilot_pipeline.core.scoring.score import evaluate_trainee
 from sopilot_pipeline.core.segment.steps import Step
 
@@ -394,3 +394,41 @@ def test_a_swap_inside_a_step_another_gold_merged_is_told() -> None:
     alignments = align_to_golds(golds, trainee)
     best, result = best_gold(golds, trainee, alignments, gold_variations(golds))
     assert not [d for d in result.deviations if d.type == "swapped_step"], result.deviations
+
+
+def test_a_slow_motion_that_dips_towards_rest_is_not_split_there() -> None:
+    """A rest pose (REST) and a reach far from it (8, further from the rest pose than the
+    other steps' motions). A trainee does the second step slowly and slows down
+    half-way (9: the same reach, nearer the rest pose but not at it): the dip stands out
+    as a return, yet the trainee never reaches rest there. One slow step, not a step
+    and an extra action (tuning seed 4646: a step at 2.1x split at a dip to 0.84 of the
+    median rest-pose distance). A wipe (5, 6) after the step, back at rest between
+    them, is still an extra action."""
+    directions = np.random.default_rng(0).normal(size=(12, 32))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    prototypes = directions.copy()
+    prototypes[8] = directions[8] - 0.6 * directions[REST]
+    prototypes[9] = directions[8] + 0.2 * directions[REST]
+
+    def kinds(trainee_labels: list[int]) -> list:
+        def step(label: int) -> list[int]:
+            return [label] * 4 + [REST, REST]
+
+        gold_labels = [[REST, REST, 0, 0, 0, 0, REST, REST], [7, 7, 8, 8, REST]]
+        gold_labels += [step(s) for s in (2, 3, 5, 6)]
+        tail = sum((step(s) for s in (2, 3, 5, 6)), [])
+        trainee = [REST, REST, 0, 0, 0, 0, REST, REST, *trainee_labels, *tail]
+        edges = np.cumsum([0, *map(len, gold_labels)]).tolist()
+        spans = zip(edges[:-1], edges[1:], strict=True)
+        steps = tuple(Step(i, a, b, a * 0.5, b * 0.5) for i, (a, b) in enumerate(spans))
+        gold = _series(sum(gold_labels, []), 1, prototypes=prototypes)
+        result = evaluate_trainee(
+            gold,
+            steps,
+            _series(trainee, 2, prototypes=prototypes),
+            variation=GoldVariation(rest_pose=True),
+        )
+        return [(d.type, d.gold_step) for d in result.deviations]
+
+    assert kinds([7, 7, 7, 8, 8, 9, 9, 8, 8, 8, 8, REST, REST]) == [("over_time", 1)]
+    assert kinds([7, 7, 8, 8, REST, REST, 5, 6, 5, 6, REST, REST]) == [("extra_step", 1)]

@@ -94,7 +94,7 @@ def performed_steps(
     def returns() -> np.ndarray:
         return rest()[0]
 
-    spans, split_extras = _split_at_rest(alignment, steps, trainee, variation, config, returns)
+    spans, split_extras = _split_at_rest(alignment, steps, trainee, variation, config, rest)
     idle = _idle_ends(seq, trainee, rest)
     set_aside = [r for r in (*seq.extras, *split_extras) if r not in idle]
     slow_parts = _slow_parts(
@@ -534,7 +534,7 @@ def _split_at_rest(
     trainee: ClipSeries,
     variation: GoldVariation,
     config: ScoringConfig,
-    returns: Callable[[], np.ndarray],
+    rest: Callable[[], tuple[np.ndarray, np.ndarray]],
 ) -> tuple[dict[int, tuple[int, int]], list[ExtraRun]]:
     """Trainee span of every performed step, and the extra actions found inside spans.
 
@@ -552,18 +552,25 @@ def _split_at_rest(
     in the other order, so that no piece was the step) to 0.19 dearer, five of them
     more than 0.06 cheaper. A thin margin: at 0.06 or 0.10 the other rules kept all
     of those extra actions on the 24 tuning runs, at 0.10 with fewer of them relied on.
+
+    Only a return where the trainee reaches its rest pose splits (a clip at rest, by
+    ``trainee_rest``, within a clip of it): a slow motion can dip towards rest, standing
+    out as a return, without getting there (tuning seed 4646: a step at 2.1x split at a
+    dip to 0.84 of the median rest-pose distance, its returns to rest at 0.04-0.3).
     """
     seq = alignment.sequence
     spans = {p.step: (p.first_clip, p.last_clip) for p in seq.placements}
     extras: list[ExtraRun] = []
     if not variation.rest_pose:
         return spans, extras
+    found, resting = rest()
+    returns = [int(r) for r in found if resting[max(0, r - 1) : r + 2].any()]
     for i, p in enumerate(seq.placements):
         t0, t1 = trainee.span_times(p.first_clip, p.last_clip)
         if not _slower_than_golds(t1 - t0, steps[p.step], variation, config):
             continue
         edges = [p.first_clip]
-        for r in (int(r) for r in returns() if p.first_clip < r <= p.last_clip):
+        for r in (r for r in returns if p.first_clip < r <= p.last_clip):
             # each piece a whole excursion, long enough to be an action of its own
             before_sec = trainee.start_sec[r] - trainee.start_sec[edges[-1]]
             if min(before_sec, t1 - trainee.start_sec[r]) >= config.extra_min_sec:
