@@ -563,14 +563,18 @@ def _split_at_rest(
     extras: list[ExtraRun] = []
     if not variation.rest_pose:
         return spans, extras
-    found, resting = rest()
-    returns = [int(r) for r in found if resting[max(0, r - 1) : r + 2].any()]
+
+    @cache
+    def returns() -> list[int]:  # found only if a step is slow: an O(n^2) distance
+        found, resting = rest()
+        return [int(r) for r in found if resting[max(0, r - 1) : r + 2].any()]
+
     for i, p in enumerate(seq.placements):
         t0, t1 = trainee.span_times(p.first_clip, p.last_clip)
         if not _slower_than_golds(t1 - t0, steps[p.step], variation, config):
             continue
         edges = [p.first_clip]
-        for r in (r for r in returns if p.first_clip < r <= p.last_clip):
+        for r in (r for r in returns() if p.first_clip < r <= p.last_clip):
             # each piece a whole excursion, long enough to be an action of its own
             before_sec = trainee.start_sec[r] - trainee.start_sec[edges[-1]]
             if min(before_sec, t1 - trainee.start_sec[r]) >= config.extra_min_sec:
