@@ -34,7 +34,7 @@ from sopilot_pipeline.core.segment.steps import (
     _split_long_steps,
     detect_gold_steps,
     performed_from_rest,
-    rest_returns,
+    trainee_rest,
 )
 from sopilot_pipeline.core.video.decode import decode_video
 from sopilot_pipeline.defs.resources import SopilotSettings
@@ -139,7 +139,7 @@ def test_returns_to_rest_find_alike_steps_and_demo_footage_falls_back(tmp_path) 
     render_variant(demo, Variant("g", tuple((s, 1.0) for s in range(5))), tmp_path / "d.mp4")
     sampled = decode_video(tmp_path / "d.mp4", 4, (96, 96))
     emb = HeuristicEmbedder().embed(sampled.frames, sampled.times, 4)
-    assert len(rest_returns(emb.vectors, emb.start_sec, emb.end_sec)) == 0
+    assert len(trainee_rest(emb.vectors, emb.start_sec, emb.end_sec)[0]) == 0
     assert not performed_from_rest(emb.vectors, emb.start_sec, emb.end_sec)
 
 
@@ -245,6 +245,6 @@ def test_the_rest_a_video_opens_in_is_no_return_to_it() -> None:
         np.float32
     )
     start = np.arange(len(x)) * 0.5
-    returns = rest_returns(x, start, start + 1.02)
+    returns, _ = trainee_rest(x, start, start + 1.02)
     assert len(returns) >= 2
     assert start[returns].min() > 2.0, start[returns]

@@ -93,7 +93,7 @@ def test_a_trainee_return_must_be_clearer_than_a_gold_boundary() -> None:
     boundary of a gold, read at ``rest_prominence``; a trainee's returns split its
     spans into extra actions and are read at ``trainee_rest_prominence``: with that set
     above the return's prominence the trainee is not split there."""
-    from sopilot_pipeline.core.segment.steps import rest_returns
+    from sopilot_pipeline.core.segment.steps import trainee_rest
 
     r = np.random.default_rng(0)
     rows = [REST, REST]
@@ -110,5 +110,6 @@ def test_a_trainee_return_must_be_clearer_than_a_gold_boundary() -> None:
     strict = StepDetectionConfig(rest_prominence=0.3, trainee_rest_prominence=0.5)
     gold = detect_step_boundaries(x, start, StepDetectionConfig(method="rest"), end)
     assert len(gold) == 5  # every step start, the shallow one included
-    assert len(rest_returns(x, start, end, strict)) == 4
-    assert len(rest_returns(x, start, end, StepDetectionConfig(trainee_rest_prominence=0.3))) == 5
+    assert len(trainee_rest(x, start, end, strict)[0]) == 4
+    loose = StepDetectionConfig(trainee_rest_prominence=0.3)
+    assert len(trainee_rest(x, start, end, loose)[0]) == 5

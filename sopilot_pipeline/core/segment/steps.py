@@ -395,27 +395,17 @@ def _auto_prefers_rest(
     return rest.ends_at_rest and len(rest.clear) + 1 >= len(kernel)
 
 
-def rest_returns(
-    vectors: np.ndarray,
-    start_sec: np.ndarray,
-    end_sec: np.ndarray,
-    config: StepDetectionConfig | None = None,
-) -> np.ndarray:
-    """Clip indices where the video clearly comes back to the rest pose it opens in
-    (``rest`` detection's boundaries before long steps are split: in a trainee a long
-    step is a slow one); empty when it does not open at rest."""
-    return trainee_rest(vectors, start_sec, end_sec, config)[0]
-
-
 def trainee_rest(
     vectors: np.ndarray,
     start_sec: np.ndarray,
     end_sec: np.ndarray,
     config: StepDetectionConfig | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A trainee's returns to rest (``rest_returns``) and, per clip, whether it is in
-    its rest pose there (``_RestReturns.resting``); no returns and no clip at rest when
-    the video is not read as done from rest."""
+    """A trainee's returns to rest and, per clip, whether it is in its rest pose there
+    (``_RestReturns.resting``). The returns are the clip indices where the video clearly
+    comes back to the rest pose it opens in (``rest`` detection's boundaries before long
+    steps are split: in a trainee a long step is a slow one); no returns and no clip at
+    rest when the video is not read as done from rest."""
     config = config or StepDetectionConfig()
     strict = config.trainee_rest_prominence
     config = replace(config, rest_prominence=strict, partway_rest_prominence=strict)
