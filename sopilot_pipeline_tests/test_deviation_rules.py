@@ -432,3 +432,35 @@ def test_a_slow_motion_that_dips_towards_rest_is_not_split_there() -> None:
 
     assert kinds([7, 7, 7, 8, 8, 9, 9, 8, 8, 8, 8, REST, REST]) == [("over_time", 1)]
     assert kinds([7, 7, 8, 8, REST, REST, 5, 6, 5, 6, REST, REST]) == [("extra_step", 1)]
+
+
+def test_a_slow_steps_slow_start_from_rest_is_not_the_step_befores() -> None:
+    """A gold step begins when the hand leaves rest; the gold's clip that starts just
+    before it holds the rest and the start of the reach (LEAVING). A trainee starts the
+    second step slowly: two clips leaving rest, which the path gives to the first
+    step's end. Back at rest in the first step's span and away again, those clips are
+    the second step's: it took 3.5 s, not 2.5 s, against gold's 2 s (tuning seeds 4343
+    and 5454: slow steps measured 1.33x and 1.26x, their starts 0.8 s late). Done at
+    gold's pace, with one such clip, it is not over time; clips at the first step's
+    end that do not follow the second step's course stay where the path put them."""
+    prototypes = np.random.default_rng(0).normal(size=(12, 32))
+    leaving = 9
+    prototypes[leaving] = 0.35 * prototypes[REST] + 0.65 * prototypes[1]
+
+    def kinds(trainee_labels: list[int]) -> list:
+        gold_labels = [[REST, REST, 0, 0, 0, REST, leaving], _step(1), _step(2), _step(3)]
+        edges = np.cumsum([0, *map(len, gold_labels)]).tolist()
+        spans = zip(edges[:-1], edges[1:], strict=True)
+        steps = tuple(Step(i, a, b, a * 0.5, b * 0.5) for i, (a, b) in enumerate(spans))
+        trainee = [REST, REST, 0, 0, 0, *trainee_labels, *_step(2), *_step(3)]
+        result = evaluate_trainee(
+            _series(sum(gold_labels, []), 1, prototypes=prototypes),
+            steps,
+            _series(trainee, 2, prototypes=prototypes),
+            variation=GoldVariation(rest_pose=True),
+        )
+        return [(d.type, d.gold_step) for d in result.deviations]
+
+    assert kinds([REST, leaving, leaving, 1, 1, 1, 1, REST]) == [("over_time", 1)]
+    assert kinds([REST, leaving, 1, 1, REST]) == []
+    assert kinds([REST, 0, 0, 1, 1, 1, REST]) == []

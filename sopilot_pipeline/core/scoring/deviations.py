@@ -95,12 +95,14 @@ def performed_steps(
         return rest()[0]
 
     spans, split_extras = _split_at_rest(alignment, steps, trainee, variation, config, rest)
+    if variation.rest_pose:
+        _start_where_rest_is_left(alignment, steps, spans, rest()[1], config)
     idle = _idle_ends(seq, trainee, rest)
     set_aside = [r for r in (*seq.extras, *split_extras) if r not in idle]
     slow_parts = _slow_parts(
         alignment, steps, trainee, spans, set_aside, variation, config, returns
     )
-    times = _step_times(seq, spans, trainee, config, slow_parts, returns, idle)
+    times = _step_times(seq, spans, trainee, config, slow_parts, lambda: rest()[1], idle)
     _stop_at_gold_end(seq, steps, trainee, times)
     dwells = _dwell_extras(alignment, steps, trainee, variation, config, times)
     matches: dict[int, StepMatch] = {}
@@ -119,6 +121,58 @@ def performed_steps(
     )
     extras = [*(r for r in set_aside if r not in slow_parts), *dwells.values()]
     return step_matches, _joined(extras)
+
+
+LEFT_REST_REACH = 2
+"""Clips a step's span may hold after the trainee left rest for the next step
+(``_start_where_rest_is_left``): a second."""
+
+
+def _start_where_rest_is_left(
+    alignment: Explanation,
+    steps: tuple[Step, ...],
+    spans: dict[int, tuple[int, int]],
+    resting: np.ndarray,
+    config: ScoringConfig,
+) -> None:
+    """Where two performed steps meet and the first one's span ends with the trainee
+    leaving rest again (a clip at rest, then up to ``LEFT_REST_REACH`` that are not, and
+    the next span does not open at rest), those last clips are the next step's, if
+    they follow its course: its DTW cost rises by less than ``slow_part_margin``.
+
+    A gold step begins when the hand leaves rest (as its author marks it, and as
+    ``steps_from_spans`` gives a clip to the step in which it starts). A slow step's
+    slow reach from rest looks like the rest that ends the step before it, so the path
+    gives its first clips to that step: on the authored runs of tuning seeds 4343 and
+    5454 slow steps' starts were measured 0.5-1.3 s late (all steps' 0.17 s, the
+    median), and two slow steps came out under the limit (4343 task 06 at 1.33x, 5454
+    task 08 at 1.26x). Moves that mended them raised the next step's cost by -0.01 to
+    0.025; where the trainee's rest pose is misread (clips mid-step taken for rest,
+    detected 4646 task 01), a move raised it by 0.10 and 0.11 and made a false over
+    time."""
+    order = [p.step for p in alignment.sequence.placements]
+    for before, after in zip(order[:-1], order[1:], strict=True):
+        (a0, a1), (b0, b1) = spans[before], spans[after]
+        if a1 + 1 != b0 or resting[b0]:
+            continue
+        lo = max(a0 + 1, b0 - LEFT_REST_REACH - 1)
+        at_rest = np.flatnonzero(resting[lo:b0])
+        if not len(at_rest) or lo + at_rest[-1] == a1:
+            continue
+        left = lo + int(at_rest[-1]) + 1
+        step = steps[after]
+        rise = _fit(alignment, step, left, b1) - _fit(alignment, step, b0, b1)
+        if rise < config.slow_part_margin:
+            spans[before], spans[after] = (a0, left - 1), (left, b1)
+
+
+def _departures(resting: np.ndarray) -> np.ndarray:
+    """Clips where the trainee leaves rest: the first of two not at rest after one at
+    rest (a single clip off rest between two at rest is noise or a passer-by)."""
+    r = np.asarray(resting, dtype=bool)
+    if len(r) < 3:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(r[:-2] & ~r[1:-1] & ~r[2:]).astype(np.int64) + 1
 
 
 def _idle_ends(
@@ -318,7 +372,7 @@ def _step_times(
     trainee: ClipSeries,
     config: ScoringConfig,
     slow_parts: dict[ExtraRun, int],
-    returns: Callable[[], np.ndarray],
+    resting: Callable[[], np.ndarray],
     idle: set[ExtraRun],
 ) -> dict[int, tuple[float, float]]:
     """Trainee seconds of every performed step, hesitations included.
@@ -327,14 +381,16 @@ def _step_times(
     doing the steps around it (a slow reach, a fumbled part): each neighbour takes the
     half next to it, the first and last step all of what lies before or after them.
     Without it a slow step that partly looks unlike the gold loses its slow seconds.
-    In a trainee seen returning to rest, a stretch after a return, in the next step's
-    excursion and not in the step before's, is all the next step's: back at rest after
-    a step, the trainee fumbling before the next one is slow on the next (tuning seeds
-    5050 and 5353: a slow step's start, unlike the gold's, split with the step before
-    it, which was then over time and the slow step not). Not the other way round: a
-    stretch at the end of a step's excursion can be the tail of an extra action done
-    straight after the step (tuning seed 4646: given to the step, the action was read
-    as the step being slow).
+    In a trainee seen at rest, excursions begin where it leaves rest (``_departures``):
+    a stretch in the next step's excursion and not in the step before's is all the
+    next step's: back at rest after a step, the trainee fumbling before the next one is
+    slow on the next (tuning seeds 5050 and 5353: a slow step's start, unlike the
+    gold's, split with the step before it, which was then over time and the slow step
+    not). A stretch in the step before's excursion and not the next one's is all the
+    step before's, unless it is at rest throughout: a pause, shared as before (tuning
+    seed 4646: a wipe the heuristic embedder sees as rest, given to the step before, was
+    read as that step being slow; detected 4444 task 06: a slow first step's return to
+    rest split with the next step left it at 1.33x).
     A longer stretch that is the slow part of a step (``_slow_parts``) is all that step's.
     """
     times = {s: trainee.span_times(*span) for s, span in spans.items()}
@@ -350,10 +406,13 @@ def _step_times(
         before = order[following - 1] if following > 0 else None
         after = order[following] if following < len(order) else None
         split = t1 if after is None else t0 if before is None else (t0 + t1) / 2
-        if before is not None and after is not None and len(returns()):
-            apart = [_rest_between(returns(), spans[s], run) for s in (before, after)]
+        departures = _departures(resting()) if before is not None else ()
+        if after is not None and len(departures):
+            apart = [_rest_between(departures, spans[s], run) for s in (before, after)]
             if apart == [True, False]:
                 split = t0  # the run is the start of the next step's excursion
+            elif apart == [False, True] and not resting()[run.first_clip : run.last_clip + 1].all():
+                split = t1  # the end of the step before's excursion
         if before is not None:
             times[before] = (times[before][0], max(times[before][1], split))
         if after is not None:
