@@ -8,6 +8,7 @@ strays from the diagonal.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable
 from functools import cache
 
@@ -89,7 +90,7 @@ def performed_steps(
     (``_split_at_rest``, ``_dwell_extras``)."""
     seq = alignment.sequence
     # the trainee's returns to rest and clips at rest, found once and only if a rule asks
-    rest = cache(lambda: trainee_rest(trainee.vectors, trainee.start_sec, trainee.end_sec))
+    rest = cache(lambda: _trainee_rest_of(trainee))
 
     def returns() -> np.ndarray:
         return rest()[0]
@@ -173,6 +174,21 @@ def _departures(resting: np.ndarray) -> np.ndarray:
     if len(r) < 3:
         return np.zeros(0, dtype=np.int64)
     return np.flatnonzero(r[:-2] & ~r[1:-1] & ~r[2:]).astype(np.int64) + 1
+
+
+_REST_OF: dict[int, tuple[weakref.ref[ClipSeries], tuple[np.ndarray, np.ndarray]]] = {}
+
+
+def _trainee_rest_of(trainee: ClipSeries) -> tuple[np.ndarray, np.ndarray]:
+    """``trainee_rest`` once per trainee series, not once per gold that explains it:
+    an O(n^2) distance, 4 s for a 60-minute video. Only the last series is kept."""
+    held = _REST_OF.get(id(trainee))
+    if held is not None and held[0]() is trainee:
+        return held[1]
+    found = trainee_rest(trainee.vectors, trainee.start_sec, trainee.end_sec)
+    _REST_OF.clear()
+    _REST_OF[id(trainee)] = (weakref.ref(trainee), found)
+    return found
 
 
 def _idle_ends(
