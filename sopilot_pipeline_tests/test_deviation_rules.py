@@ -464,3 +464,34 @@ def test_a_slow_steps_slow_start_from_rest_is_not_the_step_befores() -> None:
     assert kinds([REST, leaving, leaving, 1, 1, 1, 1, REST]) == [("over_time", 1)]
     assert kinds([REST, leaving, 1, 1, REST]) == []
     assert kinds([REST, 0, 0, 1, 1, 1, REST]) == []
+
+
+def test_a_short_stretch_before_the_trainee_leaves_rest_again_is_the_step_befores() -> None:
+    """A stretch the path set aside between two steps, too short to be an action, in
+    the first step's excursion (the trainee leaves rest only after it) is that step's
+    end, a slow return (detected tuning seed 4444: a slow first step measured 1.33x with
+    it split between the two). At rest throughout, it is a pause: shared, half each."""
+    from sopilot_pipeline.core.scoring.deviations import _step_times
+    from sopilot_pipeline.core.scoring.results import ScoringConfig
+    from sopilot_pipeline.core.scoring.step_alignment import (
+        ExtraRun,
+        StepPlacement,
+        StepSequencePath,
+    )
+
+    t = np.arange(14) * 0.5
+    trainee = ClipSeries(np.zeros((14, 4), dtype=np.float32), t, t + 1.0)
+    run = ExtraRun(0, 6, 7)
+    placements = (StepPlacement(0, 0, 5, 0.1), StepPlacement(1, 8, 13, 0.1))
+    seq = StepSequencePath((0, 1), 0.0, placements, (run,), np.zeros((0, 2), np.int32))
+    spans = {0: (0, 5), 1: (8, 13)}
+
+    def first_step_end(resting: list[int]) -> float:
+        mask = np.array(resting, dtype=bool)
+        times = _step_times(seq, spans, trainee, ScoringConfig(), {}, lambda: mask, set())
+        assert times[0][1] == times[1][0]
+        return times[0][1]
+
+    # at rest, off on the first step (2-5) and the stretch (6, 7), at rest, off again
+    assert first_step_end([1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]) == 4.0
+    assert first_step_end([1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1]) == 3.5
