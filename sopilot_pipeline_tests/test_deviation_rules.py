@@ -488,10 +488,80 @@ def test_a_short_stretch_before_the_trainee_leaves_rest_again_is_the_step_before
 
     def first_step_end(resting: list[int]) -> float:
         mask = np.array(resting, dtype=bool)
-        times = _step_times(seq, spans, trainee, ScoringConfig(), {}, lambda: mask, set())
+        times = _step_times(seq, spans, trainee, ScoringConfig(), {}, lambda: mask, set(), [])
         assert times[0][1] == times[1][0]
         return times[0][1]
 
     # at rest, off on the first step (2-5) and the stretch (6, 7), at rest, off again
     assert first_step_end([1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]) == 4.0
     assert first_step_end([1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1]) == 3.5
+
+
+def test_a_short_stretch_at_the_edge_of_an_extra_action_is_no_steps_time() -> None:
+    """An extra action split off a step's span (clips 8-10) and a stretch the path set
+    aside beside it (6-7), too short to be an action: it is the action's edge, not the
+    neighbours' time (tuning seed 5454 task 03: half of it made the step before, split
+    at a return, measure 3.8 s of its 1.5 s)."""
+    from sopilot_pipeline.core.scoring.deviations import _step_times
+    from sopilot_pipeline.core.scoring.results import ScoringConfig
+    from sopilot_pipeline.core.scoring.step_alignment import (
+        ExtraRun,
+        StepPlacement,
+        StepSequencePath,
+    )
+
+    t = np.arange(14) * 0.5
+    trainee = ClipSeries(np.zeros((14, 4), dtype=np.float32), t, t + 1.0)
+    placements = (StepPlacement(0, 0, 5, 0.1), StepPlacement(1, 11, 13, 0.1))
+    seq = StepSequencePath((0, 1), 0.0, placements, (ExtraRun(0, 6, 7),), np.zeros((0, 2)))
+    spans = {0: (0, 5), 1: (11, 13)}
+    nowhere = np.zeros(14, dtype=bool)
+
+    def times(actions: list) -> dict:
+        config = ScoringConfig()
+        return _step_times(seq, spans, trainee, config, {}, lambda: nowhere, set(), actions)
+
+    assert times([ExtraRun(0, 8, 10)]) == {0: (0.0, 3.0), 1: (5.5, 7.5)}
+    assert times([])[0] == (0.0, 3.5)  # no action beside it: half each
+
+
+def test_a_slow_step_is_cut_where_the_trainee_leaves_rest_only_if_a_piece_fits_best() -> None:
+    """A slow step's span with no clear return in it, but the trainee at rest (clip 4)
+    and away again: where it leaves rest it is cut when the piece that is the step fits
+    the gold step better than the whole span (a wipe the heuristic embedder sees as
+    nearly at rest, tuning seed 5454 task 03), not when the whole fits better (a slow
+    step with a moment near rest, tuning seed 4444 task 04)."""
+    from sopilot_pipeline.core.scoring.deviations import _split_at_rest
+    from sopilot_pipeline.core.scoring.explain import Explanation
+    from sopilot_pipeline.core.scoring.results import ScoringConfig
+    from sopilot_pipeline.core.scoring.step_alignment import StepPlacement, StepSequencePath
+
+    t = np.arange(10) * 0.5
+    trainee = ClipSeries(np.zeros((10, 4), dtype=np.float32), t, t + 1.0)
+    steps = (Step(0, 0, 4, 0.0, 2.0),)
+    placement = StepPlacement(0, 0, 9, 0.3)
+    seq = StepSequencePath((0,), 0.0, (placement,), (), np.zeros((0, 2), np.int32))
+    resting = np.array([0, 0, 0, 0, 1, 0, 0, 0, 0, 1], dtype=bool)
+    clear_returns = np.array([20])  # read as done from rest, no clear return in the span
+
+    def split(slow: bool) -> list:
+        cost = np.full((4, 10), 0.5)
+        cost[:, 4] = cost[:, 9] = 0.4  # at rest
+        if slow:  # the step's first half in clips 0-3, its second half in 5-8
+            cost[[0, 1, 1, 1], [0, 1, 2, 3]] = cost[[2, 2, 3, 3], [5, 6, 7, 8]] = 0.1
+        else:  # the step in clips 0-3, then something unlike it
+            cost[np.arange(4), np.arange(4)] = 0.1
+            cost[:, 5:9] = 0.8
+        alignment = Explanation(cost, 1.0, seq, ())
+        spans, extras = _split_at_rest(
+            alignment,
+            steps,
+            trainee,
+            GoldVariation(rest_pose=True),
+            ScoringConfig(),
+            lambda: (clear_returns, resting),
+        )
+        return [spans[0], *((e.first_clip, e.last_clip) for e in extras)]
+
+    assert split(slow=False) == [(0, 4), (5, 9)]  # a step, then a wipe
+    assert split(slow=True) == [(0, 9)]  # one slow step

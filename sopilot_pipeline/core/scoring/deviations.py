@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 
 import numpy as np
@@ -26,6 +26,7 @@ from sopilot_pipeline.core.scoring.results import (
 from sopilot_pipeline.core.scoring.step_alignment import (
     Edit,
     ExtraRun,
+    StepPlacement,
     StepSequencePath,
 )
 from sopilot_pipeline.core.segment.steps import (
@@ -100,10 +101,17 @@ def performed_steps(
         _start_where_rest_is_left(alignment, steps, spans, rest()[1], config)
     idle = _idle_ends(seq, trainee, rest)
     set_aside = [r for r in (*seq.extras, *split_extras) if r not in idle]
+
+    def excursion_edges() -> np.ndarray:
+        if not len(returns()):
+            return returns()
+        return np.union1d(returns(), _departures(rest()[1]))
+
     slow_parts = _slow_parts(
-        alignment, steps, trainee, spans, set_aside, variation, config, returns
+        alignment, steps, trainee, spans, set_aside, variation, config, excursion_edges
     )
-    times = _step_times(seq, spans, trainee, config, slow_parts, lambda: rest()[1], idle)
+    actions = [r for r in split_extras if r not in slow_parts]
+    times = _step_times(seq, spans, trainee, config, slow_parts, lambda: rest()[1], idle, actions)
     _stop_at_gold_end(seq, steps, trainee, times)
     dwells = _dwell_extras(alignment, steps, trainee, variation, config, times)
     matches: dict[int, StepMatch] = {}
@@ -390,6 +398,7 @@ def _step_times(
     slow_parts: dict[ExtraRun, int],
     resting: Callable[[], np.ndarray],
     idle: set[ExtraRun],
+    actions: list[ExtraRun],
 ) -> dict[int, tuple[float, float]]:
     """Trainee seconds of every performed step, hesitations included.
 
@@ -407,7 +416,10 @@ def _step_times(
     seed 4646: a wipe the heuristic embedder sees as rest, given to the step before, was
     read as that step being slow; detected 4444 task 06: a slow first step's return to
     rest split with the next step left it at 1.33x).
-    A longer stretch that is the slow part of a step (``_slow_parts``) is all that step's.
+    A longer stretch that is the slow part of a step (``_slow_parts``) is all that step's;
+    a short one that meets an extra action split off a step's span (``actions``) is that
+    action's edge, no step's (tuning seed 5454 task 03: the step before, given the half
+    beyond the action, measured 3.8 s of its 1.5 s).
     """
     times = {s: trainee.span_times(*span) for s, span in spans.items()}
     order = [p.step for p in seq.placements]
@@ -418,6 +430,8 @@ def _step_times(
         t0, t1 = trainee.span_times(run.first_clip, run.last_clip)
         if run in slow_parts or (t1 - t0 >= config.extra_min_sec and run not in idle):
             continue
+        if any(_meet(run, action) for action in actions):
+            continue  # the edge of an extra action split off a step's span: the action's
         following = order.index(run.after) + 1 if run.after >= 0 else 0
         before = order[following - 1] if following > 0 else None
         after = order[following] if following < len(order) else None
@@ -444,7 +458,7 @@ def _slow_parts(
     aside: list[ExtraRun],
     variation: GoldVariation,
     config: ScoringConfig,
-    returns: Callable[[], np.ndarray],
+    excursion_edges: Callable[[], np.ndarray],
 ) -> dict[ExtraRun, int]:
     """Runs set aside as unrelated that are the slow part of the step beside them:
     per run, that step.
@@ -463,6 +477,10 @@ def _slow_parts(
     a task whose golds were not both read as done from rest, so the trainee's own
     returns are asked, not the task's).
 
+    Excursions end at the trainee's clear returns and where it leaves rest
+    (``_departures``): a wipe the heuristic embedder sees as nearly at rest does not
+    stand out as a return (tuning seed 5454 task 03: split off the step before it, it
+    was taken back as that step's slow part).
     Runs set aside by the path and pieces split off at a return to rest
     (``_split_at_rest``) are both asked: a slow step's end can go to the next step's
     span and be split off there (tuning seed 4646). A step over time without the run,
@@ -483,14 +501,14 @@ def _slow_parts(
         rises = {}
         for s in order[max(following - 1, 0) : following + 1]:
             first, last = spans[s]
-            if _rest_between(returns(), (first, last), run):
+            if _rest_between(excursion_edges(), (first, last), run):
                 continue
             lo, hi = min(first, run.first_clip), max(last, run.last_clip)
             rise = _fit(alignment, steps[s], lo, hi) - _fit(alignment, steps[s], first, last)
             s0, s1 = trainee.span_times(first, last)
             slow = _slower_than_golds(s1 - s0, steps[s], variation, config)
             # (a slow step's excursion is only known in a trainee seen returning to rest)
-            if rise < config.slow_part_margin or (slow and len(returns())):
+            if rise < config.slow_part_margin or (slow and len(excursion_edges())):
                 rises[s] = rise
         owner = min(rises, key=rises.__getitem__, default=None)
         if owner is not None:
@@ -632,6 +650,13 @@ def _split_at_rest(
     ``trainee_rest``, within a clip of it): a slow motion can dip towards rest, standing
     out as a return, without getting there (tuning seed 4646: a step at 2.1x split at a
     dip to 0.84 of the median rest-pose distance, its returns to rest at 0.04-0.3).
+    Where no such return splits the span, it is cut where the trainee leaves rest
+    (``_departures``), weaker evidence: an action the heuristic embedder sees as nearly
+    at rest (a wipe, 0.8 of the median distance) does not stand out as a return, but
+    the trainee is at rest before it. Then the piece that is the step must fit better
+    than the whole span (margin 0): a slow step has clips near rest too (tuning seed
+    4444: the whole fitted 0.03 better than a piece of a step at 2.1x; 5454 task 03: a
+    step and a wipe, the step's piece 0.015 better than the whole).
     """
     seq = alignment.sequence
     spans = {p.step: (p.first_clip, p.last_clip) for p in seq.placements}
@@ -648,24 +673,13 @@ def _split_at_rest(
         t0, t1 = trainee.span_times(p.first_clip, p.last_clip)
         if not _slower_than_golds(t1 - t0, steps[p.step], variation, config):
             continue
-        edges = [p.first_clip]
-        for r in (r for r in returns() if p.first_clip < r <= p.last_clip):
-            # each piece a whole excursion, long enough to be an action of its own
-            before_sec = trainee.start_sec[r] - trainee.start_sec[edges[-1]]
-            if min(before_sec, t1 - trainee.start_sec[r]) >= config.extra_min_sec:
-                edges.append(r)
-        if len(edges) == 1:
+        split = _excursions(alignment, steps[p.step], trainee, p, returns(), variation, config)
+        if split is None and len(rest()[0]):  # where it leaves rest: weaker evidence
+            edges = np.union1d(returns(), _departures(rest()[1]))
+            split = _excursions(alignment, steps[p.step], trainee, p, edges, variation, config, 0.0)
+        if split is None:
             continue
-        edges.append(p.last_clip + 1)
-        pieces = list(zip(edges[:-1], [e - 1 for e in edges[1:]], strict=True))
-        costs = [_fit(alignment, steps[p.step], a, b) for a, b in pieces]
-        keep = int(np.argmin(costs))
-        k0, k1 = trainee.span_times(*pieces[keep])
-        if _slower_than_golds(k1 - k0, steps[p.step], variation, config):
-            continue  # slow without the other excursions too: a slow step's pauses
-        whole = _fit(alignment, steps[p.step], p.first_clip, p.last_clip)
-        if whole < costs[keep] - config.whole_step_margin:
-            continue  # no piece is the step alone: the return was a pause inside it
+        pieces, keep = split
         spans[p.step] = pieces[keep]
         before = seq.placements[i - 1].step if i > 0 else -1
         extras += [
@@ -674,6 +688,48 @@ def _split_at_rest(
             if k != keep
         ]
     return spans, extras
+
+
+def _excursions(
+    alignment: Explanation,
+    step: Step,
+    trainee: ClipSeries,
+    placement: StepPlacement,
+    edges: Iterable[int],
+    variation: GoldVariation,
+    config: ScoringConfig,
+    margin: float | None = None,
+) -> tuple[list[tuple[int, int]], int] | None:
+    """A slow step's span cut at ``edges`` into excursions of at least ``extra_min_sec``
+    and the one that is the step (``_split_at_rest``); None when it is one slow step.
+    ``margin``: how much better than the whole that excursion must fit
+    (``whole_step_margin`` unless given)."""
+    first, last = placement.first_clip, placement.last_clip
+    end = trainee.span_times(first, last)[1]
+    cuts = [first]
+    for r in (int(r) for r in edges if first < r <= last):
+        # each piece a whole excursion, long enough to be an action of its own
+        before_sec = trainee.start_sec[r] - trainee.start_sec[cuts[-1]]
+        if min(before_sec, end - trainee.start_sec[r]) >= config.extra_min_sec:
+            cuts.append(r)
+    if len(cuts) == 1:
+        return None
+    cuts.append(last + 1)
+    pieces = list(zip(cuts[:-1], [c - 1 for c in cuts[1:]], strict=True))
+    costs = [_fit(alignment, step, a, b) for a, b in pieces]
+    keep = int(np.argmin(costs))
+    k0, k1 = trainee.span_times(*pieces[keep])
+    if _slower_than_golds(k1 - k0, step, variation, config):
+        return None  # slow without the other excursions too: a slow step's pauses
+    whole = _fit(alignment, step, first, last)
+    if whole < costs[keep] - (config.whole_step_margin if margin is None else margin):
+        return None  # no piece is the step alone: the return was a pause inside it
+    return pieces, keep
+
+
+def _meet(a: ExtraRun, b: ExtraRun) -> bool:
+    """Whether two runs overlap or touch."""
+    return a.first_clip <= b.last_clip + 1 and b.first_clip <= a.last_clip + 1
 
 
 def _sequence_warp(seq: StepSequencePath, steps: tuple[Step, ...], n_trainee: int) -> float:
