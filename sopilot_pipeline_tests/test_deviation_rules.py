@@ -471,7 +471,7 @@ def test_a_short_stretch_before_the_trainee_leaves_rest_again_is_the_step_before
     the first step's excursion (the trainee leaves rest only after it) is that step's
     end, a slow return (detected tuning seed 4444: a slow first step measured 1.33x with
     it split between the two). At rest throughout, it is a pause: shared, half each."""
-    from sopilot_pipeline.core.scoring.deviations import _step_times
+    from sopilot_pipeline.core.scoring.performed import _step_times
     from sopilot_pipeline.core.scoring.results import ScoringConfig
     from sopilot_pipeline.core.scoring.step_alignment import (
         ExtraRun,
@@ -502,7 +502,7 @@ def test_a_short_stretch_at_the_edge_of_an_extra_action_is_no_steps_time() -> No
     aside beside it (6-7), too short to be an action: it is the action's edge, not the
     neighbours' time (tuning seed 5454 task 03: half of it made the step before, split
     at a return, measure 3.8 s of its 1.5 s)."""
-    from sopilot_pipeline.core.scoring.deviations import _step_times
+    from sopilot_pipeline.core.scoring.performed import _step_times
     from sopilot_pipeline.core.scoring.results import ScoringConfig
     from sopilot_pipeline.core.scoring.step_alignment import (
         ExtraRun,
@@ -531,8 +531,8 @@ def test_a_slow_step_is_cut_where_the_trainee_leaves_rest_only_if_a_piece_fits_b
     the gold step better than the whole span (a wipe the heuristic embedder sees as
     nearly at rest, tuning seed 5454 task 03), not when the whole fits better (a slow
     step with a moment near rest, tuning seed 4444 task 04)."""
-    from sopilot_pipeline.core.scoring.deviations import _split_at_rest
     from sopilot_pipeline.core.scoring.explain import Explanation
+    from sopilot_pipeline.core.scoring.performed import _split_at_rest
     from sopilot_pipeline.core.scoring.results import ScoringConfig
     from sopilot_pipeline.core.scoring.step_alignment import StepPlacement, StepSequencePath
 

@@ -4,7 +4,7 @@ What scores a trainee is the row-graph DTW of the edit search (``step_alignment`
 the path, ``edit_totals`` totals the candidate edits on the CPU, ``edit_totals_gpu`` on
 a GPU; every one reads a row's cost through ``edit_totals.row_cost_at``). This module
 holds the two other DPs the scoring calls: a plain DTW over a small cost matrix (the
-pieces of a slow-looking step, ``scoring.deviations._split_at_rest``) with int8 back-pointers (0
+pieces of a slow-looking step, ``scoring.performed._split_at_rest``) with int8 back-pointers (0
 diagonal, 1 up = advance gold, 2 left = advance trainee), and the subsequence match that
 says whether a step is performed anywhere in the trainee (``step_match_cost``).
 """

@@ -17,11 +17,11 @@ from sopilot_pipeline.core.scoring.deviations import (
     lent_by_neighbours,
     missing_step,
     over_time,
-    performed_steps,
     swapped_steps,
     temporal_warp,
 )
 from sopilot_pipeline.core.scoring.explain import Explanation, align_to_gold, search_prices
+from sopilot_pipeline.core.scoring.performed import performed_steps
 from sopilot_pipeline.core.scoring.results import (
     DEVIATION_TYPES,
     Deviation,
