@@ -48,7 +48,8 @@ def performed_steps(
     (``_slow_parts``), and those found inside performed steps' spans
     (``_split_at_rest``, ``_dwell_extras``)."""
     seq = alignment.sequence
-    # the trainee's returns to rest and clips at rest, found once and only if a rule asks
+    # the trainee's returns to rest and clips at rest: once per trainee, when a rule asks
+    # (in a rest-pose task ``_start_where_rest_is_left`` always does)
     rest = cache(lambda: _trainee_rest_of(trainee))
 
     def returns() -> np.ndarray:
