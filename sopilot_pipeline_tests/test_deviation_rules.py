@@ -471,7 +471,7 @@ def test_a_short_stretch_before_the_trainee_leaves_rest_again_is_the_step_before
     the first step's excursion (the trainee leaves rest only after it) is that step's
     end, a slow return (detected tuning seed 4444: a slow first step measured 1.33x with
     it split between the two). At rest throughout, it is a pause: shared, half each."""
-    from sopilot_pipeline.core.scoring.performed import _step_times
+    from sopilot_pipeline.core.scoring.performed import _departures, _step_times
     from sopilot_pipeline.core.scoring.results import ScoringConfig
     from sopilot_pipeline.core.scoring.step_alignment import (
         ExtraRun,
@@ -488,7 +488,8 @@ def test_a_short_stretch_before_the_trainee_leaves_rest_again_is_the_step_before
 
     def first_step_end(resting: list[int]) -> float:
         mask = np.array(resting, dtype=bool)
-        times = _step_times(seq, spans, trainee, ScoringConfig(), {}, lambda: mask, set(), [])
+        config, left = ScoringConfig(), _departures(mask)
+        times = _step_times(seq, spans, trainee, config, {}, lambda: mask, lambda: left, set(), [])
         assert times[0][1] == times[1][0]
         return times[0][1]
 
@@ -519,7 +520,10 @@ def test_a_short_stretch_at_the_edge_of_an_extra_action_is_no_steps_time() -> No
 
     def times(actions: list) -> dict:
         config = ScoringConfig()
-        return _step_times(seq, spans, trainee, config, {}, lambda: nowhere, set(), actions)
+        never = np.zeros(0, dtype=np.int64)
+        return _step_times(
+            seq, spans, trainee, config, {}, lambda: nowhere, lambda: never, set(), actions
+        )
 
     assert times([ExtraRun(0, 8, 10)]) == {0: (0.0, 3.0), 1: (5.5, 7.5)}
     assert times([])[0] == (0.0, 3.5)  # no action beside it: half each

@@ -55,22 +55,27 @@ def performed_steps(
     def returns() -> np.ndarray:
         return rest()[0]
 
+    def resting() -> np.ndarray:
+        return rest()[1]
+
     spans, split_extras = _split_at_rest(alignment, steps, trainee, variation, config, rest)
     if variation.rest_pose:
-        _start_where_rest_is_left(alignment, steps, spans, rest()[1], config)
+        _start_where_rest_is_left(alignment, steps, spans, resting(), config)
     idle = _idle_ends(seq, trainee, rest)
     set_aside = [r for r in (*seq.extras, *split_extras) if r not in idle]
+
+    departures = cache(lambda: _departures(resting()))
 
     def excursion_edges() -> np.ndarray:
         if not len(returns()):
             return returns()
-        return np.union1d(returns(), _departures(rest()[1]))
+        return np.union1d(returns(), departures())
 
     slow_parts = _slow_parts(
         alignment, steps, trainee, spans, set_aside, variation, config, excursion_edges
     )
     actions = [r for r in split_extras if r not in slow_parts]
-    times = _step_times(seq, spans, trainee, config, slow_parts, lambda: rest()[1], idle, actions)
+    times = _step_times(seq, spans, trainee, config, slow_parts, resting, departures, idle, actions)
     _stop_at_gold_end(seq, steps, trainee, times)
     dwells = _dwell_extras(alignment, steps, trainee, variation, config, times)
     matches: dict[int, StepMatch] = {}
@@ -187,7 +192,7 @@ def _joined(runs: list[ExtraRun]) -> list[ExtraRun]:
     against one that read it as a slow step (tuning seed 4545)."""
     out: list[ExtraRun] = []
     for run in sorted(runs, key=lambda r: r.first_clip):
-        if out and run.first_clip <= out[-1].last_clip + 1:
+        if out and _meet(run, out[-1]):
             out[-1] = ExtraRun(
                 out[-1].after, out[-1].first_clip, max(out[-1].last_clip, run.last_clip)
             )
@@ -203,6 +208,7 @@ def _step_times(
     config: ScoringConfig,
     slow_parts: dict[ExtraRun, int],
     resting: Callable[[], np.ndarray],
+    departures: Callable[[], np.ndarray],
     idle: set[ExtraRun],
     actions: list[ExtraRun],
 ) -> dict[int, tuple[float, float]]:
@@ -242,9 +248,8 @@ def _step_times(
         before = order[following - 1] if following > 0 else None
         after = order[following] if following < len(order) else None
         split = t1 if after is None else t0 if before is None else (t0 + t1) / 2
-        departures = _departures(resting()) if before is not None else ()
-        if after is not None and len(departures):
-            apart = [_rest_between(departures, spans[s], run) for s in (before, after)]
+        if before is not None and after is not None and len(departures()):
+            apart = [_rest_between(departures(), spans[s], run) for s in (before, after)]
             if apart == [True, False]:
                 split = t0  # the run is the start of the next step's excursion
             elif apart == [False, True] and not resting()[run.first_clip : run.last_clip + 1].all():
@@ -471,7 +476,7 @@ def _split_at_rest(
         return spans, extras
 
     @cache
-    def returns() -> list[int]:  # found only if a step is slow: an O(n^2) distance
+    def returns() -> list[int]:  # the clear returns that reach rest, once
         found, resting = rest()
         return [int(r) for r in found if resting[max(0, r - 1) : r + 2].any()]
 
@@ -479,10 +484,11 @@ def _split_at_rest(
         t0, t1 = trainee.span_times(p.first_clip, p.last_clip)
         if not slower_than_golds(t1 - t0, steps[p.step], variation, config):
             continue
-        split = _excursions(alignment, steps[p.step], trainee, p, returns(), variation, config)
+        step, margin = steps[p.step], config.whole_step_margin
+        split = _excursions(alignment, step, trainee, p, returns(), variation, config, margin)
         if split is None and len(rest()[0]):  # where it leaves rest: weaker evidence
             edges = np.union1d(returns(), _departures(rest()[1]))
-            split = _excursions(alignment, steps[p.step], trainee, p, edges, variation, config, 0.0)
+            split = _excursions(alignment, step, trainee, p, edges, variation, config, 0.0)
         if split is None:
             continue
         pieces, keep = split
@@ -504,12 +510,11 @@ def _excursions(
     edges: Iterable[int],
     variation: GoldVariation,
     config: ScoringConfig,
-    margin: float | None = None,
+    margin: float,
 ) -> tuple[list[tuple[int, int]], int] | None:
     """A slow step's span cut at ``edges`` into excursions of at least ``extra_min_sec``
     and the one that is the step (``_split_at_rest``); None when it is one slow step.
-    ``margin``: how much better than the whole that excursion must fit
-    (``whole_step_margin`` unless given)."""
+    ``margin``: how much better than the whole that excursion must fit."""
     first, last = placement.first_clip, placement.last_clip
     end = trainee.span_times(first, last)[1]
     cuts = [first]
@@ -528,7 +533,7 @@ def _excursions(
     if slower_than_golds(k1 - k0, step, variation, config):
         return None  # slow without the other excursions too: a slow step's pauses
     whole = _fit(alignment, step, first, last)
-    if whole < costs[keep] - (config.whole_step_margin if margin is None else margin):
+    if whole < costs[keep] - margin:
         return None  # no piece is the step alone: the return was a pause inside it
     return pieces, keep
 
