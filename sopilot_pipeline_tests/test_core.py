@@ -166,3 +166,32 @@ def test_the_heuristic_embedder_gives_the_same_vectors_chunk_by_chunk(tmp_path: 
         chunked = HeuristicEmbedder(chunk_frames=chunk).embed(video.frames, video.times, 4.0)
         assert np.array_equal(chunked.vectors, whole.vectors), chunk
         assert np.array_equal(chunked.start_sec, whole.start_sec)
+
+
+def test_the_share_of_the_frame_that_moves_is_read_off_the_heuristic_vectors() -> None:
+    """``moving_share``: near nothing while a square keeps still, its moving pixels'
+    share while it moves; carried through an adapter's mapping; none for an embedder
+    that does not measure motion."""
+    from sopilot_pipeline.core.embed.heuristic import HeuristicEmbedder
+    from sopilot_pipeline.core.embed.registry import moving_share
+    from sopilot_pipeline.core.embed.series import ClipSeries
+
+    rng = np.random.default_rng(3)
+    frames = np.full((24, 96, 96, 3), 140, dtype=np.uint8)
+    frames += rng.integers(0, 3, size=frames.shape, dtype=np.uint8)  # sensor noise
+    for k in range(24):
+        x = 20 if k < 12 else 20 + 4 * (k - 11)  # still, then moving 4 px a frame
+        frames[k, 40:56, x : x + 16] = (200, 40, 40)
+    embedder = HeuristicEmbedder()
+    emb = embedder.embed(frames, np.arange(24) / 4.0, 4.0)
+    share = moving_share(embedder.name, emb.vectors)
+    assert share is not None and len(share) == len(emb.vectors)
+    still = emb.end_sec <= 3.0  # clips whose frames all show the square still
+    moving = emb.start_sec >= 3.0
+    assert share[still].max() < 0.002
+    # a 16 x 16 square moving 4 px changes 2 x 4 x 16 of 96 x 96 pixels, those a
+    # neighbouring pixel explains (camera shake) left out: about 2 x 3 x 16, 0.01
+    assert share[moving].min() > 0.007 and share[moving].max() < 0.014
+    series = ClipSeries(emb.vectors, emb.start_sec, emb.end_sec, share)
+    assert series.mapped(lambda v: v * 2).motion is share
+    assert moving_share("vjepa2-vitl", emb.vectors) is None

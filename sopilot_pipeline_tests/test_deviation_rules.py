@@ -471,7 +471,8 @@ def test_a_short_stretch_before_the_trainee_leaves_rest_again_is_the_step_before
     the first step's excursion (the trainee leaves rest only after it) is that step's
     end, a slow return (detected tuning seed 4444: a slow first step measured 1.33x with
     it split between the two). At rest throughout, it is a pause: shared, half each."""
-    from sopilot_pipeline.core.scoring.performed import _departures, _step_times
+    from sopilot_pipeline.core.scoring.performed import _step_times
+    from sopilot_pipeline.core.scoring.rest import departures
     from sopilot_pipeline.core.scoring.results import ScoringConfig
     from sopilot_pipeline.core.scoring.step_alignment import (
         ExtraRun,
@@ -488,7 +489,7 @@ def test_a_short_stretch_before_the_trainee_leaves_rest_again_is_the_step_before
 
     def first_step_end(resting: list[int]) -> float:
         mask = np.array(resting, dtype=bool)
-        config, left = ScoringConfig(), _departures(mask)
+        config, left = ScoringConfig(), departures(mask)
         times = _step_times(seq, spans, trainee, config, {}, lambda: mask, lambda: left, set(), [])
         assert times[0][1] == times[1][0]
         return times[0][1]
@@ -537,6 +538,7 @@ def test_a_slow_step_is_cut_where_the_trainee_leaves_rest_only_if_a_piece_fits_b
     step with a moment near rest, tuning seed 4444 task 04)."""
     from sopilot_pipeline.core.scoring.explain import Explanation
     from sopilot_pipeline.core.scoring.performed import _split_at_rest
+    from sopilot_pipeline.core.scoring.rest import TraineeRest
     from sopilot_pipeline.core.scoring.results import ScoringConfig
     from sopilot_pipeline.core.scoring.step_alignment import StepPlacement, StepSequencePath
 
@@ -563,9 +565,69 @@ def test_a_slow_step_is_cut_where_the_trainee_leaves_rest_only_if_a_piece_fits_b
             trainee,
             GoldVariation(rest_pose=True),
             ScoringConfig(),
-            lambda: (clear_returns, resting),
+            lambda: TraineeRest(clear_returns, resting, np.zeros(10, dtype=bool)),
         )
         return [spans[0], *((e.first_clip, e.last_clip) for e in extras)]
 
     assert split(slow=False) == [(0, 4), (5, 9)]  # a step, then a wipe
     assert split(slow=True) == [(0, 9)]  # one slow step
+
+
+def test_clips_in_the_rest_pose_that_keep_moving_are_busy_not_at_rest() -> None:
+    """Clips that look like the rest pose are busy when each moves more than half the
+    video's median clip for 2 s or more: a hand arriving at rest or leaving it moves
+    within a clip or two, resting it keeps still."""
+    from sopilot_pipeline.core.scoring.rest import busy_near_rest
+
+    t = np.arange(16) * 0.5
+    pose = np.array([1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1], dtype=bool)
+    moving = np.array([0, 1, 3, 3, 3, 2, 2, 2, 2, 2, 2, 3, 3, 2, 2, 0]) * 0.01
+    assert np.flatnonzero(busy_near_rest(pose, moving, t)).tolist() == [5, 6, 7, 8, 9, 10]
+    # still in the pose after the step: at rest
+    still = moving.copy()
+    still[5:11] = [0.02, 0.001, 0.001, 0.001, 0.001, 0.02]
+    assert not busy_near_rest(pose, still, t).any()
+    # moving for 1.5 s only (three clips): the hand arriving and leaving
+    short = moving.copy()
+    short[8:11] = 0.001
+    assert not busy_near_rest(pose, short, t).any()
+    # a video where little moves at all: a few pixels at rest are no hand at work
+    assert not busy_near_rest(pose, moving * 0.05, t).any()
+
+
+def test_an_action_that_looks_like_the_rest_pose_but_keeps_moving_is_cut_off_a_step() -> None:
+    """A slow-looking step's span whose last clips look like the rest pose throughout:
+    if they keep moving they are an action done near rest (a wipe the heuristic
+    embedder sees as rest, detected tuning seed 4242 task 06), cut off where it begins
+    as at a clear return, though the whole span follows the gold step a little better
+    (its last clips match the gold's closing rest); if they keep still they are the
+    step's pause."""
+    from sopilot_pipeline.core.scoring.explain import Explanation
+    from sopilot_pipeline.core.scoring.performed import _split_at_rest
+    from sopilot_pipeline.core.scoring.rest import TraineeRest, busy_near_rest
+    from sopilot_pipeline.core.scoring.results import ScoringConfig
+    from sopilot_pipeline.core.scoring.step_alignment import StepPlacement, StepSequencePath
+
+    t = np.arange(10) * 0.5
+    trainee = ClipSeries(np.zeros((10, 4), dtype=np.float32), t, t + 1.0)
+    steps = (Step(0, 0, 4, 0.0, 2.0),)
+    placement = StepPlacement(0, 0, 9, 0.3)
+    seq = StepSequencePath((0,), 0.0, (placement,), (), np.zeros((0, 2), np.int32))
+    cost = np.full((4, 10), 0.6)
+    cost[np.arange(4), np.arange(4)] = 0.4  # the step in clips 0-3
+    cost[3, 4:] = 0.35  # then clips like the gold's closing rest
+    alignment = Explanation(cost, 1.0, seq, ())
+    pose = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1], dtype=bool)
+    clear_returns = np.array([20])  # read as done from rest, no clear return in the span
+
+    def split(motion: list[float]) -> list:
+        busy = busy_near_rest(pose, np.array(motion), t)
+        rest = TraineeRest(clear_returns, pose & ~busy, busy)
+        config = ScoringConfig()
+        spans, extras = _split_at_rest(
+            alignment, steps, trainee, GoldVariation(rest_pose=True), config, lambda: rest
+        )
+        return [spans[0], *((e.first_clip, e.last_clip) for e in extras)]
+
+    assert split([0.03] * 4 + [0.02] * 6) == [(0, 3), (4, 9)]  # a step, then a wipe
+    assert split([0.03] * 4 + [0.0] * 6) == [(0, 9)]  # a step and a long pause

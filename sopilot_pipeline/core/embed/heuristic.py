@@ -199,6 +199,12 @@ class HeuristicEmbedder:
         rest pose, and what survives another person and another camera."""
         return (3, 4)
 
+    @property
+    def moving_share_group(self) -> int:
+        """The group whose mean is the share of the frame that moves (the coarse grid's
+        cells are equal parts of the frame)."""
+        return 1
+
     def describe(self) -> dict[str, str | int]:
         return {"name": self.name}
 

@@ -40,6 +40,17 @@ def where_dimensions(embedder: str) -> np.ndarray | None:
     return mask
 
 
+def moving_share(embedder: str, vectors: np.ndarray) -> np.ndarray | None:
+    """Per clip, the share of the frame that moves, from a named embedder's raw vectors
+    (None: the embedder does not measure it)."""
+    known = _named(embedder)
+    group = getattr(known, "moving_share_group", None)
+    if known is None or group is None:
+        return None
+    edges = np.cumsum([0, *(size for size, _ in known.feature_groups)])
+    return np.asarray(vectors, dtype=np.float64)[:, edges[group] : edges[group + 1]].mean(axis=1)
+
+
 def stored_dim(embedder: str, details: dict) -> int | None:
     """Vector length of embeddings stored under ``embedder`` with these details (the
     embedder's ``describe()``): a known embedder's own, else a model's hidden size."""

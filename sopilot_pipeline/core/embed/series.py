@@ -16,6 +16,9 @@ class ClipSeries:
     vectors: np.ndarray
     start_sec: np.ndarray
     end_sec: np.ndarray
+    # per clip, the share of the frame that moves, where the embedder measures it
+    # (``registry.moving_share``): a hand busy near its rest pose is not resting
+    motion: np.ndarray | None = None
 
     def span_times(self, first: int, last: int) -> tuple[float, float]:
         """Seconds covered from clip ``first`` up to where clip ``last + 1`` starts."""
@@ -24,4 +27,4 @@ class ClipSeries:
 
     def mapped(self, transform: Callable[[np.ndarray], np.ndarray]) -> ClipSeries:
         """The same clips with their vectors in another feature space (an adapter's)."""
-        return ClipSeries(transform(self.vectors), self.start_sec, self.end_sec)
+        return ClipSeries(transform(self.vectors), self.start_sec, self.end_sec, self.motion)

@@ -8,7 +8,6 @@ leaves rest, and a step's span is cut, joined or moved at those points.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterable
 from functools import cache
 
@@ -18,6 +17,7 @@ from sopilot_pipeline.core.align.dtw import dtw_from_cost
 from sopilot_pipeline.core.embed.series import ClipSeries
 from sopilot_pipeline.core.scoring.deviations import slower_than_golds
 from sopilot_pipeline.core.scoring.explain import Explanation
+from sopilot_pipeline.core.scoring.rest import TraineeRest, rest_of
 from sopilot_pipeline.core.scoring.results import (
     GoldVariation,
     ScoringConfig,
@@ -28,11 +28,7 @@ from sopilot_pipeline.core.scoring.step_alignment import (
     StepPlacement,
     StepSequencePath,
 )
-from sopilot_pipeline.core.segment.steps import (
-    Step,
-    clips_per_second,
-    trainee_rest,
-)
+from sopilot_pipeline.core.segment.steps import Step, clips_per_second
 
 
 def performed_steps(
@@ -50,13 +46,13 @@ def performed_steps(
     seq = alignment.sequence
     # the trainee's returns to rest and clips at rest: once per trainee, when a rule asks
     # (in a rest-pose task ``_start_where_rest_is_left`` always does)
-    rest = cache(lambda: _trainee_rest_of(trainee))
+    rest = cache(lambda: rest_of(trainee))
 
     def returns() -> np.ndarray:
-        return rest()[0]
+        return rest().returns
 
     def resting() -> np.ndarray:
-        return rest()[1]
+        return rest().resting
 
     spans, split_extras = _split_at_rest(alignment, steps, trainee, variation, config, rest)
     if variation.rest_pose:
@@ -64,12 +60,13 @@ def performed_steps(
     idle = _idle_ends(seq, trainee, rest)
     set_aside = [r for r in (*seq.extras, *split_extras) if r not in idle]
 
-    departures = cache(lambda: _departures(resting()))
+    def departures() -> np.ndarray:
+        return rest().departures
 
-    def excursion_edges() -> np.ndarray:
+    def excursion_edges() -> np.ndarray:  # a busy stretch near rest is an excursion too
         if not len(returns()):
             return returns()
-        return np.union1d(returns(), departures())
+        return np.union1d(np.union1d(returns(), departures()), rest().busy_edges)
 
     slow_parts = _slow_parts(
         alignment, steps, trainee, spans, set_aside, variation, config, excursion_edges
@@ -139,34 +136,10 @@ def _start_where_rest_is_left(
             spans[before], spans[after] = (a0, left - 1), (left, b1)
 
 
-def _departures(resting: np.ndarray) -> np.ndarray:
-    """Clips where the trainee leaves rest: the first of two not at rest after one at
-    rest (a single clip off rest between two at rest is noise or a passer-by)."""
-    r = np.asarray(resting, dtype=bool)
-    if len(r) < 3:
-        return np.zeros(0, dtype=np.int64)
-    return np.flatnonzero(r[:-2] & ~r[1:-1] & ~r[2:]).astype(np.int64) + 1
-
-
-_REST_OF: dict[int, tuple[weakref.ref[ClipSeries], tuple[np.ndarray, np.ndarray]]] = {}
-
-
-def _trainee_rest_of(trainee: ClipSeries) -> tuple[np.ndarray, np.ndarray]:
-    """``trainee_rest`` once per trainee series, not once per gold that explains it:
-    an O(n^2) distance, 4 s for a 60-minute video. Only the last series is kept."""
-    held = _REST_OF.get(id(trainee))
-    if held is not None and held[0]() is trainee:
-        return held[1]
-    found = trainee_rest(trainee.vectors, trainee.start_sec, trainee.end_sec)
-    _REST_OF.clear()
-    _REST_OF[id(trainee)] = (weakref.ref(trainee), found)
-    return found
-
-
 def _idle_ends(
     seq: StepSequencePath,
     trainee: ClipSeries,
-    rest: Callable[[], tuple[np.ndarray, np.ndarray]],
+    rest: Callable[[], TraineeRest],
 ) -> set[ExtraRun]:
     """Runs set aside at either end of the video in which the trainee is at rest
     throughout: the opening and closing rest, not an action. A gold's first and last
@@ -178,10 +151,10 @@ def _idle_ends(
     ends = [r for r in seq.extras if r.first_clip == 0 or r.last_clip == len(trainee.vectors) - 1]
     if not ends:
         return set()
-    returns, resting = rest()
-    if not len(returns):
+    found = rest()
+    if not len(found.returns):
         return set()
-    return {r for r in ends if resting[r.first_clip : r.last_clip + 1].all()}
+    return {r for r in ends if found.resting[r.first_clip : r.last_clip + 1].all()}
 
 
 def _joined(runs: list[ExtraRun]) -> list[ExtraRun]:
@@ -218,16 +191,16 @@ def _step_times(
     doing the steps around it (a slow reach, a fumbled part): each neighbour takes the
     half next to it, the first and last step all of what lies before or after them.
     Without it a slow step that partly looks unlike the gold loses its slow seconds.
-    In a trainee seen at rest, excursions begin where it leaves rest (``_departures``):
-    a stretch in the next step's excursion and not in the step before's is all the
-    next step's: back at rest after a step, the trainee fumbling before the next one is
-    slow on the next (tuning seeds 5050 and 5353: a slow step's start, unlike the
-    gold's, split with the step before it, which was then over time and the slow step
-    not). A stretch in the step before's excursion and not the next one's is all the
-    step before's, unless it is at rest throughout: a pause, shared as before (tuning
-    seed 4646: a wipe the heuristic embedder sees as rest, given to the step before, was
-    read as that step being slow; detected 4444 task 06: a slow first step's return to
-    rest split with the next step left it at 1.33x).
+    In a trainee seen at rest, excursions begin where it leaves rest
+    (``TraineeRest.departures``): a stretch in the next step's excursion and not in the
+    step before's is all the next step's: back at rest after a step, the trainee
+    fumbling before the next one is slow on the next (tuning seeds 5050 and 5353: a
+    slow step's start, unlike the gold's, split with the step before it, which was then
+    over time and the slow step not). A stretch in the step before's excursion and not
+    the next one's is all the step before's, unless it is at rest throughout: a pause,
+    shared as before (tuning seed 4646: a wipe the heuristic embedder sees as rest,
+    given to the step before, was read as that step being slow; detected 4444 task 06:
+    a slow first step's return to rest split with the next step left it at 1.33x).
     A longer stretch that is the slow part of a step (``_slow_parts``) is all that step's;
     a short one that meets an extra action split off a step's span (``actions``) is that
     action's edge, no step's (tuning seed 5454 task 03: the step before, given the half
@@ -288,10 +261,12 @@ def _slow_parts(
     a task whose golds were not both read as done from rest, so the trainee's own
     returns are asked, not the task's).
 
-    Excursions end at the trainee's clear returns and where it leaves rest
-    (``_departures``): a wipe the heuristic embedder sees as nearly at rest does not
-    stand out as a return (tuning seed 5454 task 03: split off the step before it, it
-    was taken back as that step's slow part).
+    Excursions end at the trainee's clear returns, where it leaves rest
+    (``TraineeRest.departures``) and where it is busy near rest (``TraineeRest.busy``):
+    a wipe the heuristic embedder sees as nearly at rest does not stand out as a return
+    (tuning seed 5454 task 03: split off the step before it, it was taken back as that
+    step's slow part; authored 4646 task 01: a wipe it sees as rest, cut off where the
+    trainee is busy, was taken back so until busy stretches ended excursions).
     Runs set aside by the path and pieces split off at a return to rest
     (``_split_at_rest``) are both asked: a slow step's end can go to the next step's
     span and be split off there (tuning seed 4646). A step over time without the run,
@@ -438,7 +413,7 @@ def _split_at_rest(
     trainee: ClipSeries,
     variation: GoldVariation,
     config: ScoringConfig,
-    rest: Callable[[], tuple[np.ndarray, np.ndarray]],
+    rest: Callable[[], TraineeRest],
 ) -> tuple[dict[int, tuple[int, int]], list[ExtraRun]]:
     """Trainee span of every performed step, and the extra actions found inside spans.
 
@@ -461,10 +436,15 @@ def _split_at_rest(
     ``trainee_rest``, within a clip of it): a slow motion can dip towards rest, standing
     out as a return, without getting there (tuning seed 4646: a step at 2.1x split at a
     dip to 0.84 of the median rest-pose distance, its returns to rest at 0.04-0.3).
-    Where no such return splits the span, it is cut where the trainee leaves rest
-    (``_departures``), weaker evidence: an action the heuristic embedder sees as nearly
-    at rest (a wipe, 0.8 of the median distance) does not stand out as a return, but
-    the trainee is at rest before it. Then the piece that is the step must fit better
+    Where the trainee is busy near rest (``TraineeRest.busy``: clips that look like the
+    rest pose but keep moving), that stretch is cut off as at a return: an action done
+    close to where the hand rests, which the pose alone reads as rest throughout
+    (detected tuning seed 4242 task 06: a wipe after a step, the whole span 0.007
+    better than the step's piece). Where no such return splits the span, it is cut where
+    the trainee leaves rest (``TraineeRest.departures``), weaker evidence: an action the
+    heuristic embedder sees as nearly at rest (a wipe, 0.8 of the median distance) does
+    not stand out as a return, but the trainee is at rest before it. Then the piece that
+    is the step must fit better
     than the whole span (margin 0): a slow step has clips near rest too (tuning seed
     4444: the whole fitted 0.03 better than a piece of a step at 2.1x; 5454 task 03: a
     step and a wipe, the step's piece 0.015 better than the whole).
@@ -476,9 +456,10 @@ def _split_at_rest(
         return spans, extras
 
     @cache
-    def returns() -> list[int]:  # the clear returns that reach rest, once
-        found, resting = rest()
-        return [int(r) for r in found if resting[max(0, r - 1) : r + 2].any()]
+    def returns() -> list[int]:  # the clear returns that reach rest, and busy stretches
+        found = rest()
+        reach = [int(r) for r in found.returns if found.resting[max(0, r - 1) : r + 2].any()]
+        return sorted({*reach, *(int(e) for e in found.busy_edges)})
 
     for i, p in enumerate(seq.placements):
         t0, t1 = trainee.span_times(p.first_clip, p.last_clip)
@@ -486,8 +467,8 @@ def _split_at_rest(
             continue
         step, margin = steps[p.step], config.whole_step_margin
         split = _excursions(alignment, step, trainee, p, returns(), variation, config, margin)
-        if split is None and len(rest()[0]):  # where it leaves rest: weaker evidence
-            edges = np.union1d(returns(), _departures(rest()[1]))
+        if split is None and len(rest().returns):  # where it leaves rest: weaker evidence
+            edges = np.union1d(returns(), rest().departures)
             split = _excursions(alignment, step, trainee, p, edges, variation, config, 0.0)
         if split is None:
             continue

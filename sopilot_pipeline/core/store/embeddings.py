@@ -16,7 +16,7 @@ from sopilot_pipeline.core.embed.adapter import (
     load_feature_adapter,
 )
 from sopilot_pipeline.core.embed.base import ClipEmbeddings
-from sopilot_pipeline.core.embed.registry import feature_groups
+from sopilot_pipeline.core.embed.registry import feature_groups, moving_share
 from sopilot_pipeline.core.embed.series import ClipSeries
 from sopilot_pipeline.core.scoring.results import GoldVariation
 from sopilot_pipeline.core.scoring.step_alignment import Edit
@@ -62,6 +62,7 @@ def load_clip_series(layout: DataLayout, role: str, key: str) -> tuple[ClipSerie
         vectors=vectors,
         start_sec=np.asarray(meta["start_sec"], dtype=np.float64),
         end_sec=np.asarray(meta["end_sec"], dtype=np.float64),
+        motion=moving_share(meta.get("embedder", ""), vectors),
     )
     return series, meta
 

@@ -1,0 +1,104 @@
+"""The trainee's rest pose as the scoring rules read it: where the trainee is at rest,
+where it leaves rest, and where it is busy close to its rest pose.
+
+A pose is appearance; resting is also keeping still. An action done close to where the
+hand rests (wiping the bench in small circles) can look like the rest pose to an
+embedder that smears a small motion over a 1-s clip, and is then no excursion at all:
+on the assembly tuning seeds a wipe read so made the step before it look slow. Where
+the embedder measures how much of the frame moves (``ClipSeries.motion``), such clips
+are told apart by that.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from sopilot_pipeline.core.embed.series import ClipSeries
+from sopilot_pipeline.core.segment.steps import clips_per_second, trainee_rest
+
+BUSY_SHARE = 0.5
+"""A clip moves when more of its frame moves than this share of the video's median clip
+(``busy_near_rest``)."""
+BUSY_FLOOR = 0.002
+"""...and more than this share of the frame: a few pixels (a passer-by far off, noise
+that got through) are not a hand at work, in a video where little moves at all."""
+BUSY_MIN_SEC = 2.0
+"""How long clips that look like the rest pose must keep moving to be busy, not at rest."""
+
+
+@dataclass(frozen=True)
+class TraineeRest:
+    """One trainee video's rest, per clip; nothing at rest and no returns when the video
+    is not read as done from a rest pose."""
+
+    returns: np.ndarray  # clip indices where it clearly comes back to rest
+    resting: np.ndarray  # per clip: in the rest pose and not busy there
+    busy: np.ndarray  # per clip: looks like the rest pose but keeps moving
+
+    @cached_property
+    def departures(self) -> np.ndarray:
+        """Clips where the trainee leaves rest (``departures``)."""
+        return departures(self.resting)
+
+    @cached_property
+    def busy_edges(self) -> np.ndarray:
+        """Where each busy stretch begins, and the clip after it ends."""
+        steps = np.diff(np.concatenate([[0], self.busy.astype(np.int8), [0]]))
+        return np.flatnonzero(steps).astype(np.int64)
+
+
+def departures(resting: np.ndarray) -> np.ndarray:
+    """Clips where the trainee leaves rest: the first of two not at rest after one at
+    rest (a single clip off rest between two at rest is noise or a passer-by)."""
+    r = np.asarray(resting, dtype=bool)
+    if len(r) < 3:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(r[:-2] & ~r[1:-1] & ~r[2:]).astype(np.int64) + 1
+
+
+def busy_near_rest(pose: np.ndarray, motion: np.ndarray, start_sec: np.ndarray) -> np.ndarray:
+    """Per clip, whether the trainee is busy close to its rest pose: clips in the pose
+    (``pose``) that keep moving, each more than ``BUSY_SHARE`` of the video's median
+    clip (and ``BUSY_FLOOR``), for ``BUSY_MIN_SEC`` or more.
+
+    A clip at rest beside a step moves too (the hand arriving or leaving within the
+    clip), but for a clip or two: on the authored runs of the 14 tuning seeds, runs of
+    moving clips in the pose lasted two or three clips 2,131 times outside an extra
+    action, four clips (2 s) 9 times outside one and 4 times inside, five or more (2.5 s)
+    only inside one (21 times). 24 of the 109 wipes there were read as rest throughout
+    (80 % of their clips or more), 22 of them busy for at least half their clips."""
+    moving = pose & (motion > max(BUSY_SHARE * float(np.median(motion)), BUSY_FLOOR))
+    busy = np.zeros(len(pose), dtype=bool)
+    if len(pose) < 2:
+        return busy
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], moving.astype(np.int8), [0]])))
+    stride = 1.0 / clips_per_second(start_sec)
+    for first, stop in zip(edges[::2], edges[1::2], strict=True):
+        if start_sec[stop - 1] + stride - start_sec[first] >= BUSY_MIN_SEC - 1e-6:
+            busy[first:stop] = True
+    return busy
+
+
+_REST_OF: dict[int, tuple[weakref.ref[ClipSeries], TraineeRest]] = {}
+
+
+def rest_of(trainee: ClipSeries) -> TraineeRest:
+    """The trainee's rest, once per trainee series, not once per gold that explains it:
+    an O(n^2) distance, 4 s for a 60-minute video. Only the last series is kept."""
+    held = _REST_OF.get(id(trainee))
+    if held is not None and held[0]() is trainee:
+        return held[1]
+    returns, pose = trainee_rest(trainee.vectors, trainee.start_sec, trainee.end_sec)
+    busy = (
+        busy_near_rest(pose, np.asarray(trainee.motion), trainee.start_sec)
+        if trainee.motion is not None and len(returns)
+        else np.zeros(len(pose), dtype=bool)
+    )
+    found = TraineeRest(returns, pose & ~busy, busy)
+    _REST_OF.clear()
+    _REST_OF[id(trainee)] = (weakref.ref(trainee), found)
+    return found
