@@ -44,6 +44,12 @@ class ClipEmbedder(Protocol):
         done from a rest pose); () for none."""
         ...
 
+    @property
+    def moving_share_group(self) -> int | None:
+        """Index of the group whose mean is the share of the frame that moves (what tells
+        a hand busy near its rest pose from one resting there); None for none."""
+        ...
+
     def describe(self) -> dict[str, str | int]:
         """What produced a set of embeddings, for their metadata: the name, and for a
         model its source, weights revision, device and clip shape."""

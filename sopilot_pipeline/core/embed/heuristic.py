@@ -201,8 +201,8 @@ class HeuristicEmbedder:
 
     @property
     def moving_share_group(self) -> int:
-        """The group whose mean is the share of the frame that moves (the coarse grid's
-        cells are equal parts of the frame)."""
+        """Where it moves on the coarse grid: its cells are equal parts of the frame, each
+        the share of its pixels that moved."""
         return 1
 
     def describe(self) -> dict[str, str | int]:

@@ -260,6 +260,10 @@ class VJEPA2Embedder:
     def where_groups(self) -> tuple[int, ...]:
         return ()
 
+    @property
+    def moving_share_group(self) -> int | None:
+        return None
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, **describe(self)}
 

@@ -444,10 +444,10 @@ def _split_at_rest(
     the trainee leaves rest (``TraineeRest.departures``), weaker evidence: an action the
     heuristic embedder sees as nearly at rest (a wipe, 0.8 of the median distance) does
     not stand out as a return, but the trainee is at rest before it. Then the piece that
-    is the step must fit better
-    than the whole span (margin 0): a slow step has clips near rest too (tuning seed
-    4444: the whole fitted 0.03 better than a piece of a step at 2.1x; 5454 task 03: a
-    step and a wipe, the step's piece 0.015 better than the whole).
+    is the step must fit better than the whole span (margin 0): a slow step has clips
+    near rest too (tuning seed 4444: the whole fitted 0.03 better than a piece of a step
+    at 2.1x; 5454 task 03: a step and a wipe, the step's piece 0.015 better than the
+    whole).
     """
     seq = alignment.sequence
     spans = {p.step: (p.first_clip, p.last_clip) for p in seq.placements}
