@@ -44,8 +44,8 @@ def performed_steps(
     (``_slow_parts``), and those found inside performed steps' spans
     (``_split_at_rest``, ``_dwell_extras``)."""
     seq = alignment.sequence
-    # the trainee's returns to rest and clips at rest: once per trainee, when a rule asks
-    # (in a rest-pose task ``_start_where_rest_is_left`` always does)
+    # the trainee's returns to rest, clips at rest and busy near it: once per trainee,
+    # when a rule asks (in a rest-pose task ``_start_where_rest_is_left`` always does)
     rest = cache(lambda: rest_of(trainee))
 
     def returns() -> np.ndarray:
@@ -456,7 +456,7 @@ def _split_at_rest(
         return spans, extras
 
     @cache
-    def returns() -> list[int]:  # the clear returns that reach rest, and busy stretches
+    def clear_cuts() -> list[int]:  # the clear returns that reach rest, busy stretches' edges
         found = rest()
         reach = [int(r) for r in found.returns if found.resting[max(0, r - 1) : r + 2].any()]
         return sorted({*reach, *(int(e) for e in found.busy_edges)})
@@ -466,9 +466,9 @@ def _split_at_rest(
         if not slower_than_golds(t1 - t0, steps[p.step], variation, config):
             continue
         step, margin = steps[p.step], config.whole_step_margin
-        split = _excursions(alignment, step, trainee, p, returns(), variation, config, margin)
+        split = _excursions(alignment, step, trainee, p, clear_cuts(), variation, config, margin)
         if split is None and len(rest().returns):  # where it leaves rest: weaker evidence
-            edges = np.union1d(returns(), rest().departures)
+            edges = np.union1d(clear_cuts(), rest().departures)
             split = _excursions(alignment, step, trainee, p, edges, variation, config, 0.0)
         if split is None:
             continue

@@ -47,8 +47,12 @@ class TraineeRest:
     @cached_property
     def busy_edges(self) -> np.ndarray:
         """Where each busy stretch begins, and the clip after it ends."""
-        steps = np.diff(np.concatenate([[0], self.busy.astype(np.int8), [0]]))
-        return np.flatnonzero(steps).astype(np.int64)
+        return _run_edges(self.busy)
+
+
+def _run_edges(mask: np.ndarray) -> np.ndarray:
+    """Where each run of True in ``mask`` begins and the index after it ends, in turn."""
+    return np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
 
 
 def departures(resting: np.ndarray) -> np.ndarray:
@@ -75,7 +79,7 @@ def busy_near_rest(pose: np.ndarray, motion: np.ndarray, start_sec: np.ndarray) 
     busy = np.zeros(len(pose), dtype=bool)
     if len(pose) < 2:
         return busy
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], moving.astype(np.int8), [0]])))
+    edges = _run_edges(moving)
     stride = 1.0 / clips_per_second(start_sec)
     for first, stop in zip(edges[::2], edges[1::2], strict=True):
         if start_sec[stop - 1] + stride - start_sec[first] >= BUSY_MIN_SEC - 1e-6:
