@@ -631,3 +631,63 @@ def test_an_action_that_looks_like_the_rest_pose_but_keeps_moving_is_cut_off_a_s
 
     assert split([0.03] * 4 + [0.02] * 6) == [(0, 3), (4, 9)]  # a step, then a wipe
     assert split([0.03] * 4 + [0.0] * 6) == [(0, 9)]  # a step and a long pause
+
+
+def test_a_slow_last_steps_long_closing_rest_is_no_extra_action() -> None:
+    """A trainee does the last step slowly and stays at rest to the end of the video, a
+    rest that looks a little unlike the gold's (10: the rest pose, shifted): the path
+    holds the gold's last moment through it, costlier than the step, as it holds one
+    moment through an action done part-way. Kept still, it is a pause (here the closing
+    rest) and the step is over time (tuning seed 5757 task 04: a last step at 2.3x read
+    as a step and an extra action, with both kinds of steps). A wipe at the end (5, 6)
+    is still an extra action."""
+    prototypes = np.random.default_rng(0).normal(size=(11, 32))
+    prototypes[10] = prototypes[REST] + 0.5 * np.random.default_rng(7).normal(size=32)
+    gold_labels = [[REST, REST, 0, 0, REST], _step(1), _step(2), [3, 3, 3, REST]]
+    gold = _series(sum(gold_labels, []), seed=1, prototypes=prototypes)
+    edges = np.cumsum([0, *map(len, gold_labels)]).tolist()
+    spans = zip(edges[:-1], edges[1:], strict=True)
+    steps = tuple(Step(i, a, b, a * 0.5, b * 0.5) for i, (a, b) in enumerate(spans))
+    opening = [REST, REST, 0, 0, REST, *_step(1), *_step(2)]
+
+    def kinds(ending: list[int]) -> list:
+        trainee = _series([*opening, *ending], seed=2, prototypes=prototypes)
+        result = evaluate_trainee(gold, steps, trainee, variation=GoldVariation(rest_pose=True))
+        return [(d.type, d.gold_step) for d in result.deviations]
+
+    assert kinds([3, 3, 3, *[10] * 6]) == [("over_time", 3)]
+    assert kinds([3, 3, 3, 5, 6, 5, 6, 5, 6]) == [("extra_step", 3)]
+
+
+def test_a_piece_of_a_slow_step_at_rest_throughout_is_its_pause_not_an_action() -> None:
+    """A slow-looking step's span with a clear return to rest part-way: the piece after
+    it fits the gold step worse than the piece before. If the trainee keeps still there
+    (at rest from the clip after the return on) it is the step's long pause, and the
+    span stays whole (tuning seed 5757 task 04: a slow last step's closing rest split
+    off as an extra action); if it leaves rest again, even for a clip between clips at
+    rest (a wipe near rest, tuning seed 5858 task 07), it is an action of its own."""
+    from sopilot_pipeline.core.scoring.explain import Explanation
+    from sopilot_pipeline.core.scoring.performed import _split_at_rest
+    from sopilot_pipeline.core.scoring.rest import TraineeRest
+    from sopilot_pipeline.core.scoring.results import ScoringConfig
+    from sopilot_pipeline.core.scoring.step_alignment import StepPlacement, StepSequencePath
+
+    t = np.arange(10) * 0.5
+    trainee = ClipSeries(np.zeros((10, 4), dtype=np.float32), t, t + 1.0)
+    steps = (Step(0, 0, 4, 0.0, 2.0),)
+    seq = StepSequencePath((0,), 0.0, (StepPlacement(0, 0, 9, 0.3),), (), np.zeros((0, 2)))
+    cost = np.full((4, 10), 0.6)
+    cost[:, :5] = 0.4  # the step in clips 0-4 (2.5 s: not over time on its own)
+    alignment = Explanation(cost, 1.0, seq, ())
+
+    def split(resting: list[int]) -> list:
+        at_rest = np.array(resting, dtype=bool)
+        rest = TraineeRest(np.array([5]), at_rest, np.zeros(10, dtype=bool))
+        variation = GoldVariation(rest_pose=True)
+        spans, extras = _split_at_rest(
+            alignment, steps, trainee, variation, ScoringConfig(), lambda: rest
+        )
+        return [spans[0], *((e.first_clip, e.last_clip) for e in extras)]
+
+    assert split([0, 0, 0, 0, 0, 0, 1, 1, 1, 1]) == [(0, 9)]  # a pause
+    assert split([0, 0, 0, 0, 0, 1, 0, 1, 1, 1]) == [(0, 4), (5, 9)]  # an action

@@ -75,6 +75,8 @@ def performed_steps(
     times = _step_times(seq, spans, trainee, config, slow_parts, resting, departures, idle, actions)
     _stop_at_gold_end(seq, steps, trainee, times)
     dwells = _dwell_extras(alignment, steps, trainee, variation, config, times)
+    if variation.rest_pose and len(returns()):  # held at rest: a pause, no action
+        dwells = {s: d for s, d in dwells.items() if not rest().still(d.first_clip, d.last_clip)}
     matches: dict[int, StepMatch] = {}
     for p in seq.placements:
         t0, t1 = times[p.step]
@@ -371,7 +373,11 @@ def _dwell_extras(
     read as slow steps held one gold clip for 6-7 trainee clips, 0.11-0.15 costlier;
     slow steps held at most 4, never costlier. A step still over time without the dwell
     is slow throughout, and the dwell its slowest moment (tuning seed 4646: a step at
-    2.2x held one gold clip for 5 trainee clips, 0.08 costlier).
+    2.2x held one gold clip for 5 trainee clips, 0.08 costlier). In a trainee seen at
+    rest, a dwell in which it keeps still (``TraineeRest.still``) is a pause, whatever
+    its cost (``performed_steps`` leaves it to the step): a last step's closing rest
+    that looks a little unlike the gold's, held on the gold's last moment (tuning seed
+    5757 task 04, detected: a last step at 2.3x read as a step and an extra action).
     """
     seq = alignment.sequence
     path = seq.path
@@ -447,7 +453,10 @@ def _split_at_rest(
     is the step must fit better than the whole span (margin 0): a slow step has clips
     near rest too (tuning seed 4444: the whole fitted 0.03 better than a piece of a step
     at 2.1x; 5454 task 03: a step and a wipe, the step's piece 0.015 better than the
-    whole).
+    whole). Nor is the span split where every other piece is the trainee keeping still
+    (``TraineeRest.still``): that is the step's long pause, as a slow step's rest is
+    long too (tuning seed 5757 task 04: a last step at 2.3x, its closing rest split
+    off as an extra action).
     """
     seq = alignment.sequence
     spans = {p.step: (p.first_clip, p.last_clip) for p in seq.placements}
@@ -470,8 +479,10 @@ def _split_at_rest(
         if split is None and len(rest().returns):  # where it leaves rest: weaker evidence
             edges = np.union1d(clear_cuts(), rest().departures)
             split = _excursions(alignment, step, trainee, p, edges, variation, config, 0.0)
-        if split is None:
-            continue
+        if split is None or all(
+            rest().still(a, b) for k, (a, b) in enumerate(split[0]) if k != split[1]
+        ):
+            continue  # one slow step (with its pauses, if the trainee kept still there)
         pieces, keep = split
         spans[p.step] = pieces[keep]
         before = seq.placements[i - 1].step if i > 0 else -1

@@ -44,6 +44,13 @@ class TraineeRest:
         """Clips where the trainee leaves rest (``departures``)."""
         return departures(self.resting)
 
+    def still(self, first: int, last: int) -> bool:
+        """Whether the trainee keeps still at rest over clips ``first``-``last``: at rest
+        in every clip but the first, which may hold its arrival there. Not one clip off
+        rest alone, as ``departures`` allows: a wipe near rest reads as rest and off it
+        in turn (tuning seed 5858 task 07)."""
+        return bool(self.resting[first + 1 : last + 1].all())
+
     @cached_property
     def busy_edges(self) -> np.ndarray:
         """Where each busy stretch begins, and the clip after it ends."""
