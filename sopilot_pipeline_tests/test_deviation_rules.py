@@ -680,9 +680,9 @@ def test_a_piece_of_a_slow_step_at_rest_throughout_is_its_pause_not_an_action() 
     cost[:, :5] = 0.4  # the step in clips 0-4 (2.5 s: not over time on its own)
     alignment = Explanation(cost, 1.0, seq, ())
 
-    def split(resting: list[int]) -> list:
+    def split(resting: list[int], returned_at: int = 5) -> list:
         at_rest = np.array(resting, dtype=bool)
-        rest = TraineeRest(np.array([5]), at_rest, np.zeros(10, dtype=bool))
+        rest = TraineeRest(np.array([returned_at]), at_rest, np.zeros(10, dtype=bool))
         variation = GoldVariation(rest_pose=True)
         spans, extras = _split_at_rest(
             alignment, steps, trainee, variation, ScoringConfig(), lambda: rest
@@ -691,3 +691,26 @@ def test_a_piece_of_a_slow_step_at_rest_throughout_is_its_pause_not_an_action() 
 
     assert split([0, 0, 0, 0, 0, 0, 1, 1, 1, 1]) == [(0, 9)]  # a pause
     assert split([0, 0, 0, 0, 0, 1, 0, 1, 1, 1]) == [(0, 4), (5, 9)]  # an action
+    # the step after the rest: still or not, that rest is not this step's pause
+    cost[:] = 0.6
+    cost[:, 6:] = 0.4
+    assert split([1, 1, 1, 1, 1, 1, 0, 0, 0, 0], returned_at=6) == [(6, 9), (0, 5)]
+
+
+def test_a_trainee_clip_the_path_gives_two_steps_is_the_one_it_matches_better() -> None:
+    """The path may move on to the next gold step on the same trainee clip; the clip is
+    then in both steps' spans, half a second too much on each (tuning seed 5656 task
+    01: a clean first step at 1.37x). It is the step's whose gold clip it matches
+    better."""
+    from sopilot_pipeline.core.scoring.explain import Explanation
+    from sopilot_pipeline.core.scoring.performed import _disjoint_spans
+    from sopilot_pipeline.core.scoring.step_alignment import StepPlacement, StepSequencePath
+
+    path = np.array([[0, 0], [1, 1], [2, 1], [3, 2]], dtype=np.int32)
+    placements = (StepPlacement(0, 0, 1, 0.3), StepPlacement(1, 1, 2, 0.3))
+    seq = StepSequencePath((0, 1), 0.0, placements, (), path)
+    cost = np.full((4, 3), 0.3)
+    cost[1, 1], cost[2, 1] = 0.2, 0.5  # the shared clip is like step 1's last gold clip
+    assert _disjoint_spans(Explanation(cost, 1.0, seq, ())) == {0: (0, 1), 1: (2, 2)}
+    cost[1, 1], cost[2, 1] = 0.5, 0.2  # ...like step 2's first
+    assert _disjoint_spans(Explanation(cost, 1.0, seq, ())) == {0: (0, 0), 1: (1, 2)}
