@@ -453,13 +453,7 @@ def _split_at_rest(
     is the step must fit better than the whole span (margin 0): a slow step has clips
     near rest too (tuning seed 4444: the whole fitted 0.03 better than a piece of a step
     at 2.1x; 5454 task 03: a step and a wipe, the step's piece 0.015 better than the
-    whole). Nor is the span split where every other piece comes after the step's and is
-    the trainee keeping still (``TraineeRest.still``): that is the step's long pause, as
-    a slow step's rest is long too (tuning seed 5757 task 04: a last step at 2.3x, its
-    closing rest split off as an extra action). A still piece before it is split off:
-    the rest before the step, the step before's if that one is slow (``_slow_parts``;
-    detected tuning seed 4646 task 07: a first step at 2.2x, its long rest placed at
-    the start of the next step's span).
+    whole). Nor is it split where the trainee keeps still after the step (``_pause_after``).
     """
     seq = alignment.sequence
     spans = _disjoint_spans(alignment)
@@ -482,11 +476,7 @@ def _split_at_rest(
         if split is None and len(rest().returns):  # where it leaves rest: weaker evidence
             edges = np.union1d(clear_cuts(), rest().departures)
             split = _excursions(alignment, step, trainee, p, edges, variation, config, 0.0)
-        if split is None or all(
-            k > split[1] and rest().still(a, b)
-            for k, (a, b) in enumerate(split[0])
-            if k != split[1]
-        ):
+        if split is None or _pause_after(*split, rest()):
             continue  # one slow step (with its pause after it, if the trainee kept still)
         pieces, keep = split
         spans[p.step] = pieces[keep]
@@ -497,6 +487,16 @@ def _split_at_rest(
             if k != keep
         ]
     return spans, extras
+
+
+def _pause_after(pieces: list[tuple[int, int]], keep: int, rest: TraineeRest) -> bool:
+    """Whether every piece but the step's comes after it, the trainee keeping still
+    (``TraineeRest.still``): the step's long pause, as a slow step's rest is long too
+    (tuning seed 5757 task 04: a last step at 2.3x, its closing rest split off as an
+    extra action). A still piece before the step is the rest before it, the step
+    before's if that one is slow (``_slow_parts``; detected tuning seed 4646 task 07: a
+    first step at 2.2x, its long rest at the start of the next step's span)."""
+    return all(k > keep and rest.still(a, b) for k, (a, b) in enumerate(pieces) if k != keep)
 
 
 def _disjoint_spans(alignment: Explanation) -> dict[int, tuple[int, int]]:
