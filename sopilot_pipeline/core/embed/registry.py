@@ -44,9 +44,9 @@ def moving_share(embedder: str, vectors: np.ndarray) -> np.ndarray | None:
     """Per clip, the share of the frame that moves, from a named embedder's raw vectors
     (None: the embedder does not measure it)."""
     known = _named(embedder)
-    group = known.moving_share_group if known is not None else None
-    if known is None or group is None or not known.feature_groups:
+    if known is None or known.moving_share_group is None or not known.feature_groups:
         return None
+    group = known.moving_share_group
     edges = np.cumsum([0, *(size for size, _ in known.feature_groups)])
     return np.asarray(vectors, dtype=np.float64)[:, edges[group] : edges[group + 1]].mean(axis=1)
 
