@@ -565,7 +565,7 @@ def test_a_slow_step_is_cut_where_the_trainee_leaves_rest_only_if_a_piece_fits_b
             trainee,
             GoldVariation(rest_pose=True),
             ScoringConfig(),
-            lambda: TraineeRest(clear_returns, resting, np.zeros(10, dtype=bool)),
+            lambda: TraineeRest(clear_returns, resting, np.zeros(10, dtype=bool), ~resting, 0.5),
         )
         return [spans[0], *((e.first_clip, e.last_clip) for e in extras)]
 
@@ -622,7 +622,7 @@ def test_an_action_that_looks_like_the_rest_pose_but_keeps_moving_is_cut_off_a_s
 
     def split(motion: list[float]) -> list:
         busy = busy_near_rest(pose, np.array(motion), t)
-        rest = TraineeRest(clear_returns, pose & ~busy, busy)
+        rest = TraineeRest(clear_returns, pose & ~busy, busy, ~pose | busy, 0.5)
         config = ScoringConfig()
         spans, extras = _split_at_rest(
             alignment, steps, trainee, GoldVariation(rest_pose=True), config, lambda: rest
@@ -682,7 +682,8 @@ def test_a_piece_of_a_slow_step_at_rest_throughout_is_its_pause_not_an_action() 
 
     def split(resting: list[int], returned_at: int = 5) -> list:
         at_rest = np.array(resting, dtype=bool)
-        rest = TraineeRest(np.array([returned_at]), at_rest, np.zeros(10, dtype=bool))
+        no_busy = np.zeros(10, dtype=bool)
+        rest = TraineeRest(np.array([returned_at]), at_rest, no_busy, ~at_rest, 0.5)
         variation = GoldVariation(rest_pose=True)
         spans, extras = _split_at_rest(
             alignment, steps, trainee, variation, ScoringConfig(), lambda: rest
@@ -714,3 +715,29 @@ def test_a_trainee_clip_the_path_gives_two_steps_is_the_one_it_matches_better() 
     assert _disjoint_spans(Explanation(cost, 1.0, seq, ())) == {0: (0, 1), 1: (2, 2)}
     cost[1, 1], cost[2, 1] = 0.5, 0.2  # ...like step 2's first
     assert _disjoint_spans(Explanation(cost, 1.0, seq, ())) == {0: (0, 0), 1: (1, 2)}
+
+
+def test_a_stretch_kept_mostly_still_at_rest_is_a_pause_not_an_action() -> None:
+    """Runs set aside as unlike any gold step: one in which the trainee is at rest but
+    for the clip where its hand arrives (moving for 0.5 s) is a pause, not an extra
+    action (detected tuning seed 6161 task 01: a slow step's long rest, after a slow
+    return, set aside). A wipe near rest that the pose reads as rest in four clips of
+    six, moving in four, is an action (6060 task 02). The share of the frame that moves
+    says which clips move (``moving_clips``)."""
+    from sopilot_pipeline.core.scoring.performed import _moving
+    from sopilot_pipeline.core.scoring.rest import read_rest
+    from sopilot_pipeline.core.scoring.results import ScoringConfig
+    from sopilot_pipeline.core.scoring.step_alignment import ExtraRun
+
+    # a step, its rest (3-7: the hand arriving in 3), a wipe (8-13), rest
+    pose = [0, 0, 1, 0, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 1]
+    moves = [1, 1, 0, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 0]
+    t = np.arange(len(pose)) * 0.5
+    motion = np.where(np.array(moves, dtype=bool), 0.02, 0.0005)
+    rest = read_rest(np.array([2, 10]), np.array(pose, dtype=bool), motion, t)
+    pause, wipe = ExtraRun(0, 3, 7), ExtraRun(1, 8, 13)
+    assert rest.active_sec(3, 7) == 0.5 and rest.active_sec(8, 13) == 2.0
+    assert _moving([pause, wipe], rest, ScoringConfig()) == [wipe]
+    # an embedder that does not measure motion: no clip is known to be kept still
+    no_motion = read_rest(np.array([2, 10]), np.array(pose, dtype=bool), None, t)
+    assert _moving([pause, wipe], no_motion, ScoringConfig()) == [pause, wipe]

@@ -38,6 +38,9 @@ class TraineeRest:
     returns: np.ndarray  # clip indices where it clearly comes back to rest
     resting: np.ndarray  # per clip: in the rest pose and not busy there
     busy: np.ndarray  # per clip: looks like the rest pose but keeps moving
+    active: np.ndarray  # per clip: away from rest or moving (``moving_clips``); all
+    # clips where the embedder does not measure motion
+    stride_sec: float
 
     @cached_property
     def departures(self) -> np.ndarray:
@@ -50,6 +53,11 @@ class TraineeRest:
         rest alone, as ``departures`` allows: a wipe near rest reads as rest and off it
         in turn (tuning seed 5858 task 07)."""
         return bool(self.resting[first + 1 : last + 1].all())
+
+    def active_sec(self, first: int, last: int) -> float:
+        """Seconds of clips ``first``-``last`` in which the trainee is away from rest or
+        moving."""
+        return float(self.active[first : last + 1].sum()) * self.stride_sec
 
     @cached_property
     def busy_edges(self) -> np.ndarray:
@@ -71,6 +79,12 @@ def departures(resting: np.ndarray) -> np.ndarray:
     return np.flatnonzero(r[:-2] & ~r[1:-1] & ~r[2:]).astype(np.int64) + 1
 
 
+def moving_clips(motion: np.ndarray) -> np.ndarray:
+    """Per clip, whether more of its frame moves than ``BUSY_SHARE`` of the video's median
+    clip (and ``BUSY_FLOOR``)."""
+    return motion > max(BUSY_SHARE * float(np.median(motion)), BUSY_FLOOR)
+
+
 def busy_near_rest(pose: np.ndarray, motion: np.ndarray, start_sec: np.ndarray) -> np.ndarray:
     """Per clip, whether the trainee is busy close to its rest pose: clips in the pose
     (``pose``) that keep moving, each more than ``BUSY_SHARE`` of the video's median
@@ -82,7 +96,7 @@ def busy_near_rest(pose: np.ndarray, motion: np.ndarray, start_sec: np.ndarray) 
     action, four clips (2 s) 9 times outside one and 4 times inside, five or more (2.5 s)
     only inside one (21 times). 24 of the 109 wipes there were read as rest throughout
     (80 % of their clips or more), 22 of them busy for at least half their clips."""
-    moving = pose & (motion > max(BUSY_SHARE * float(np.median(motion)), BUSY_FLOOR))
+    moving = pose & moving_clips(motion)
     busy = np.zeros(len(pose), dtype=bool)
     if len(pose) < 2:
         return busy
@@ -92,6 +106,20 @@ def busy_near_rest(pose: np.ndarray, motion: np.ndarray, start_sec: np.ndarray) 
         if start_sec[stop - 1] + stride - start_sec[first] >= BUSY_MIN_SEC - 1e-6:
             busy[first:stop] = True
     return busy
+
+
+def read_rest(
+    returns: np.ndarray, pose: np.ndarray, motion: np.ndarray | None, start_sec: np.ndarray
+) -> TraineeRest:
+    """The trainee's rest from its returns, the clips in its rest pose and (where the
+    embedder measures it) the share of each clip's frame that moves."""
+    if motion is not None and len(returns):
+        busy = busy_near_rest(pose, motion, start_sec)
+        active = ~pose | busy | moving_clips(motion)
+    else:  # no clip is known to be kept still
+        busy, active = np.zeros(len(pose), dtype=bool), np.ones(len(pose), dtype=bool)
+    stride = 1.0 / clips_per_second(start_sec) if len(pose) > 1 else 0.0
+    return TraineeRest(returns, pose & ~busy, busy, active, stride)
 
 
 _REST_OF: dict[int, tuple[weakref.ref[ClipSeries], TraineeRest]] = {}
@@ -104,12 +132,8 @@ def rest_of(trainee: ClipSeries) -> TraineeRest:
     if held is not None and held[0]() is trainee:
         return held[1]
     returns, pose = trainee_rest(trainee.vectors, trainee.start_sec, trainee.end_sec)
-    busy = (
-        busy_near_rest(pose, np.asarray(trainee.motion), trainee.start_sec)
-        if trainee.motion is not None and len(returns)
-        else np.zeros(len(pose), dtype=bool)
-    )
-    found = TraineeRest(returns, pose & ~busy, busy)
+    motion = None if trainee.motion is None else np.asarray(trainee.motion)
+    found = read_rest(returns, pose, motion, trainee.start_sec)
     _REST_OF.clear()
     _REST_OF[id(trainee)] = (weakref.ref(trainee), found)
     return found
