@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from sopilot_pipeline.core.embed.series import ClipSeries
@@ -664,11 +666,13 @@ def test_a_piece_of_a_slow_step_at_rest_throughout_is_its_pause_not_an_action() 
     it fits the gold step worse than the piece before. If the trainee keeps still there
     (at rest from the clip after the return on) it is the step's long pause, and the
     span stays whole (tuning seed 5757 task 04: a slow last step's closing rest split
-    off as an extra action); if it leaves rest again, even for a clip between clips at
-    rest (a wipe near rest, tuning seed 5858 task 07), it is an action of its own."""
+    off as an extra action); so it is if only a clip or two there move (detected 5757
+    task 07: a step at 2.0x, its pause with one clip off rest split off). If it keeps
+    moving, in the rest pose and off it in turn (a wipe near rest, tuning seed 5858
+    task 07), it is an action of its own."""
     from sopilot_pipeline.core.scoring.explain import Explanation
     from sopilot_pipeline.core.scoring.performed import _split_at_rest
-    from sopilot_pipeline.core.scoring.rest import TraineeRest
+    from sopilot_pipeline.core.scoring.rest import read_rest
     from sopilot_pipeline.core.scoring.results import ScoringConfig
     from sopilot_pipeline.core.scoring.step_alignment import StepPlacement, StepSequencePath
 
@@ -680,22 +684,23 @@ def test_a_piece_of_a_slow_step_at_rest_throughout_is_its_pause_not_an_action() 
     cost[:, :5] = 0.4  # the step in clips 0-4 (2.5 s: not over time on its own)
     alignment = Explanation(cost, 1.0, seq, ())
 
-    def split(resting: list[int], returned_at: int = 5) -> list:
-        at_rest = np.array(resting, dtype=bool)
-        no_busy = np.zeros(10, dtype=bool)
-        rest = TraineeRest(np.array([returned_at]), at_rest, no_busy, ~at_rest, 0.5)
+    def split(resting: list[int], moving: Iterable[int], returned_at: int = 5) -> list:
+        motion = np.where(np.isin(np.arange(10), list(moving)), 0.02, 0.0005)
+        rest = read_rest(np.array([returned_at]), np.array(resting, dtype=bool), motion, t)
         variation = GoldVariation(rest_pose=True)
         spans, extras = _split_at_rest(
             alignment, steps, trainee, variation, ScoringConfig(), lambda: rest
         )
         return [spans[0], *((e.first_clip, e.last_clip) for e in extras)]
 
-    assert split([0, 0, 0, 0, 0, 0, 1, 1, 1, 1]) == [(0, 9)]  # a pause
-    assert split([0, 0, 0, 0, 0, 1, 0, 1, 1, 1]) == [(0, 4), (5, 9)]  # an action
+    assert split([0, 0, 0, 0, 0, 0, 1, 1, 1, 1], moving=range(6)) == [(0, 9)]  # a pause
+    assert split([0, 0, 0, 0, 0, 1, 0, 1, 1, 1], moving=[*range(5), 6]) == [(0, 9)]
+    assert split([0, 0, 0, 0, 0, 1, 0, 1, 1, 1], moving=range(10)) == [(0, 4), (5, 9)]
     # the step after the rest: still or not, that rest is not this step's pause
     cost[:] = 0.6
     cost[:, 6:] = 0.4
-    assert split([1, 1, 1, 1, 1, 1, 0, 0, 0, 0], returned_at=6) == [(6, 9), (0, 5)]
+    at_rest_first = [1, 1, 1, 1, 1, 1, 0, 0, 0, 0]
+    assert split(at_rest_first, moving=range(6, 10), returned_at=6) == [(6, 9), (0, 5)]
 
 
 def test_a_trainee_clip_the_path_gives_two_steps_is_the_one_it_matches_better() -> None:

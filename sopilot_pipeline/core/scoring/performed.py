@@ -488,7 +488,7 @@ def _split_at_rest(
         if split is None and len(rest().returns):  # where it leaves rest: weaker evidence
             edges = np.union1d(clear_cuts(), rest().departures)
             split = _excursions(alignment, step, trainee, p, edges, variation, config, 0.0)
-        if split is None or _pause_after(*split, rest()):
+        if split is None or _pause_after(*split, rest(), config):
             continue  # one slow step (with its pause after it, if the trainee kept still)
         pieces, keep = split
         spans[p.step] = pieces[keep]
@@ -501,14 +501,22 @@ def _split_at_rest(
     return spans, extras
 
 
-def _pause_after(pieces: list[tuple[int, int]], keep: int, rest: TraineeRest) -> bool:
+def _pause_after(
+    pieces: list[tuple[int, int]], keep: int, rest: TraineeRest, config: ScoringConfig
+) -> bool:
     """Whether every piece but the step's comes after it, the trainee keeping still
-    (``TraineeRest.still``): the step's long pause, as a slow step's rest is long too
-    (tuning seed 5757 task 04: a last step at 2.3x, its closing rest split off as an
-    extra action). A still piece before the step is the rest before it, the step
-    before's if that one is slow (``_slow_parts``; detected tuning seed 4646 task 07: a
-    first step at 2.2x, its long rest at the start of the next step's span)."""
-    return all(k > keep and rest.still(a, b) for k, (a, b) in enumerate(pieces) if k != keep)
+    (``TraineeRest.still``) or moving too little for an action (``_moving``): the
+    step's long pause, as a slow step's rest is long too (tuning seed 5757 task 04: a
+    last step at 2.3x, its closing rest split off as an extra action; detected 5757
+    task 07: a first step at 2.0x, 1 s of its 1.5-s pause moving). A still piece
+    before the step is the rest before it, the step before's if that one is slow
+    (``_slow_parts``; detected tuning seed 4646 task 07: a first step at 2.2x, its long
+    rest at the start of the next step's span)."""
+    return all(
+        k > keep and (rest.still(a, b) or rest.active_sec(a, b) < config.extra_min_sec)
+        for k, (a, b) in enumerate(pieces)
+        if k != keep
+    )
 
 
 def _disjoint_spans(alignment: Explanation) -> dict[int, tuple[int, int]]:
