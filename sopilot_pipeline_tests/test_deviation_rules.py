@@ -567,7 +567,7 @@ def test_a_slow_step_is_cut_where_the_trainee_leaves_rest_only_if_a_piece_fits_b
             trainee,
             GoldVariation(rest_pose=True),
             ScoringConfig(),
-            lambda: TraineeRest(clear_returns, resting, np.zeros(10, dtype=bool), ~resting, 0.5),
+            lambda: TraineeRest(clear_returns, resting, np.zeros(10, dtype=bool), None, 0.5),
         )
         return [spans[0], *((e.first_clip, e.last_clip) for e in extras)]
 
@@ -624,7 +624,7 @@ def test_an_action_that_looks_like_the_rest_pose_but_keeps_moving_is_cut_off_a_s
 
     def split(motion: list[float]) -> list:
         busy = busy_near_rest(pose, np.array(motion), t)
-        rest = TraineeRest(clear_returns, pose & ~busy, busy, ~pose | busy, 0.5)
+        rest = TraineeRest(clear_returns, pose & ~busy, busy, None, 0.5)
         config = ScoringConfig()
         spans, extras = _split_at_rest(
             alignment, steps, trainee, GoldVariation(rest_pose=True), config, lambda: rest
@@ -729,7 +729,7 @@ def test_a_stretch_kept_mostly_still_at_rest_is_a_pause_not_an_action() -> None:
     return, set aside). A wipe near rest that the pose reads as rest in four clips of
     six, moving in four, is an action (6060 task 02). The share of the frame that moves
     says which clips move (``moving_clips``)."""
-    from sopilot_pipeline.core.scoring.performed import _moving
+    from sopilot_pipeline.core.scoring.performed import _pause
     from sopilot_pipeline.core.scoring.rest import read_rest
     from sopilot_pipeline.core.scoring.results import ScoringConfig
     from sopilot_pipeline.core.scoring.step_alignment import ExtraRun
@@ -741,8 +741,13 @@ def test_a_stretch_kept_mostly_still_at_rest_is_a_pause_not_an_action() -> None:
     motion = np.where(np.array(moves, dtype=bool), 0.02, 0.0005)
     rest = read_rest(np.array([2, 10]), np.array(pose, dtype=bool), motion, t)
     pause, wipe = ExtraRun(0, 3, 7), ExtraRun(1, 8, 13)
-    assert rest.active_sec(3, 7) == 0.5 and rest.active_sec(8, 13) == 2.0
-    assert _moving([pause, wipe], rest, ScoringConfig()) == [wipe]
-    # an embedder that does not measure motion: no clip is known to be kept still
+    assert _pause(pause, rest, ScoringConfig()) and not _pause(wipe, rest, ScoringConfig())
+    # the wipe's last clips at rest but moving: kept still by the pose alone
+    assert rest.still(9, 13) and not _pause(ExtraRun(1, 9, 13), rest, ScoringConfig())
+    # from the rest before it: one clip off rest mid-way; only where the embedder
+    # measures motion is that known to be the only clip that moves
+    arriving = ExtraRun(0, 2, 7)
+    assert _pause(arriving, rest, ScoringConfig())
     no_motion = read_rest(np.array([2, 10]), np.array(pose, dtype=bool), None, t)
-    assert _moving([pause, wipe], no_motion, ScoringConfig()) == [pause, wipe]
+    assert not _pause(arriving, no_motion, ScoringConfig())
+    assert _pause(pause, no_motion, ScoringConfig())  # kept still after arriving

@@ -76,7 +76,7 @@ def performed_steps(
     _stop_at_gold_end(seq, steps, trainee, times)
     dwells = _dwell_extras(alignment, steps, trainee, variation, config, times)
     if variation.rest_pose and len(returns()):  # held at rest: a pause, no action
-        dwells = {s: d for s, d in dwells.items() if not rest().still(d.first_clip, d.last_clip)}
+        dwells = {s: d for s, d in dwells.items() if not _pause(d, rest(), config)}
     matches: dict[int, StepMatch] = {}
     for p in seq.placements:
         t0, t1 = times[p.step]
@@ -93,18 +93,18 @@ def performed_steps(
     )
     extras = _joined([*(r for r in set_aside if r not in slow_parts), *dwells.values()])
     if variation.rest_pose and len(returns()):
-        extras = _moving(extras, rest(), config)
+        extras = [r for r in extras if not _pause(r, rest(), config)]
     return step_matches, extras
 
 
-def _moving(runs: list[ExtraRun], rest: TraineeRest, config: ScoringConfig) -> list[ExtraRun]:
-    """The runs in which the trainee is away from rest or moving for ``extra_min_sec``
-    (``TraineeRest.active``): an action moves; a stretch kept still at rest but for a
-    clip or two is a pause, however unlike the gold's rest it looks (detected tuning
-    seed 6161 task 01: a step at 2.0x, its long rest after a slow return set aside,
-    0.5 s of it moving). A wipe near rest that the pose reads as rest keeps moving
-    (6060 task 02: 2 of its 5 clips off rest, 4 moving)."""
-    return [r for r in runs if rest.active_sec(r.first_clip, r.last_clip) >= config.extra_min_sec]
+def _pause(run: ExtraRun, rest: TraineeRest, config: ScoringConfig) -> bool:
+    """Whether the trainee pauses in ``run`` (``TraineeRest.pause``): away from rest or
+    moving for less than ``extra_min_sec``. An action moves; a stretch kept still at
+    rest but for a clip or two is a pause, however unlike the gold's rest it looks
+    (detected tuning seed 6161 task 01: a step at 2.0x, its long rest after a slow
+    return set aside, 0.5 s of it moving). A wipe near rest that the pose reads as rest
+    keeps moving (6060 task 02: 3 of its 5 clips at rest, 4 moving)."""
+    return rest.pause(run.first_clip, run.last_clip, config.extra_min_sec)
 
 
 LEFT_REST_REACH = 2
@@ -505,7 +505,7 @@ def _pause_after(
     pieces: list[tuple[int, int]], keep: int, rest: TraineeRest, config: ScoringConfig
 ) -> bool:
     """Whether every piece but the step's comes after it, the trainee keeping still
-    (``TraineeRest.still``) or moving too little for an action (``_moving``): the
+    or moving too little for an action (``_pause``): the
     step's long pause, as a slow step's rest is long too (tuning seed 5757 task 04: a
     last step at 2.3x, its closing rest split off as an extra action; detected 5757
     task 07: a first step at 2.0x, 1 s of its 1.5-s pause moving). A still piece
@@ -513,7 +513,7 @@ def _pause_after(
     (``_slow_parts``; detected tuning seed 4646 task 07: a first step at 2.2x, its long
     rest at the start of the next step's span)."""
     return all(
-        k > keep and (rest.still(a, b) or rest.active_sec(a, b) < config.extra_min_sec)
+        k > keep and _pause(ExtraRun(-1, a, b), rest, config)
         for k, (a, b) in enumerate(pieces)
         if k != keep
     )

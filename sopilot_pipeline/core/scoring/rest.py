@@ -38,8 +38,9 @@ class TraineeRest:
     returns: np.ndarray  # clip indices where it clearly comes back to rest
     resting: np.ndarray  # per clip: in the rest pose and not busy there
     busy: np.ndarray  # per clip: looks like the rest pose but keeps moving
-    active: np.ndarray  # per clip: away from rest or moving (``moving_clips``); all
-    # clips where the embedder does not measure motion
+    # per clip: away from rest or moving (``moving_clips``); None where the embedder
+    # does not measure motion
+    active: np.ndarray | None
     stride_sec: float
 
     @cached_property
@@ -54,10 +55,13 @@ class TraineeRest:
         in turn (tuning seed 5858 task 07)."""
         return bool(self.resting[first + 1 : last + 1].all())
 
-    def active_sec(self, first: int, last: int) -> float:
-        """Seconds of clips ``first``-``last`` in which the trainee is away from rest or
-        moving."""
-        return float(self.active[first : last + 1].sum()) * self.stride_sec
+    def pause(self, first: int, last: int, action_sec: float) -> bool:
+        """Whether the trainee pauses over clips ``first``-``last`` rather than doing
+        something: away from rest or moving for less than ``action_sec`` (an action
+        moves), or, where motion is not measured, keeping still (``still``)."""
+        if self.active is None:
+            return self.still(first, last)
+        return float(self.active[first : last + 1].sum()) * self.stride_sec < action_sec
 
     @cached_property
     def busy_edges(self) -> np.ndarray:
@@ -116,8 +120,8 @@ def read_rest(
     if motion is not None and len(returns):
         busy = busy_near_rest(pose, motion, start_sec)
         active = ~pose | busy | moving_clips(motion)
-    else:  # no clip is known to be kept still
-        busy, active = np.zeros(len(pose), dtype=bool), np.ones(len(pose), dtype=bool)
+    else:
+        busy, active = np.zeros(len(pose), dtype=bool), None
     stride = 1.0 / clips_per_second(start_sec) if len(pose) > 1 else 0.0
     return TraineeRest(returns, pose & ~busy, busy, active, stride)
 
