@@ -92,18 +92,12 @@ def performed_steps(
         matches.get(s.index, StepMatch(s, False, False, nan, nan, nan)) for s in steps
     )
     extras = _joined([*(r for r in set_aside if r not in slow_parts), *dwells.values()])
-    if variation.rest_pose and len(returns()):
+    if variation.rest_pose and len(returns()):  # an action moves (6161 task 01)
         extras = [r for r in extras if not _pause(r, rest(), config)]
     return step_matches, extras
 
 
 def _pause(run: ExtraRun, rest: TraineeRest, config: ScoringConfig) -> bool:
-    """Whether the trainee pauses in ``run`` (``TraineeRest.pause``): away from rest or
-    moving for less than ``extra_min_sec``. An action moves; a stretch kept still at
-    rest but for a clip or two is a pause, however unlike the gold's rest it looks
-    (detected tuning seed 6161 task 01: a step at 2.0x, its long rest after a slow
-    return set aside, 0.5 s of it moving). A wipe near rest that the pose reads as rest
-    keeps moving (6060 task 02: 3 of its 5 clips at rest, 4 moving)."""
     return rest.pause(run.first_clip, run.last_clip, config.extra_min_sec)
 
 
@@ -465,7 +459,7 @@ def _split_at_rest(
     is the step must fit better than the whole span (margin 0): a slow step has clips
     near rest too (tuning seed 4444: the whole fitted 0.03 better than a piece of a step
     at 2.1x; 5454 task 03: a step and a wipe, the step's piece 0.015 better than the
-    whole). Nor is it split where the trainee keeps still after the step (``_pause_after``).
+    whole). Nor is it split where the trainee pauses after the step (``_pause_after``).
     """
     seq = alignment.sequence
     spans = _disjoint_spans(alignment)
@@ -504,16 +498,15 @@ def _split_at_rest(
 def _pause_after(
     pieces: list[tuple[int, int]], keep: int, rest: TraineeRest, config: ScoringConfig
 ) -> bool:
-    """Whether every piece but the step's comes after it, the trainee keeping still
-    or moving too little for an action (``_pause``): the
-    step's long pause, as a slow step's rest is long too (tuning seed 5757 task 04: a
-    last step at 2.3x, its closing rest split off as an extra action; detected 5757
-    task 07: a first step at 2.0x, 1 s of its 1.5-s pause moving). A still piece
-    before the step is the rest before it, the step before's if that one is slow
+    """Whether every piece but the step's comes after it, a pause (``TraineeRest.pause``):
+    the step's long rest, as a slow step's rest is long too (tuning seed 5757 task 04: a
+    last step at 2.3x, its closing rest split off as an extra action; detected 5757 task
+    07: a first step at 2.0x, its 1.5-s rest split off, 1 s of it moving). A still
+    piece before the step is the rest before it, the step before's if that one is slow
     (``_slow_parts``; detected tuning seed 4646 task 07: a first step at 2.2x, its long
     rest at the start of the next step's span)."""
     return all(
-        k > keep and _pause(ExtraRun(-1, a, b), rest, config)
+        k > keep and rest.pause(a, b, config.extra_min_sec)
         for k, (a, b) in enumerate(pieces)
         if k != keep
     )
