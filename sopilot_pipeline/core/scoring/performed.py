@@ -380,7 +380,7 @@ def _dwell_extras(
     slow steps held at most 4, never costlier. A step still over time without the dwell
     is slow throughout, and the dwell its slowest moment (tuning seed 4646: a step at
     2.2x held one gold clip for 5 trainee clips, 0.08 costlier). In a trainee seen at
-    rest, a dwell in which it keeps still (``TraineeRest.still``) is a pause, whatever
+    rest, a dwell in which it pauses (``TraineeRest.pause``) is the step's, whatever
     its cost (``performed_steps`` leaves it to the step): a last step's closing rest
     that looks a little unlike the gold's, held on the gold's last moment (tuning seed
     5757 task 04, detected: a last step at 2.3x read as a step and an extra action).
