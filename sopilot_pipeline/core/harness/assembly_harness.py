@@ -9,8 +9,8 @@ Seeds are split by purpose, and fixed before any result on them was seen:
   golds only, for tuning gold step detection (``benchmarks/step_detection.py``), where
   the tuning seeds' golds had become too few failures to learn from. The trainees of
   5454 and 5555 were scored in the fourteenth session, those of 5656-5959 in the
-  sixteenth, as a first look at scoring on trainees nobody had seen; they are scoring
-  tuning seeds since.
+  sixteenth and those of 6060-6363 in the eighteenth, as a first look at scoring on
+  trainees nobody had seen; they are scoring tuning seeds since.
 * ``EVALUATION_SEEDS`` (8101-8130): for reporting only; never tuned on, each fixed
   before any result on it was seen. 8101-8125 have been run (benchmarks/RESULTS.md
   says on which code; a change was made after 8111, 8112 and 8113, so they count as
