@@ -483,7 +483,7 @@ def _split_at_rest(
             edges = np.union1d(clear_cuts(), rest().departures)
             split = _excursions(alignment, step, trainee, p, edges, variation, config, 0.0)
         if split is None or _pause_after(*split, rest(), config):
-            continue  # one slow step (with its pause after it, if the trainee kept still)
+            continue  # one slow step (with its pause after it, if the trainee paused)
         pieces, keep = split
         spans[p.step] = pieces[keep]
         before = seq.placements[i - 1].step if i > 0 else -1
