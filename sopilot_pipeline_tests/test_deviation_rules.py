@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from sopilot_pipeline.core.embed.adapter import FeatureAdapter, TaskAdapter
 from sopilot_pipeline.core.embed.series import ClipSeries
 from sopilot_pipeline.core.scoring.results import GoldVariation, ScoreResult, StepMatch
 from sopilot_pipeline.core.scoring.score import evaluate_trainee
@@ -751,3 +752,60 @@ def test_a_stretch_kept_mostly_still_at_rest_is_a_pause_not_an_action() -> None:
     no_motion = read_rest(np.array([2, 10]), np.array(pose, dtype=bool), None, t)
     assert not _pause(arriving, no_motion, ScoringConfig())
     assert _pause(pause, no_motion, ScoringConfig())  # kept still after arriving
+
+
+def test_a_step_another_gold_finds_in_time_is_not_over_time(tmp_path) -> None:
+    """Gold A does step 2 in one clip of motion, gold B in three, as the trainee does;
+    B does steps 3 and 4 in the other order without A saying that order is free. A
+    explains the trainee best (step 2 at 2x: over time, fewer points than B's swap);
+    B finds step 2 in time, so it is not over time: a trainee is never penalised for
+    what some gold finds in time (issue 12, several golds are a model). Kept with the
+    saved alignment, so that ``trainee_score``'s replay says the same."""
+    from sopilot_pipeline.core.scoring.explain import align_to_golds
+    from sopilot_pipeline.core.scoring.score import best_gold
+    from sopilot_pipeline.core.store.embeddings import (
+        SavedAlignment,
+        load_trainee_alignment,
+        save_trainee_alignment,
+    )
+    from sopilot_pipeline.core.store.layout import DataLayout
+
+    prototypes = np.random.default_rng(0).normal(size=(REST + 1, 32))
+    a = _series(_step(0) + [1, REST] + _step(2) + _step(3), 1, prototypes=prototypes)
+    b = _series(_step(0) + _step(1) + _step(3) + _step(2), 2, prototypes=prototypes)
+    trainee = _series(sum((_step(s) for s in range(4)), []), 3, prototypes=prototypes)
+    a_steps = tuple(
+        Step(i, c0, c1, c0 * 0.5, c1 * 0.5)
+        for i, (c0, c1) in enumerate([(0, 4), (4, 6), (6, 10), (10, 14)])
+    )
+    golds = {"a": (a, a_steps), "b": (b, _gold_steps(4, 4))}
+    variations = {
+        "a": GoldVariation(counterparts=(("b", (0, 1, 3, 2)),)),
+        "b": GoldVariation(counterparts=(("a", (0, 1, 3, 2)),)),
+    }
+    alignments = align_to_golds(golds, trainee)
+    alone = evaluate_trainee(a, a_steps, trainee, alignment=alignments["a"])
+    assert [(d.type, d.gold_step) for d in alone.deviations] == [("over_time", 1)]
+
+    best, result = best_gold(golds, trainee, alignments, variations)
+    assert best == "a"
+    assert result.deviations == () and result.timely_elsewhere == frozenset({1})
+    assert result.score > alone.score
+
+    # the replay against the saved alignment says the same
+    layout = DataLayout(tmp_path)
+    adapter = TaskAdapter(
+        FeatureAdapter(np.zeros(32, np.float32), np.ones(32, np.float32), "v", "e", 3, 40)
+    )
+    saved = SavedAlignment(
+        best,
+        result.alignment.order,
+        result.edits,
+        adapter,
+        result.alignment.path,
+        result.mean_cost,
+        variations["a"],
+        result.timely_elsewhere,
+    )
+    save_trainee_alignment(layout, "k", saved)
+    assert load_trainee_alignment(layout, "k", "e").timely_elsewhere == frozenset({1})

@@ -117,7 +117,16 @@ def align_trainee(
     best, result = best_gold(adapted_golds, trainee, alignments, variations, settings.scoring)
     elapsed = time.perf_counter() - t0
     path, order, variation = result.alignment.path, result.alignment.order, variations[best]
-    saved = SavedAlignment(best, order, result.edits, adapter, path, result.mean_cost, variation)
+    saved = SavedAlignment(
+        best,
+        order,
+        result.edits,
+        adapter,
+        path,
+        result.mean_cost,
+        variation,
+        result.timely_elsewhere,
+    )
     save_trainee_alignment(layout, key, saved)
     preview = alignment_preview_png(adapted_golds[best][0].vectors, trainee.vectors, path)
     return {

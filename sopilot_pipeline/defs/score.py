@@ -237,7 +237,13 @@ def rescore(layout: DataLayout, key: str, settings: SopilotSettings) -> Rescored
     gold, adapted = gold.mapped(adapter.apply), trainee.mapped(adapter.apply)
     alignment = replay_alignment(gold, steps, adapted, saved.order, saved.edits, settings.scoring)
     result = evaluate_trainee(
-        gold, steps, adapted, settings.scoring, alignment=alignment, variation=saved.variation
+        gold,
+        steps,
+        adapted,
+        settings.scoring,
+        alignment=alignment,
+        variation=saved.variation,
+        timely_elsewhere=saved.timely_elsewhere,
     )
     return Rescored(
         key, meta, gold_meta, saved, steps, gold, adapted, result, version, datetime.now(UTC)

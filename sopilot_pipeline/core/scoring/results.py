@@ -126,3 +126,5 @@ class ScoreResult:
     warp: float
     contrast: float
     counts: dict[str, int] = field(default_factory=dict)
+    # steps another gold's explanation finds within its time (``score._timely_elsewhere``)
+    timely_elsewhere: frozenset[int] = frozenset()

@@ -127,6 +127,8 @@ class SavedAlignment:
     path: np.ndarray
     mean_cost: float
     variation: GoldVariation = GoldVariation()  # what the task's other golds allow
+    # steps another gold finds within its time (``ScoreResult.timely_elsewhere``)
+    timely_elsewhere: frozenset[int] = frozenset()
 
 
 def save_trainee_alignment(layout: DataLayout, key: str, saved: SavedAlignment) -> None:
@@ -154,6 +156,7 @@ def save_trainee_alignment(layout: DataLayout, key: str, saved: SavedAlignment) 
             free_pairs=np.array(sorted(saved.variation.free_pairs), dtype=np.int32).reshape(-1, 2),
             slowest_duration_sec=np.array(saved.variation.slowest_duration_sec, dtype=np.float64),
             rest_pose=np.array(saved.variation.rest_pose),
+            timely_elsewhere=np.array(sorted(saved.timely_elsewhere), dtype=np.int32),
         ),
     )
 
@@ -193,6 +196,9 @@ def load_trainee_alignment(layout: DataLayout, key: str, embedder: str) -> Saved
                 else (),
                 rest_pose=bool(f["rest_pose"]) if "rest_pose" in f.files else False,
             ),
+            timely_elsewhere=frozenset(int(s) for s in f["timely_elsewhere"])
+            if "timely_elsewhere" in f.files
+            else frozenset(),
         )
 
 
