@@ -168,12 +168,12 @@ def _timely_elsewhere(
     make the gold that read it as a slow step the better story (tuning seeds 4242 and
     4545: two extra actions lost so).
 
-    Golds are filmed at their own pace and their steps measured on their own clips, so
-    the same trainee step can measure 1.40x against one gold and 1.20x against another
-    (the two-golds pipeline test, a first step 3.5 s against 2.5 s, 3.11 s done against
-    2.82 s). A trainee is never penalised for what some gold finds in time. On the
-    authored and detected runs of twelve tuning seeds no true over time in a two-gold
-    task was lost, one false one (an extra action read as the step before it slow) was.
+    Golds are filmed at their own pace and each measures the trainee's steps on its
+    own clips, so the same step can be over the limit against one gold and within it
+    against another: a trainee is never penalised for what some gold finds in time. On
+    the authored and detected runs of twelve tuning seeds no true over time in a
+    two-gold task was lost and one false one went (5757 task 06: an extra action read
+    by one gold as the step before it at 1.73x).
     """
     slow = [d.gold_step for d in results[best].deviations if d.type == "over_time"]
     return frozenset(
