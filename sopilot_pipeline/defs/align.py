@@ -7,6 +7,7 @@ range run's trainees are searched in lockstep (``searched_together``).
 """
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -117,17 +118,8 @@ def align_trainee(
     best, result = best_gold(adapted_golds, trainee, alignments, variations, settings.scoring)
     elapsed = time.perf_counter() - t0
     path, order, variation = result.alignment.path, result.alignment.order, variations[best]
-    saved = SavedAlignment(
-        best,
-        order,
-        result.edits,
-        adapter,
-        path,
-        result.mean_cost,
-        variation,
-        result.timely_elsewhere,
-    )
-    save_trainee_alignment(layout, key, saved)
+    saved = SavedAlignment(best, order, result.edits, adapter, path, result.mean_cost, variation)
+    save_trainee_alignment(layout, key, replace(saved, timely_elsewhere=result.timely_elsewhere))
     preview = alignment_preview_png(adapted_golds[best][0].vectors, trainee.vectors, path)
     return {
         "preview": MetadataValue.md(markdown_image(preview, "alignment path")),
