@@ -797,15 +797,5 @@ def test_a_step_another_gold_finds_in_time_is_not_over_time(tmp_path) -> None:
     adapter = TaskAdapter(
         FeatureAdapter(np.zeros(32, np.float32), np.ones(32, np.float32), "v", "e", 3, 40)
     )
-    saved = SavedAlignment(
-        best,
-        result.alignment.order,
-        result.edits,
-        adapter,
-        result.alignment.path,
-        result.mean_cost,
-        variations["a"],
-        result.timely_elsewhere,
-    )
-    save_trainee_alignment(layout, "k", saved)
+    save_trainee_alignment(layout, "k", SavedAlignment.of(best, result, adapter, variations["a"]))
     assert load_trainee_alignment(layout, "k", "e").timely_elsewhere == frozenset({1})

@@ -7,7 +7,6 @@ range run's trainees are searched in lockstep (``searched_together``).
 """
 
 import time
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -117,9 +116,8 @@ def align_trainee(
     alignments = searched or align_to_golds(adapted_golds, trainee, settings.scoring)
     best, result = best_gold(adapted_golds, trainee, alignments, variations, settings.scoring)
     elapsed = time.perf_counter() - t0
-    path, order, variation = result.alignment.path, result.alignment.order, variations[best]
-    saved = SavedAlignment(best, order, result.edits, adapter, path, result.mean_cost, variation)
-    save_trainee_alignment(layout, key, replace(saved, timely_elsewhere=result.timely_elsewhere))
+    path = result.alignment.path
+    save_trainee_alignment(layout, key, SavedAlignment.of(best, result, adapter, variations[best]))
     preview = alignment_preview_png(adapted_golds[best][0].vectors, trainee.vectors, path)
     return {
         "preview": MetadataValue.md(markdown_image(preview, "alignment path")),

@@ -192,11 +192,18 @@ def _timely_in(other: ScoreResult, mapping: tuple[int, ...], step: int) -> bool:
     """Whether ``other`` finds the trainee's ``step`` (through ``mapping``, that gold's
     step performing each of this gold's) done and not over time."""
     own = mapping[step] if step < len(mapping) else -1
-    if own < 0 or list(mapping).count(own) > 1:
+    if own < 0 or own in _merged(mapping):
         return False
     done = any(m.found and m.step.index == own for m in other.step_matches)
     late = any(d.type == "over_time" and d.gold_step == own for d in other.deviations)
     return done and not late
+
+
+def _merged(mapping: tuple[int, ...]) -> set[int]:
+    """The other gold's steps that perform more than one of this gold's (``mapping``:
+    that gold's step performing each of this gold's, -1 for none)."""
+    shares = [b for b in mapping if b >= 0]
+    return {b for b in shares if shares.count(b) > 1}
 
 
 def _tells_more(
@@ -221,8 +228,7 @@ def _tells_more(
     mapping = dict(variations[g].counterparts).get(coarse_gold)
     if mapping is None:
         return False
-    shares = [b for b in mapping if b >= 0]
-    merged = {b for b in shares if shares.count(b) > 1}
+    merged = _merged(mapping)
     if not merged:
         return False
 

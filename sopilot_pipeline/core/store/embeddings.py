@@ -18,7 +18,7 @@ from sopilot_pipeline.core.embed.adapter import (
 from sopilot_pipeline.core.embed.base import ClipEmbeddings
 from sopilot_pipeline.core.embed.registry import feature_groups, moving_share
 from sopilot_pipeline.core.embed.series import ClipSeries
-from sopilot_pipeline.core.scoring.results import GoldVariation
+from sopilot_pipeline.core.scoring.results import GoldVariation, ScoreResult
 from sopilot_pipeline.core.scoring.step_alignment import Edit
 from sopilot_pipeline.core.segment.steps import Step, steps_from_spans
 from sopilot_pipeline.core.store.layout import DataLayout, read_json, write_json
@@ -129,6 +129,23 @@ class SavedAlignment:
     variation: GoldVariation = GoldVariation()  # what the task's other golds allow
     # steps another gold finds within its time (``ScoreResult.timely_elsewhere``)
     timely_elsewhere: frozenset[int] = frozenset()
+
+    @classmethod
+    def of(
+        cls, gold_key: str, result: ScoreResult, adapter: TaskAdapter, variation: GoldVariation
+    ) -> SavedAlignment:
+        """What to keep of the trainee's result against its best gold."""
+        seq = result.alignment
+        return cls(
+            gold_key,
+            seq.order,
+            result.edits,
+            adapter,
+            seq.path,
+            result.mean_cost,
+            variation,
+            result.timely_elsewhere,
+        )
 
 
 def save_trainee_alignment(layout: DataLayout, key: str, saved: SavedAlignment) -> None:
