@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sopilot_pipeline.core.harness.assembly_harness import (
     EVALUATION_SEEDS,
+    FRESH_TUNING_SEEDS,
     STEP_DETECTION_SEEDS,
     TUNING_SEEDS,
     _render,
@@ -17,6 +18,8 @@ from sopilot_pipeline.core.video.decode import decode_video, probe_video
 def test_tuning_and_evaluation_seeds_are_apart() -> None:
     assert not set(TUNING_SEEDS) & set(EVALUATION_SEEDS)
     assert not set(STEP_DETECTION_SEEDS) & (set(TUNING_SEEDS) | set(EVALUATION_SEEDS))
+    seen = set(TUNING_SEEDS) | set(STEP_DETECTION_SEEDS) | set(EVALUATION_SEEDS)
+    assert not set(FRESH_TUNING_SEEDS) & seen
 
 
 def test_two_gold_tasks_differ_in_one_free_pair_and_swaps_avoid_it(tmp_path: Path) -> None:
