@@ -399,6 +399,78 @@ def test_a_swap_inside_a_step_another_gold_merged_is_told() -> None:
     assert not [d for d in result.deviations if d.type == "swapped_step"], result.deviations
 
 
+def _alike_prototypes(closeness: float, alike: tuple[int, ...], to: int) -> np.ndarray:
+    """Prototypes where the ``alike`` labels lie ``closeness`` of the way to ``to``'s."""
+    prototypes = np.random.default_rng(0).normal(size=(6, 32))
+    for k in alike:
+        prototypes[k] = closeness * prototypes[to] + (1 - closeness) * prototypes[k]
+    return prototypes
+
+
+def _best_story(
+    golds: dict[str, tuple[ClipSeries, tuple[Step, ...]]], trainee: ClipSeries
+) -> tuple[str, list[tuple[str, int | None]]]:
+    from sopilot_pipeline.core.scoring.explain import align_to_golds
+    from sopilot_pipeline.core.scoring.gold_model import gold_variations
+    from sopilot_pipeline.core.scoring.score import best_gold
+
+    alignments = align_to_golds(golds, trainee)
+    best, result = best_gold(golds, trainee, alignments, gold_variations(golds))
+    return best, [(d.type, d.gold_step) for d in result.deviations]
+
+
+def test_a_swap_next_to_a_step_another_gold_merged_is_told() -> None:
+    """Five steps; one gold's detection merged steps 2 and 3 (1 and 2 from zero). A
+    trainee does step 4 before step 3, alike steps: the merged gold reads it as clean,
+    the gold with them apart as a swap of a step merged elsewhere with its other
+    neighbour, which the merged gold could only see by cutting its step in two (fresh
+    tuning seed 9201, detected, task 06)."""
+    prototypes = _alike_prototypes(0.5, (3,), to=2)
+    labels = sum(([s] * 4 for s in range(5)), [])
+    split = _gold_steps(4, 5)
+    merged = (
+        split[0],
+        Step(1, 4, 12, 2.0, 6.0),
+        Step(2, 12, 16, 6.0, 8.0),
+        Step(3, 16, 20, 8.0, 10.0),
+    )
+    camera = np.random.default_rng(9).normal(0, 0.3, 32)
+    golds = {
+        "split": (_series(labels, 1, prototypes=prototypes, camera=camera), split),
+        "merged": (_series(labels, 2, prototypes=prototypes), merged),
+    }
+    trainee = _series(sum(([s] * 4 for s in (0, 1, 3, 2, 4)), []), 3, prototypes=prototypes)
+    assert _best_story(golds, trainee) == ("split", [("swapped_step", 2)])
+
+
+def test_a_swap_of_a_step_another_gold_cut_in_two_is_told() -> None:
+    """Five steps; one gold's detection cut step 4 in two. A trainee does step 4 before
+    step 3: on the cut gold the two pieces move past step 3 together, which no single
+    edit says, so it reads the trainee as clean (steps alike) or as a swap and a missing
+    piece (steps unlike); the other gold tells the swap, and the cut gold's own costs
+    agree once its order is laid out on them (fresh tuning seed 9201, detected, task 04).
+    A clean trainee stays clean."""
+    labels = [0] * 4 + [1] * 4 + [2] * 4 + [3, 3, 4, 4] + [5] * 4
+    coarse = _gold_steps(4, 5)
+    cut = (
+        *coarse[:3],
+        Step(3, 12, 14, 6.0, 7.0),
+        Step(4, 14, 16, 7.0, 8.0),
+        Step(5, 16, 20, 8.0, 10.0),
+    )
+    camera = np.random.default_rng(9).normal(0, 0.3, 32)
+    for closeness in (0.3, 0.64):
+        prototypes = _alike_prototypes(closeness, (3, 4), to=2)
+        golds = {
+            "coarse": (_series(labels, 1, prototypes=prototypes, camera=camera), coarse),
+            "cut": (_series(labels, 2, prototypes=prototypes), cut),
+        }
+        swapped = [0] * 4 + [1] * 4 + [3, 3, 4, 4] + [2] * 4 + [5] * 4
+        trainee = _series(swapped, 3, prototypes=prototypes)
+        assert _best_story(golds, trainee) == ("coarse", [("swapped_step", 2)]), closeness
+        assert _best_story(golds, _series(labels, 4, prototypes=prototypes))[1] == []
+
+
 def test_a_slow_motion_that_dips_towards_rest_is_not_split_there() -> None:
     """A rest pose (REST) and a reach far from it (8, further from the rest pose than the
     other steps' motions). A trainee does the second step slowly and slows down

@@ -149,6 +149,12 @@ def best_gold(
     ]
     if finer:
         best = min(finer, key=rank.__getitem__)
+    elif across := [
+        g
+        for g in results
+        if _told_across_split(g, best, results, alignments, golds, variations, config)
+    ]:
+        best = min(across, key=rank.__getitem__)
     timely = _timely_elsewhere(results, variations, best)
     if timely:
         series, steps = golds[best]
@@ -224,7 +230,9 @@ def _tells_more(
     other gold, scored as clean). Not a swap of a pair the merged gold does in that
     order itself (``_merged_in_order``): merged, the pair two golds do in opposite
     orders is no longer seen as free (tuning seed 5252, detected: six trainees with a
-    false swap)."""
+    false swap). A swap of a step merged with its other neighbour is not such a pair:
+    the merged gold would have to cut its step in two to see it (fresh tuning seed 9201,
+    detected, task 06: the steps after a merged pair swapped, read as clean)."""
     mapping = dict(variations[g].counterparts).get(coarse_gold)
     if mapping is None:
         return False
@@ -235,9 +243,14 @@ def _tells_more(
     def coarse_step(step: int | None) -> int | None:
         return None if step is None else mapping[step]
 
-    inside = [d for d in result.deviations if coarse_step(d.gold_step) in merged]
+    def touched(d: Deviation) -> list[int | None]:
+        pair = [d.gold_step, d.gold_step + 1] if d.type == "swapped_step" else [d.gold_step]
+        return [coarse_step(s) for s in pair]
+
+    inside = [d for d in result.deviations if set(touched(d)) & merged]
     if any(
         d.type == "swapped_step"
+        and len(set(touched(d))) == 1
         and not _merged_in_order(golds[g], golds[coarse_gold], d.gold_step, mapping[d.gold_step])
         for d in inside
     ):
@@ -245,6 +258,46 @@ def _tells_more(
     outside = {(d.type, coarse_step(d.gold_step)) for d in result.deviations if d not in inside}
     told = {(d.type, d.gold_step) for d in coarse.deviations if d.gold_step not in merged}
     return bool(inside) and outside == told
+
+
+def _told_across_split(
+    g: str,
+    split_gold: str,
+    results: Mapping[str, ScoreResult],
+    alignments: Mapping[str, Explanation],
+    golds: Mapping[str, tuple[ClipSeries, tuple[Step, ...]]],
+    variations: Mapping[str, GoldVariation],
+    config: ScoringConfig | None,
+) -> bool:
+    """Whether gold ``g`` tells a swap of a step that ``split_gold`` has in pieces, a
+    story ``split_gold``'s own costs prefer once priced.
+
+    Where one gold's detection cut a step in two, a swap of that step with its
+    neighbour is, on the cut gold, two steps moved past one: no single edit of its
+    search, which then reads the trainee as clean with its worst steps matched at
+    0.7 (fresh tuning seed 9201, detected, task 04). Laid out on the cut gold's steps,
+    the other gold's order is priced as the search prices any order; where it explains
+    the cut gold's own costs better than its search did, that story is told."""
+    if g == split_gold or not any(d.type == "swapped_step" for d in results[g].deviations):
+        return False
+    mapping = dict(variations[split_gold].counterparts).get(g)
+    if mapping is None or -1 in mapping or not _merged(mapping):
+        return False
+    split_at = _merged(mapping)
+    if not any(
+        d.type == "swapped_step" and {d.gold_step, d.gold_step + 1} & split_at
+        for d in results[g].deviations
+    ):
+        return False
+    pieces = {c: [s for s, b in enumerate(mapping) if b == c] for c in set(mapping)}
+    order = tuple(s for c in alignments[g].sequence.order for s in pieces.get(c, []))
+    config = config or ScoringConfig()
+    steps, own = golds[split_gold][1], alignments[split_gold].sequence
+    prices, free = search_prices(config), variations[split_gold].free_pairs
+    told = align_step_sequence(alignments[split_gold].cost, steps, order, config.extra_cost)
+    return told.total_cost + prices.of_order(order, steps, free) < own.total_cost + prices.of_order(
+        own.order, steps, free
+    )
 
 
 def _disagreement(
