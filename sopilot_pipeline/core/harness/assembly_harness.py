@@ -11,7 +11,7 @@ Seeds are split by purpose, and fixed before any result on them was seen:
   5454 and 5555 were scored in the fourteenth session, those of 5656-5959 in the
   sixteenth and those of 6060-6363 in the eighteenth, as a first look at scoring on
   trainees nobody had seen; they are scoring tuning seeds since.
-* ``FRESH_TUNING_SEEDS`` (9201-9208, added in the twentieth session before any result on
+* ``FRESH_TUNING_SEEDS`` (9201-9216, added in the twentieth session before any result on
   them): scoring tuning seeds nobody had seen, because what the older tuning seeds
   taught had mostly stopped carrying over to the evaluation seeds.
 * ``EVALUATION_SEEDS`` (8101-8130): for reporting only; never tuned on, each fixed
@@ -50,7 +50,7 @@ from sopilot_pipeline.core.harness.assembly_render import (
 
 TUNING_SEEDS = (4242, 4343, 4444, 4545, 4646, 4747, 4848, 4949, 5050, 5151, 5252, 5353)
 STEP_DETECTION_SEEDS = tuple(range(5454, 6464, 101))
-FRESH_TUNING_SEEDS = tuple(range(9201, 9209))
+FRESH_TUNING_SEEDS = tuple(range(9201, 9217))
 EVALUATION_SEEDS = tuple(range(8101, 8131))
 STEP_COUNTS = (5, 7, 6, 8, 5, 7, 6, 8)
 TRAINEE_FORMATS = (  # (suffix, codec, fps, size)
