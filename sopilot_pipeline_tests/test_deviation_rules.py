@@ -471,6 +471,22 @@ def test_a_swap_of_a_step_another_gold_cut_in_two_is_told() -> None:
         assert _best_story(golds, _series(labels, 4, prototypes=prototypes))[1] == []
 
 
+def test_two_steps_left_out_are_not_a_swap_and_a_later_step_left_out() -> None:
+    """Six steps; the trainee leaves out steps 1 and 4. With cumulative state, step 6
+    done without step 4's part looks about as much like step 4 as like itself. One edit
+    at a time, the search reads steps 5 and 4 swapped and step 6 left out; a delete put
+    back and another step deleted instead is the better story by the search's own
+    measure (fresh tuning seed 9203, detected, task 07)."""
+    prototypes = np.random.default_rng(0).normal(size=(8, 32))
+    prototypes[6] = 0.56 * prototypes[3] + 0.44 * prototypes[5]  # step 6 without step 4
+    prototypes[7] = 0.3 * prototypes[5] + 0.7 * prototypes[4]  # step 5 without step 4
+    gold = _series(sum(([s] * 4 for s in range(6)), []), 1, prototypes=prototypes)
+    trainee = _series([1] * 4 + [2] * 4 + [7] * 4 + [6] * 4, 3, prototypes=prototypes)
+    result = evaluate_trainee(gold, _gold_steps(4, 6), trainee)
+    kinds = [(d.type, d.gold_step) for d in result.deviations]
+    assert kinds == [("missing_step", 0), ("missing_step", 3)]
+
+
 def test_a_slow_motion_that_dips_towards_rest_is_not_split_there() -> None:
     """A rest pose (REST) and a reach far from it (8, further from the rest pose than the
     other steps' motions). A trainee does the second step slowly and slows down
