@@ -487,6 +487,31 @@ def test_two_steps_left_out_are_not_a_swap_and_a_later_step_left_out() -> None:
     assert kinds == [("missing_step", 0), ("missing_step", 3)]
 
 
+def test_seconds_one_gold_reads_as_a_slow_step_and_another_as_an_extra_action_are_told() -> None:
+    """Two golds of four steps, the second filmed elsewhere and slower on step 2. A
+    trainee does something unrelated after step 2 that looks a little like it: one gold
+    reads the step as over time, the other as in time with an extra action after it.
+    That gold's finding the step in time must not excuse the slow step and leave the
+    seconds accounted for nowhere: the extra action is told (fresh tuning seed 9206,
+    task 06)."""
+    prototypes = _alike_prototypes(0.5, (5,), to=1)
+    fast = sum(([s] * 4 for s in range(4)), [])
+    slow = [0] * 4 + [1] * 6 + [2] * 4 + [3] * 4
+    slow_steps = (
+        Step(0, 0, 4, 0.0, 2.0),
+        Step(1, 4, 10, 2.0, 5.0),
+        Step(2, 10, 14, 5.0, 7.0),
+        Step(3, 14, 18, 7.0, 9.0),
+    )
+    camera = np.random.default_rng(9).normal(0, 0.4, 32)
+    golds = {
+        "a": (_series(fast, 1, prototypes=prototypes), _gold_steps(4, 4)),
+        "b": (_series(slow, 2, prototypes=prototypes, camera=camera), slow_steps),
+    }
+    trainee = _series([0] * 4 + [1] * 4 + [5] * 5 + [2] * 4 + [3] * 4, 3, prototypes=prototypes)
+    assert _best_story(golds, trainee) == ("b", [("extra_step", 1)])
+
+
 def test_a_slow_motion_that_dips_towards_rest_is_not_split_there() -> None:
     """A rest pose (REST) and a reach far from it (8, further from the rest pose than the
     other steps' motions). A trainee does the second step slowly and slows down

@@ -155,6 +155,7 @@ def best_gold(
         if _told_across_split(g, best, results, alignments, golds, variations, config)
     ]:
         best = min(across, key=rank.__getitem__)
+    best = _set_aside_elsewhere(results, variations, best) or best
     timely = _timely_elsewhere(results, variations, best)
     if timely:
         series, steps = golds[best]
@@ -192,6 +193,31 @@ def _timely_elsewhere(
             if h in results
         )
     )
+
+
+def _set_aside_elsewhere(
+    results: Mapping[str, ScoreResult], variations: Mapping[str, GoldVariation], best: str
+) -> str | None:
+    """Another gold that finds a step the best gold finds over time done in time, with
+    an extra action beside it: the seconds one gold gives the step, the other sets
+    aside as an action of its own. Excused as in time (``_timely_elsewhere``), the
+    best gold's story would account for those seconds nowhere; the other gold's story
+    accounts for them (fresh tuning seed 9206, task 06: a wipe after a step, read by
+    one gold as the step at 1.59x, by the other as the extra action it was, was
+    reported as nothing)."""
+    slow = [d.gold_step for d in results[best].deviations if d.type == "over_time"]
+    for h, mapping in variations[best].counterparts:
+        if h not in results:
+            continue
+        for step in slow:
+            own = mapping[step] if step is not None and step < len(mapping) else -1
+            beside = any(
+                d.type == "extra_step" and d.gold_step in (own, own - 1)
+                for d in results[h].deviations
+            )
+            if own >= 0 and beside and _timely_in(results[h], mapping, step):
+                return h
+    return None
 
 
 def _timely_in(other: ScoreResult, mapping: tuple[int, ...], step: int) -> bool:
