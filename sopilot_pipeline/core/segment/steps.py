@@ -228,15 +228,23 @@ float64 distances for a 60-minute video (7,200 clips) instead of 415 MB; a video
 this many clips is one block, as before."""
 
 
-def rest_pose_distance(vectors: np.ndarray, gap: int, visit_ratio: float) -> tuple[np.ndarray, int]:
+def rest_pose_distance(
+    vectors: np.ndarray, gap: int, visit_ratio: float, anchor: int | None = None
+) -> tuple[np.ndarray, int]:
     """Cosine distance of every clip to the rest pose, and the number of returns.
 
-    The rest pose is the clip with the most returns (ties: the closest returns), then
-    averaged over its returns so that no single clip's noise defines it.
+    The rest pose is the clip with the most returns (ties: the closest returns), or the
+    ``anchor`` clip, then averaged over its returns so that no single clip's noise
+    defines it.
     """
     z = l2_normalise(vectors - vectors.mean(axis=0)).astype(np.float64)
     best: tuple[tuple[int, float], list[int]] | None = None
-    for rows in row_blocks(len(z), REST_BLOCK_ROWS):  # not the whole n x n at once
+    blocks = (
+        [np.arange(anchor, anchor + 1)]
+        if anchor is not None
+        else row_blocks(len(z), REST_BLOCK_ROWS)
+    )
+    for rows in blocks:  # not the whole n x n at once
         distances = z[rows] @ z.T
         np.subtract(1.0, distances, out=distances)
         for row in distances:
@@ -286,17 +294,12 @@ def _rest_boundaries(
     from scipy.signal import find_peaks
 
     gap = _return_gap(min_clips)
-    distance, _ = rest_pose_distance(vectors, gap, config.rest_visit_ratio)
-    if not np.isfinite(distance).all():
+    read = _rest_distance(vectors, gap, config, None)
+    if require_start and read is not None and not (read[2] or read[3]):
+        read = _rest_distance(vectors, gap, config, 0)  # the pose the video opens in
+    if read is None:
         return None
-    median = float(np.median(distance))
-    at_rest = config.rest_start_ratio * median
-    closing = float(distance[-2:].min())
-    ends_at_rest = closing <= at_rest
-    # or both ends only partway at rest (``_RestReturns.opens_at_rest``)
-    opening = float(distance[:2].min())
-    opens_at_rest = opening <= at_rest
-    partway = max(opening, closing) < median
+    distance, at_rest, opens_at_rest, partway, ends_at_rest = read
     if require_start and not (opens_at_rest or partway):
         return None
     spread = float(np.percentile(distance, 90) - np.percentile(distance, 5))
@@ -316,6 +319,31 @@ def _rest_boundaries(
     return _RestReturns(
         boundaries, ends_at_rest, clear, opens_at_rest, standing_out, distance <= at_rest
     )
+
+
+def _rest_distance(
+    vectors: np.ndarray, gap: int, config: StepDetectionConfig, anchor: int | None
+) -> tuple[np.ndarray, float, bool, bool, bool] | None:
+    """The distance to the rest pose (``rest_pose_distance``; the ``anchor`` clip's pose
+    where given), the level that counts as at rest, and whether the video opens at rest,
+    opens and closes partway at rest, and ends at rest. None where the anchor's pose is
+    never come back to: no rest pose.
+
+    The pose most often come back to is the rest pose, but where each step ends by
+    pressing a part into the board, the press is come back to as often; taken for the
+    rest pose, the video does not open in it and is read by change points alone (fresh
+    tuning seed 9208, task 07: one boundary of five found). The pose the video opens in
+    is then asked: at rest there, the same boundaries as any video done from rest
+    (four of five); never come back to (a demo procedure opening mid-motion), none."""
+    distance, visits = rest_pose_distance(vectors, gap, config.rest_visit_ratio, anchor)
+    if not np.isfinite(distance).all() or (anchor is not None and visits < 2):
+        return None
+    median = float(np.median(distance))
+    at_rest = config.rest_start_ratio * median
+    closing = float(distance[-2:].min())
+    opening = float(distance[:2].min())
+    partway = max(opening, closing) < median
+    return distance, at_rest, opening <= at_rest, partway, closing <= at_rest
 
 
 def _boundaries_at(
