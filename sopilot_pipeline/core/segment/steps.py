@@ -288,14 +288,18 @@ def _rest_boundaries(
     min_clips: int,
     config: StepDetectionConfig,
     require_start: bool,
+    opening_pose: bool = False,
 ) -> _RestReturns | None:
     """Boundaries at the returns to rest; None when the video does not open at rest
-    (``require_start``) or has fewer than two returns inside it."""
+    (``require_start``) or has fewer than two returns inside it. ``opening_pose``: a
+    gold's detection asks the pose it opens in where the pose most come back to is not
+    it (``_rest_distance``); a trainee's rest is not asked so (three trainees of the
+    fresh tuning seeds then misread a slow step or an extra action)."""
     from scipy.signal import find_peaks
 
     gap = _return_gap(min_clips)
     read = _rest_distance(vectors, gap, config, None)
-    if require_start and read is not None and not (read[2] or read[3]):
+    if opening_pose and require_start and read is not None and not (read[2] or read[3]):
         read = _rest_distance(vectors, gap, config, 0)  # the pose the video opens in
     if read is None:
         return None
@@ -471,7 +475,7 @@ def detect_step_boundaries(
         return found.boundaries if found is not None else _NONE
     kernel = _kernel_boundaries(vectors, min_clips, config.penalty_per_sec * rate)
     if config.method == "auto":
-        found = _rest_boundaries(vectors, start_sec, end_sec, min_clips, config, True)
+        found = _rest_boundaries(vectors, start_sec, end_sec, min_clips, config, True, True)
         if _auto_prefers_rest(found, kernel, config):
             assert found is not None
             return found.boundaries
