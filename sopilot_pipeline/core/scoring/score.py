@@ -204,7 +204,9 @@ def _set_aside_elsewhere(
     best gold's story would account for those seconds nowhere; the other gold's story
     accounts for them (fresh tuning seed 9206, task 06: a wipe after a step, read by
     one gold as the step at 1.59x, by the other as the extra action it was, was
-    reported as nothing)."""
+    reported as nothing). Not where the other gold's story tells more besides: a slow
+    step it reads as a step left out and an extra action is two misreadings for one
+    (fresh tuning seed 9209, task 06)."""
     slow = [d.gold_step for d in results[best].deviations if d.type == "over_time"]
     for h, mapping in variations[best].counterparts:
         if h not in results:
@@ -215,7 +217,8 @@ def _set_aside_elsewhere(
                 d.type == "extra_step" and d.gold_step in (own, own - 1)
                 for d in results[h].deviations
             )
-            if own >= 0 and beside and _timely_in(results[h], mapping, step):
+            fewer = len(results[h].deviations) <= len(results[best].deviations)
+            if own >= 0 and beside and fewer and _timely_in(results[h], mapping, step):
                 return h
     return None
 
