@@ -749,6 +749,37 @@ def test_an_action_that_looks_like_the_rest_pose_but_keeps_moving_is_cut_off_a_s
     assert split([0.03] * 4 + [0.0] * 6) == [(0, 9)]  # a step and a long pause
 
 
+def test_a_dwell_busy_near_rest_is_an_extra_action_whatever_its_cost() -> None:
+    """A step of 2 s measured 5 s: the path holds the step's last moment for 3.5 s and
+    matches it there no worse than elsewhere. Busy near rest throughout (a wipe the
+    embedder sees close to the rest pose, fresh tuning seed 9210 task 01), the dwell is
+    an extra action; not busy (a pause, or a trainee whose rest is unread), it is the
+    step's time."""
+    from sopilot_pipeline.core.scoring.explain import Explanation
+    from sopilot_pipeline.core.scoring.performed import _dwell_extras
+    from sopilot_pipeline.core.scoring.results import ScoringConfig
+    from sopilot_pipeline.core.scoring.step_alignment import StepPlacement, StepSequencePath
+
+    t = np.arange(10) * 0.5
+    trainee = ClipSeries(np.zeros((10, 4), dtype=np.float32), t, t + 1.0)
+    steps = (Step(0, 0, 4, 0.0, 2.0),)
+    path = np.array([(0, 0), (1, 1), (2, 2), *((3, c) for c in range(3, 10))], np.int32)
+    seq = StepSequencePath((0,), 0.0, (StepPlacement(0, 0, 9, 0.4),), (), path)
+    alignment = Explanation(np.full((4, 10), 0.4), 1.0, seq, ())
+
+    def dwells(busy: np.ndarray | None) -> dict:
+        times = {0: (0.0, 5.0)}
+        held = None if busy is None else (lambda: busy)
+        return _dwell_extras(
+            alignment, steps, trainee, GoldVariation(rest_pose=True), ScoringConfig(), times, held
+        )
+
+    wiping = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1], dtype=bool)
+    assert [(r.first_clip, r.last_clip) for r in dwells(wiping).values()] == [(4, 9)]
+    assert dwells(np.zeros(10, dtype=bool)) == {}
+    assert dwells(None) == {}
+
+
 def test_a_slow_last_steps_long_closing_rest_is_no_extra_action() -> None:
     """A trainee does the last step slowly and stays at rest to the end of the video, a
     rest that looks a little unlike the gold's (10: the rest pose, shifted): the path

@@ -74,8 +74,10 @@ def performed_steps(
     actions = [r for r in split_extras if r not in slow_parts]
     times = _step_times(seq, spans, trainee, config, slow_parts, resting, departures, idle, actions)
     _stop_at_gold_end(seq, steps, trainee, times)
-    dwells = _dwell_extras(alignment, steps, trainee, variation, config, times)
-    if variation.rest_pose and len(returns()):  # held at rest: a pause, no action
+    seen_at_rest = variation.rest_pose and len(returns()) > 0
+    busy = (lambda: rest().busy) if seen_at_rest else None
+    dwells = _dwell_extras(alignment, steps, trainee, variation, config, times, busy)
+    if seen_at_rest:  # held at rest: a pause, no action
         dwells = {s: d for s, d in dwells.items() if not _pause(d, rest(), config)}
     matches: dict[int, StepMatch] = {}
     for p in seq.placements:
@@ -366,6 +368,7 @@ def _dwell_extras(
     variation: GoldVariation,
     config: ScoringConfig,
     times: dict[int, tuple[float, float]],
+    busy: Callable[[], np.ndarray] | None = None,
 ) -> dict[int, ExtraRun]:
     """Extra actions done in the middle of a step, per step.
 
@@ -384,6 +387,11 @@ def _dwell_extras(
     its cost (``performed_steps`` leaves it to the step): a last step's closing rest
     that looks a little unlike the gold's, held on the gold's last moment (tuning seed
     5757 task 04, detected: a last step at 2.3x read as a step and an extra action).
+    A dwell in which the trainee is busy near rest (``TraineeRest.busy``) for
+    ``extra_min_sec`` is an action whatever its cost: a wipe the embedder sees close to
+    the rest pose matches the gold's return to rest about as well as the step matches
+    elsewhere (fresh tuning seeds 9209 and 9210: two wipes read as the step before them
+    at 1.77x and 2.53x); a slow step's dwell is its pause, still at rest.
     """
     seq = alignment.sequence
     path = seq.path
@@ -405,7 +413,11 @@ def _dwell_extras(
         if (len(dwell) - pace) * stride < config.extra_min_sec:
             continue
         dwell_cost = float(alignment.cost[moment, dwell].mean())
-        if dwell_cost < float(alignment.cost[rest[:, 0], rest[:, 1]].mean()) + config.dwell_margin:
+        busy_sec = 0.0 if busy is None else float(busy()[dwell[1:]].sum()) * stride
+        costlier = (
+            dwell_cost >= float(alignment.cost[rest[:, 0], rest[:, 1]].mean()) + config.dwell_margin
+        )
+        if not costlier and busy_sec < config.extra_min_sec:
             continue  # the same moment held longer (a pause, a slow part): over time
         d0, d1 = trainee.span_times(int(dwell.min()) + 1, int(dwell.max()))
         if slower_than_golds(t1 - t0 - (d1 - d0), step, variation, config):
