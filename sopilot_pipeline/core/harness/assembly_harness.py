@@ -15,9 +15,9 @@ Seeds are split by purpose, and fixed before any result on them was seen:
   them): scoring tuning seeds nobody had seen, because what the older tuning seeds
   taught had mostly stopped carrying over to the evaluation seeds.
 * ``EVALUATION_SEEDS`` (8101-8130): for reporting only; never tuned on, each fixed
-  before any result on it was seen. 8101-8127 have been run (benchmarks/RESULTS.md
+  before any result on it was seen. 8101-8128 have been run (benchmarks/RESULTS.md
   says on which code; a change was made after 8111, 8112 and 8113, so they count as
-  seen); 8128-8130 have not: the next unseen seeds (8118-8120 added in the ninth
+  seen); 8129 and 8130 have not: the next unseen seeds (8118-8120 added in the ninth
   session, 8121-8130 in the tenth, each before any result on it).
 
 Each task has one gold, or two golds that perform one pair of neighbouring steps in
