@@ -324,9 +324,8 @@ def _told_across_split(
     steps, own = golds[split_gold][1], alignments[split_gold].sequence
     prices, free = search_prices(config), variations[split_gold].free_pairs
     told = align_step_sequence(alignments[split_gold].cost, steps, order, config.extra_cost)
-    return told.total_cost + prices.of_order(order, steps, free) < own.total_cost + prices.of_order(
-        own.order, steps, free
-    )
+    told_total = told.total_cost + prices.of_order(order, steps, free)
+    return told_total < own.total_cost + prices.of_order(own.order, steps, free)
 
 
 def _disagreement(

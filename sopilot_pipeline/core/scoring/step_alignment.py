@@ -490,7 +490,6 @@ def _exchanged_deletes(
     """
     while True:
         base = current.total_cost + prices.of_order(current.order, steps)
-        left_out = [e for e in edits if e.kind == "delete"]
         best: tuple[float, int, Edit, StepSequencePath] | None = None
         for i, edit in enumerate(edits):
             if edit.kind != "delete":
@@ -503,7 +502,7 @@ def _exchanged_deletes(
                 gain = base - trial.total_cost - prices.of_order(order, steps)
                 if gain > 1e-6 and (best is None or gain > best[0]):
                     best = (gain, i, Edit("delete", (p,), edit.saving + gain), trial)
-        if best is None or not left_out:
+        if best is None:
             return current, edits
         _, i, edits[i], current = best
 
