@@ -209,24 +209,28 @@ def _set_aside_elsewhere(
     (fresh tuning seed 9209, task 06)."""
     slow = [d.gold_step for d in results[best].deviations if d.type == "over_time"]
     for h, mapping in variations[best].counterparts:
-        if h not in results:
+        if h not in results or len(results[h].deviations) > len(results[best].deviations):
             continue
         for step in slow:
-            own = mapping[step] if step is not None and step < len(mapping) else -1
+            own = _counterpart(mapping, step)
             beside = any(
                 d.type == "extra_step" and d.gold_step in (own, own - 1)
                 for d in results[h].deviations
             )
-            fewer = len(results[h].deviations) <= len(results[best].deviations)
-            if own >= 0 and beside and fewer and _timely_in(results[h], mapping, step):
+            if own >= 0 and beside and _timely_in(results[h], mapping, step):
                 return h
     return None
+
+
+def _counterpart(mapping: tuple[int, ...], step: int | None) -> int:
+    """The other gold's step performing this gold's ``step`` (-1 for none)."""
+    return mapping[step] if step is not None and step < len(mapping) else -1
 
 
 def _timely_in(other: ScoreResult, mapping: tuple[int, ...], step: int) -> bool:
     """Whether ``other`` finds the trainee's ``step`` (through ``mapping``, that gold's
     step performing each of this gold's) done and not over time."""
-    own = mapping[step] if step < len(mapping) else -1
+    own = _counterpart(mapping, step)
     if own < 0 or own in _merged(mapping):
         return False
     done = any(m.found and m.step.index == own for m in other.step_matches)
@@ -310,7 +314,7 @@ def _told_across_split(
     if g == split_gold or not any(d.type == "swapped_step" for d in results[g].deviations):
         return False
     mapping = dict(variations[split_gold].counterparts).get(g)
-    if mapping is None or -1 in mapping or not _merged(mapping):
+    if mapping is None or -1 in mapping:
         return False
     split_at = _merged(mapping)
     if not any(

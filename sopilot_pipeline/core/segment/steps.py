@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numba
 import numpy as np
@@ -299,7 +299,7 @@ def _rest_boundaries(
 
     gap = _return_gap(min_clips)
     read = _rest_distance(vectors, gap, config, None)
-    if opening_pose and require_start and read is not None and not (read[2] or read[3]):
+    if opening_pose and require_start and read is not None and not (read.opens or read.partway):
         read = _rest_distance(vectors, gap, config, 0)  # the pose the video opens in
     if read is None:
         return None
@@ -325,9 +325,17 @@ def _rest_boundaries(
     )
 
 
+class _RestReading(NamedTuple):
+    distance: np.ndarray  # per clip, to the rest pose
+    at_rest: float  # the distance that counts as at rest
+    opens: bool  # the video opens at rest
+    partway: bool  # it opens and closes partway at rest
+    ends: bool  # it ends at rest
+
+
 def _rest_distance(
     vectors: np.ndarray, gap: int, config: StepDetectionConfig, anchor: int | None
-) -> tuple[np.ndarray, float, bool, bool, bool] | None:
+) -> _RestReading | None:
     """The distance to the rest pose (``rest_pose_distance``; the ``anchor`` clip's pose
     where given), the level that counts as at rest, and whether the video opens at rest,
     opens and closes partway at rest, and ends at rest. None where the anchor's pose is
@@ -347,7 +355,7 @@ def _rest_distance(
     closing = float(distance[-2:].min())
     opening = float(distance[:2].min())
     partway = max(opening, closing) < median
-    return distance, at_rest, opening <= at_rest, partway, closing <= at_rest
+    return _RestReading(distance, at_rest, opening <= at_rest, partway, closing <= at_rest)
 
 
 def _boundaries_at(
