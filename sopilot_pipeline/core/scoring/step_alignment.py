@@ -381,8 +381,7 @@ def settle_edits(
     edits: list[Edit],
 ) -> tuple[StepSequencePath, tuple[Edit, ...]]:
     """What the greedy rounds settled on, second-guessed where one edit at a time cannot
-    see the better story: deletes moved, an early stop, moved steps, swapped cores."""
-    current, edits = _refit_deletes(cost, steps, prices, current, edits)
+    see the better story: deletes exchanged, an early stop, moved steps, swapped cores."""
     current, edits = _exchanged_deletes(cost, steps, prices, current, edits)
     current, edits = _stopped_early(cost, steps, prices, current, edits)
     current, edits = _moved_steps(cost, steps, prices.extra_cost, current, edits)
@@ -427,50 +426,6 @@ def _swap_over_delete(
     return delete
 
 
-def _refit_deletes(
-    cost: np.ndarray,
-    steps: tuple[Step, ...],
-    prices: SearchPrices,
-    current: StepSequencePath,
-    edits: list[Edit],
-) -> tuple[StepSequencePath, list[Edit]]:
-    """Move a delete to the neighbouring step when that explains the trainee better.
-
-    The search takes one edit at a time, so a delete chosen early is never weighed
-    against the deletes that follow it. A trainee who stops two steps early leaves
-    the last two gold steps without clips; deleting either one alone still squeezes
-    the other into the trainee's last clips, and the search may delete the step before
-    the true pair, matching the trainee's last step to the wrong gold step (three
-    early stops of three on tuning seed 4343, authored steps). Each deleted step is
-    tried back in place of a performed neighbour, by the same measure as the search
-    (total cost plus the price of the deletes), until no such move pays.
-    """
-    moved = True
-    while moved:
-        moved = False
-        for i, edit in enumerate(edits):
-            if edit.kind != "delete":
-                continue
-            s = edit.steps[0]
-            touched = {t for e in edits for t in e.steps}
-            for n in (s - 1, s + 1):
-                if n not in current.order or n in touched:
-                    continue
-                order = tuple(s if t == n else t for t in current.order)
-                trial = align_step_sequence(cost, steps, order, prices.extra_cost)
-                gain = (
-                    current.total_cost
-                    + prices.of("delete", (s,), steps)
-                    - trial.total_cost
-                    - prices.of("delete", (n,), steps)
-                )
-                if gain > 1e-6:
-                    edits[i] = Edit("delete", (n,), edit.saving + gain)
-                    current, moved = trial, True
-                    break
-    return current, edits
-
-
 def _exchanged_deletes(
     cost: np.ndarray,
     steps: tuple[Step, ...],
@@ -479,14 +434,19 @@ def _exchanged_deletes(
     edits: list[Edit],
 ) -> tuple[StepSequencePath, list[Edit]]:
     """A deleted step put back in its place and a performed step deleted instead, when
-    that explains the trainee better, whatever the other edits touch.
+    that explains the trainee better by the search's own measure (cost plus the prices
+    of the order's edits), the best such exchange at a time until none pays.
 
-    ``_refit_deletes`` moves a delete only to an untouched neighbour. With cumulative
-    state a step done after a left-out one looks unlike its gold (the part before it is
-    not there), and the search may pay for a swap and a delete at the end where one
-    delete in the middle tells it: fresh tuning seed 9203 (detected, task 07), steps 1
-    and 4 left out, read as steps 1 and 6 left out and 4 and 5 swapped, a story the
-    search's own measure (cost plus the prices of the order's edits) finds dearer by 0.7.
+    The search takes one edit at a time, so a delete chosen early is never weighed
+    against the edits that follow it. A trainee who stops two steps early leaves the
+    last two gold steps without clips; deleting either one alone still squeezes the
+    other into the trainee's last clips, and the search may delete the step before the
+    true pair (three early stops of three on tuning seed 4343, authored steps: the
+    delete belongs on the neighbour). With cumulative state a step done after a
+    left-out one looks unlike its gold (the part before it is not there), and the
+    search may pay for a swap and a delete at the end where one delete in the middle
+    tells it (fresh tuning seed 9203, detected, task 07: steps 1 and 4 left out, read
+    as steps 1 and 6 left out and 4 and 5 swapped, a story dearer by 0.7).
     """
     while True:
         base = current.total_cost + prices.of_order(current.order, steps)
