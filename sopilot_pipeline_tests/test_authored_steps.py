@@ -19,6 +19,7 @@ from sopilot_pipeline.core.segment.authored_steps import (
     parse_steps_csv,
     sidecar_path,
 )
+from sopilot_pipeline.core.segment.steps import steps_from_boundaries, steps_from_spans
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.process import process_watch_folder
 
@@ -79,11 +80,24 @@ def test_every_bad_sidecar_says_which_line_and_why(data: bytes, message: str) ->
 
 def test_a_step_too_short_for_its_own_clip_is_refused_on_its_line() -> None:
     clip_starts = np.arange(0, 10, 0.5)
-    steps = parse_steps_csv(b"start_sec,end_sec,name\n0,3.1,a\n3.1,3.3,b\n3.3,6,c\n", 10.0)
-    with pytest.raises(SidecarError, match="line 3: no clip starts inside 3.1-3.3 s"):
+    # clips stand for 0.5-s strides centred at 0.25, 0.75, ...: none is centred in 3.3-3.7
+    steps = parse_steps_csv(b"start_sec,end_sec,name\n0,3.3,a\n3.3,3.7,b\n3.7,6,c\n", 10.0)
+    with pytest.raises(SidecarError, match="line 3: no clip is centred inside 3.3-3.7 s"):
         authored_gold_steps(steps, clip_starts)
     ok = authored_gold_steps(steps[:1] + steps[2:], clip_starts)
     assert [(s.start_clip, s.end_clip, s.name) for s in ok] == [(0, 7, "a"), (7, 12, "c")]
+
+
+def test_a_clip_that_starts_just_before_an_authored_step_is_that_steps() -> None:
+    """The clip starting at 2.5 s stands for 2.5-3.0 s, mostly the second step's (which
+    a slow trainee's slow start from rest matched, read as the first step's)."""
+    clip_starts = np.arange(0, 10, 0.5)
+    steps = parse_steps_csv(b"start_sec,end_sec,name\n0,2.6,a\n2.6,6,b\n", 10.0)
+    got = authored_gold_steps(steps, clip_starts)
+    assert [(s.start_clip, s.end_clip) for s in got] == [(0, 5), (5, 12)]
+    detected = steps_from_boundaries(np.array([5]), clip_starts, clip_starts + 1.0)
+    read_back = steps_from_spans([(s.start_sec, s.end_sec, "", 1.0) for s in detected], clip_starts)
+    assert [(s.start_clip, s.end_clip) for s in read_back] == [(0, 5), (5, 20)]
 
 
 def test_sidecar_path_is_beside_the_video_with_the_stem() -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sopilot_pipeline.core.segment.steps import Step, steps_from_spans
+from sopilot_pipeline.core.segment.steps import Step, clip_middles, steps_from_spans
 
 SIDECAR_SUFFIX = ".steps.csv"
 REQUIRED_COLUMNS = ("start_sec", "end_sec", "name")
@@ -161,20 +161,22 @@ def read_sidecar(
 def authored_gold_steps(
     authored: tuple[AuthoredStep, ...], start_sec: np.ndarray
 ) -> tuple[Step, ...]:
-    """Authored steps on the gold's clips. A step in which no clip starts (shorter than
-    the clip spacing, 0.5 s by default) cannot be told apart: an error on its line."""
+    """Authored steps on the gold's clips. A step that holds no clip (no clip's stride
+    is centred in it: shorter than the clip spacing, 0.5 s by default) cannot be told
+    apart: an error on its line."""
     spans = [(a.start_sec, a.end_sec, a.name, a.weight) for a in authored]
     steps = steps_from_spans(spans, start_sec)
+    middles = clip_middles(start_sec)
     spacing = float(np.median(np.diff(start_sec))) if len(start_sec) > 1 else 0.0
     previous_end = 0
     for a, step in zip(authored, steps, strict=True):
         owns = (
             step.start_clip >= previous_end
-            and a.start_sec - 1e-6 <= start_sec[step.start_clip] < a.end_sec - 1e-6
+            and a.start_sec - 1e-6 <= middles[step.start_clip] < a.end_sec - 1e-6
         )
         if not owns:
             raise SidecarError(
-                f"line {a.line}: no clip starts inside {a.start_sec:g}-{a.end_sec:g} s "
+                f"line {a.line}: no clip is centred inside {a.start_sec:g}-{a.end_sec:g} s "
                 f"(clips start every {spacing:.2f} s): the step is too short to score"
             )
         previous_end = step.end_clip
