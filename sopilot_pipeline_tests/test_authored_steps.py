@@ -20,6 +20,7 @@ from sopilot_pipeline.core.segment.authored_steps import (
     sidecar_path,
 )
 from sopilot_pipeline.core.segment.steps import steps_from_boundaries, steps_from_spans
+from sopilot_pipeline.core.store.embeddings import gold_keys_for_task, load_steps
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.process import process_watch_folder
 
@@ -147,6 +148,9 @@ def test_authored_steps_name_and_weigh_everything_and_a_change_rescores(
 
     steps = _table(data, "steps")
     assert steps.columns[-1] == "step_name"
+    embedder = settings.embedder.name
+    (gold_key,) = gold_keys_for_task(settings.layout, task, embedder)
+    assert all(s.authored for s in load_steps(settings.layout, task, gold_key))
     assert steps.filter(pl.col("task_id") == task)["step_name"].to_list() == STEP_NAMES
     assert steps.filter(pl.col("task_id") == "broken_sidecar_task").height == 0
     rejected = _table(data, "rejected_videos").filter(pl.col("task_id") == "broken_sidecar_task")

@@ -89,7 +89,8 @@ def load_steps(layout: DataLayout, task_id: str, gold_key: str) -> tuple[Step, .
     rows = read_table(layout.table_file("steps", task_id, gold_key)).to_pylist()
     series, _ = load_clip_series(layout, "gold", gold_key)
     details = layout.gold_step_details(gold_key)
-    weights = read_json(details).get("weights", []) if details.exists() else []
+    recorded = read_json(details) if details.exists() else {}
+    weights = recorded.get("weights", [])
     rows = sorted(rows, key=lambda r: r["step"])
     spans = [
         (
@@ -100,7 +101,8 @@ def load_steps(layout: DataLayout, task_id: str, gold_key: str) -> tuple[Step, .
         )
         for i, r in enumerate(rows)
     ]
-    return steps_from_spans(spans, series.start_sec)
+    authored = str(recorded.get("source", "")).startswith("authored")
+    return steps_from_spans(spans, series.start_sec, authored)
 
 
 def current_adapter(layout: DataLayout, embedder: str) -> FeatureAdapter | None:
