@@ -19,7 +19,11 @@ from sopilot_pipeline.core.segment.authored_steps import (
     parse_steps_csv,
     sidecar_path,
 )
-from sopilot_pipeline.core.segment.steps import steps_from_boundaries, steps_from_spans
+from sopilot_pipeline.core.segment.steps import (
+    steps_from_boundaries,
+    steps_from_spans,
+    tiled_steps,
+)
 from sopilot_pipeline.core.store.embeddings import gold_keys_for_task, load_steps
 from sopilot_pipeline.defs.resources import SopilotSettings
 from sopilot_pipeline.process import process_watch_folder
@@ -99,6 +103,20 @@ def test_a_clip_that_starts_just_before_an_authored_step_is_that_steps() -> None
     detected = steps_from_boundaries(np.array([5]), clip_starts, clip_starts + 1.0)
     read_back = steps_from_spans([(s.start_sec, s.end_sec, "", 1.0) for s in detected], clip_starts)
     assert [(s.start_clip, s.end_clip) for s in read_back] == [(0, 5), (5, 20)]
+
+
+def test_authored_steps_are_scored_as_tiles_the_rest_left_out_included() -> None:
+    """An author who leaves the rest out of every step (between steps, at the start and
+    the end) still gets steps that run on to where the next begins, as a trainee's
+    pause is counted in the step before it; the steps table keeps the author's times."""
+    clip_starts = np.arange(0, 10, 0.5)
+    sidecar = b"start_sec,end_sec,name\n0.4,2.6,a\n3.1,5.9,b\n6.4,8.8,c\n"
+    authored = authored_gold_steps(parse_steps_csv(sidecar, 10.0), clip_starts)
+    assert [(s.start_sec, s.end_sec) for s in authored] == [(0.4, 2.6), (3.1, 5.9), (6.4, 8.8)]
+    scored = tiled_steps(authored, clip_starts, clip_starts + 1.0)
+    assert [(s.start_sec, s.end_sec) for s in scored] == [(0.0, 3.1), (3.1, 6.4), (6.4, 10.5)]
+    assert [(s.start_clip, s.end_clip) for s in scored] == [(0, 6), (6, 13), (13, 20)]
+    assert all(s.authored and s.name for s in scored)
 
 
 def test_sidecar_path_is_beside_the_video_with_the_stem() -> None:

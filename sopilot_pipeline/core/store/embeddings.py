@@ -20,7 +20,7 @@ from sopilot_pipeline.core.embed.registry import feature_groups, moving_share
 from sopilot_pipeline.core.embed.series import ClipSeries
 from sopilot_pipeline.core.scoring.results import GoldVariation, ScoreResult
 from sopilot_pipeline.core.scoring.step_alignment import Edit
-from sopilot_pipeline.core.segment.steps import Step, steps_from_spans
+from sopilot_pipeline.core.segment.steps import Step, steps_from_spans, tiled_steps
 from sopilot_pipeline.core.store.layout import DataLayout, read_json, write_json
 from sopilot_pipeline.core.store.provenance import gold_versions_by_task
 from sopilot_pipeline.core.store.tables import read_table
@@ -101,8 +101,10 @@ def load_steps(layout: DataLayout, task_id: str, gold_key: str) -> tuple[Step, .
         )
         for i, r in enumerate(rows)
     ]
-    authored = str(recorded.get("source", "")).startswith("authored")
-    return steps_from_spans(spans, series.start_sec, authored)
+    if str(recorded.get("source", "")).startswith("authored"):
+        steps = steps_from_spans(spans, series.start_sec, authored=True)
+        return tiled_steps(steps, series.start_sec, series.end_sec)
+    return steps_from_spans(spans, series.start_sec)
 
 
 def current_adapter(layout: DataLayout, embedder: str) -> FeatureAdapter | None:
