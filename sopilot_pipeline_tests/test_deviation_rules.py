@@ -586,7 +586,9 @@ def test_a_short_stretch_before_the_trainee_leaves_rest_again_is_the_step_before
     """A stretch the path set aside between two steps, too short to be an action, in
     the first step's excursion (the trainee leaves rest only after it) is that step's
     end, a slow return (detected tuning seed 4444: a slow first step measured 1.33x with
-    it split between the two). At rest throughout, it is a pause: shared, half each."""
+    it split between the two). At rest throughout, it is a pause: shared, half each.
+    Where the trainee sets off again inside it, the step before's end is there (fresh
+    tuning seed 9208 task 08: a slow step's first clip went to the step before it)."""
     from sopilot_pipeline.core.scoring.performed import _step_times
     from sopilot_pipeline.core.scoring.rest import departures
     from sopilot_pipeline.core.scoring.results import ScoringConfig
@@ -613,6 +615,8 @@ def test_a_short_stretch_before_the_trainee_leaves_rest_again_is_the_step_before
     # at rest, off on the first step (2-5) and the stretch (6, 7), at rest, off again
     assert first_step_end([1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]) == 4.0
     assert first_step_end([1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1]) == 3.5
+    # back at rest in clip 6, off again from clip 7: the next step begins there
+    assert first_step_end([1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1]) == 3.5
 
 
 def test_a_short_stretch_at_the_edge_of_an_extra_action_is_no_steps_time() -> None:

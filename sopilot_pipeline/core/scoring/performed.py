@@ -209,9 +209,11 @@ def _step_times(
     fumbling before the next one is slow on the next (tuning seeds 5050 and 5353: a
     slow step's start, unlike the gold's, split with the step before it, which was then
     over time and the slow step not). A stretch in the step before's excursion and not
-    the next one's is all the step before's, unless it is at rest throughout: a pause,
-    shared as before (tuning seed 4646: a wipe the heuristic embedder sees as rest,
-    given to the step before, was read as that step being slow; detected 4444 task 06:
+    the next one's is all the step before's (up to where the trainee sets off again
+    inside it: fresh tuning seed 9208 task 08, a slow step's first clip), unless it is
+    at rest throughout: a pause, shared as before (tuning seed 4646: a wipe the
+    heuristic embedder sees as rest, given to the step before, was read as that step
+    being slow; detected 4444 task 06:
     a slow first step's return to rest split with the next step left it at 1.33x).
     A longer stretch that is the slow part of a step (``_slow_parts``) is all that step's;
     a short one that meets an extra action split off a step's span (``actions``) is that
@@ -239,6 +241,11 @@ def _step_times(
                 split = t0  # the run is the start of the next step's excursion
             elif apart == [False, True] and not resting()[run.first_clip : run.last_clip + 1].all():
                 split = t1  # the end of the step before's excursion
+                inside = departures()[
+                    (departures() > run.first_clip) & (departures() <= run.last_clip)
+                ]
+                if len(inside):  # ... up to where the trainee sets off again
+                    split = float(trainee.start_sec[inside[0]])
         if before is not None:
             times[before] = (times[before][0], max(times[before][1], split))
         if after is not None:
