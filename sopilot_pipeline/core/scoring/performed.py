@@ -355,7 +355,7 @@ def _pause_kept_by_step_before(
     rest, and a trainee's still clips at rest matched it. On the authored runs of
     fresh tuning seeds 9201-9204 and 9213-9216 this measured a clean step at 1.39x
     (9216 task 05) and a slow step's closing pause on the step after it (9203 task 04,
-    read in time); clean steps' durations off by more than 0.6 s 79 -> 67 of 3,343.
+    read in time); clean steps' durations off by more than 0.6 s 82 -> 67 of 3,343.
     Detected steps begin in the middle of the rest before them (``_boundaries_at``): a
     clean detected step then measured the whole pause too long (9204 task 03), so not
     there. Clips at rest that move (the hand setting off within the clip) stay."""
