@@ -14,11 +14,12 @@ Seeds are split by purpose, and fixed before any result on them was seen:
 * ``FRESH_TUNING_SEEDS`` (9201-9216, added in the twentieth session before any result on
   them): scoring tuning seeds nobody had seen, because what the older tuning seeds
   taught had mostly stopped carrying over to the evaluation seeds.
-* ``EVALUATION_SEEDS`` (8101-8130): for reporting only; never tuned on, each fixed
-  before any result on it was seen. 8101-8128 have been run (benchmarks/RESULTS.md
+* ``EVALUATION_SEEDS`` (8101-8140): for reporting only; never tuned on, each fixed
+  before any result on it was seen. 8101-8129 have been run (benchmarks/RESULTS.md
   says on which code; a change was made after 8111, 8112 and 8113, so they count as
-  seen); 8129 and 8130 have not: the next unseen seeds (8118-8120 added in the ninth
-  session, 8121-8130 in the tenth, each before any result on it).
+  seen); 8130-8140 have not: the next unseen seeds (8118-8120 added in the ninth
+  session, 8121-8130 in the tenth, 8131-8140 in the twenty-first, each before any
+  result on it).
 
 Each task has one gold, or two golds that perform one pair of neighbouring steps in
 opposite orders (both orders are correct). Trainees: clean repeats (in a two-gold task
@@ -51,7 +52,7 @@ from sopilot_pipeline.core.harness.assembly_render import (
 TUNING_SEEDS = (4242, 4343, 4444, 4545, 4646, 4747, 4848, 4949, 5050, 5151, 5252, 5353)
 STEP_DETECTION_SEEDS = tuple(range(5454, 6464, 101))
 FRESH_TUNING_SEEDS = tuple(range(9201, 9217))
-EVALUATION_SEEDS = tuple(range(8101, 8131))
+EVALUATION_SEEDS = tuple(range(8101, 8141))
 STEP_COUNTS = (5, 7, 6, 8, 5, 7, 6, 8)
 TRAINEE_FORMATS = (  # (suffix, codec, fps, size)
     (".mp4", "libx264", 24, (320, 240)),
