@@ -947,34 +947,3 @@ def test_a_step_another_gold_finds_in_time_is_not_over_time(tmp_path) -> None:
     )
     save_trainee_alignment(layout, "k", SavedAlignment.of(best, result, adapter, variations["a"]))
     assert load_trainee_alignment(layout, "k", "e").timely_elsewhere == frozenset({1})
-
-
-def test_a_still_pause_opening_the_next_steps_time_is_the_authored_step_befores() -> None:
-    """An author marks a step where the hand sets off. The trainee keeps still at rest
-    in clips 6 and 7 (at rest, nothing moving) that the path gave to the second step:
-    they are the first step's pause (fresh tuning seed 9216 task 05: a clean step at
-    1.39x). A clip at rest in which the hand sets off (it moves) stays the second
-    step's, and so does the whole span where the trainee never sets off in it."""
-    from sopilot_pipeline.core.scoring.performed import _pause_kept_by_step_before
-    from sopilot_pipeline.core.scoring.rest import TraineeRest
-    from sopilot_pipeline.core.scoring.step_alignment import StepPlacement, StepSequencePath
-
-    t = np.arange(14) * 0.5
-    trainee = ClipSeries(np.zeros((14, 4), dtype=np.float32), t, t + 1.0)
-    placements = (StepPlacement(0, 0, 5, 0.1), StepPlacement(1, 6, 13, 0.1))
-    seq = StepSequencePath((0, 1), 0.0, placements, (), np.zeros((0, 2), np.int32))
-
-    def boundary(resting: list[int], active: list[int] | None) -> float:
-        none = np.zeros(14, dtype=np.int64)
-        moving = None if active is None else np.array(active, dtype=bool)
-        rest = TraineeRest(none, np.array(resting, dtype=bool), none.astype(bool), moving, 0.5)
-        times = {0: (0.0, 3.0), 1: (3.0, 7.0)}
-        _pause_kept_by_step_before(seq, times, trainee, rest)
-        assert times[0][1] == times[1][0]
-        return times[0][1]
-
-    at_rest = [1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1]
-    assert boundary(at_rest, [0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0]) == 4.0
-    assert boundary(at_rest, [0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 0]) == 3.5
-    assert boundary(at_rest, None) == 3.0  # motion not measured: where the path put it
-    assert boundary([1] * 14, [0] * 14) == 3.0  # never sets off: nothing to move to

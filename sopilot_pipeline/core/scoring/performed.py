@@ -73,8 +73,6 @@ def performed_steps(
     )
     actions = [r for r in split_extras if r not in slow_parts]
     times = _step_times(seq, spans, trainee, config, slow_parts, resting, departures, idle, actions)
-    if variation.rest_pose and len(returns()) and all(s.authored for s in steps):
-        _pause_kept_by_step_before(seq, times, trainee, rest())
     _stop_at_gold_end(seq, steps, trainee, times)
     seen_at_rest = variation.rest_pose and len(returns()) > 0
     busy = (lambda: rest().busy) if seen_at_rest else None
@@ -337,43 +335,6 @@ def _rest_between(returns: np.ndarray, span: tuple[int, int], run: ExtraRun) -> 
     middles = [(span[0] + span[1]) // 2, (run.first_clip + run.last_clip) // 2]
     excursion = np.searchsorted(returns, middles, side="right")
     return bool(excursion[0] != excursion[1])
-
-
-def _pause_kept_by_step_before(
-    seq: StepSequencePath,
-    times: dict[int, tuple[float, float]],
-    trainee: ClipSeries,
-    rest: TraineeRest,
-) -> None:
-    """Where a performed step's time opens with the trainee keeping still in its rest
-    pose (at rest and nothing moving, ``TraineeRest.active``), those moments are the
-    pause that ends the step before it, measured against authored steps.
-
-    An author marks a step where the hand sets off, so the pause before it is the step
-    before's, and a gold clip is the step's that holds the middle of its stride
-    (``steps_from_spans``): the next step's first gold clip still holds a moment of
-    rest, and a trainee's still clips at rest matched it. On the authored runs of
-    fresh tuning seeds 9201-9204 and 9213-9216 this measured a clean step at 1.39x
-    (9216 task 05) and a slow step's closing pause on the step after it (9203 task 04,
-    read in time); clean steps' durations off by more than 0.6 s 82 -> 67 of 3,343.
-    Detected steps begin in the middle of the rest before them (``_boundaries_at``): a
-    clean detected step then measured the whole pause too long (9204 task 03), so not
-    there. Clips at rest that move (the hand setting off within the clip) stay."""
-    if rest.active is None:
-        return
-    still = rest.resting & ~rest.active
-    start = trainee.start_sec
-    order = [p.step for p in seq.placements]
-    for before, after in zip(order[:-1], order[1:], strict=True):
-        (a0, a1), (b0, b1) = times[before], times[after]
-        if abs(a1 - b0) > 1e-6:
-            continue
-        first = k = int(np.searchsorted(start, b0 - 1e-6))
-        while k < len(start) and still[k] and start[k] < b1 - 1e-6:
-            k += 1
-        if k > first and k < len(start) and start[k] < b1 - 1e-6:
-            t = float(start[k])
-            times[before], times[after] = (a0, t), (t, b1)
 
 
 def _stop_at_gold_end(

@@ -81,8 +81,8 @@ class Step:
     end_sec: float
     name: str = ""  # authored name; detected steps are "step 1", "step 2", ...
     weight: float = 1.0  # penalty multiplier (authored steps may be critical)
-    # marked by the gold's author (a sidecar), who marks a step where the hand sets off;
-    # detected steps begin in the middle of the rest before them
+    # marked by the gold's author in a sidecar (scored as tiles, ``tiled_steps``), not
+    # detected
     authored: bool = False
 
     @property
