@@ -116,7 +116,7 @@ def test_authored_steps_are_scored_as_tiles_the_rest_left_out_included() -> None
     scored = tiled_steps(authored, clip_starts, clip_starts + 1.0)
     assert [(s.start_sec, s.end_sec) for s in scored] == [(0.0, 3.1), (3.1, 6.4), (6.4, 10.5)]
     assert [(s.start_clip, s.end_clip) for s in scored] == [(0, 6), (6, 13), (13, 20)]
-    assert all(s.authored and s.name for s in scored)
+    assert [(s.name, s.weight) for s in scored] == [(s.name, s.weight) for s in authored]
 
 
 def test_sidecar_path_is_beside_the_video_with_the_stem() -> None:
@@ -168,7 +168,9 @@ def test_authored_steps_name_and_weigh_everything_and_a_change_rescores(
     assert steps.columns[-1] == "step_name"
     embedder = settings.embedder.name
     (gold_key,) = gold_keys_for_task(settings.layout, task, embedder)
-    assert all(s.authored for s in load_steps(settings.layout, task, gold_key))
+    scored = load_steps(settings.layout, task, gold_key)  # as tiles: no gold clip left out
+    assert scored[0].start_clip == 0
+    assert all(a.end_clip == b.start_clip for a, b in zip(scored, scored[1:], strict=False))
     assert steps.filter(pl.col("task_id") == task)["step_name"].to_list() == STEP_NAMES
     assert steps.filter(pl.col("task_id") == "broken_sidecar_task").height == 0
     rejected = _table(data, "rejected_videos").filter(pl.col("task_id") == "broken_sidecar_task")

@@ -165,7 +165,7 @@ def authored_gold_steps(
     is centred in it: shorter than the clip spacing, 0.5 s by default) cannot be told
     apart: an error on its line."""
     spans = [(a.start_sec, a.end_sec, a.name, a.weight) for a in authored]
-    steps = steps_from_spans(spans, start_sec, authored=True)
+    steps = steps_from_spans(spans, start_sec)
     middles = clip_middles(start_sec)
     spacing = float(np.median(np.diff(start_sec))) if len(start_sec) > 1 else 0.0
     previous_end = 0

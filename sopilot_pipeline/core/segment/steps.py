@@ -81,9 +81,6 @@ class Step:
     end_sec: float
     name: str = ""  # authored name; detected steps are "step 1", "step 2", ...
     weight: float = 1.0  # penalty multiplier (authored steps may be critical)
-    # marked by the gold's author in a sidecar (scored as tiles, ``tiled_steps``), not
-    # detected
-    authored: bool = False
 
     @property
     def duration_sec(self) -> float:
@@ -541,7 +538,7 @@ def clip_middles(start_sec: np.ndarray) -> np.ndarray:
 
 
 def steps_from_spans(
-    spans: list[tuple[float, float, str, float]], start_sec: np.ndarray, authored: bool = False
+    spans: list[tuple[float, float, str, float]], start_sec: np.ndarray
 ) -> tuple[Step, ...]:
     """Steps given in seconds ``(start, end, name, weight)`` mapped onto clips: a clip
     belongs to the step that holds the middle of its stride (``clip_middles``), so a
@@ -560,8 +557,7 @@ def steps_from_spans(
         first = int(np.searchsorted(middles, t0 - 1e-6))
         last = int(np.searchsorted(middles, t1 - 1e-6))
         first = min(first, len(start_sec) - 1)
-        end = max(last, first + 1)
-        steps.append(Step(k, first, end, t0, t1, name or "", weight, authored))
+        steps.append(Step(k, first, max(last, first + 1), t0, t1, name or "", weight))
     return tuple(steps)
 
 

@@ -101,10 +101,10 @@ def load_steps(layout: DataLayout, task_id: str, gold_key: str) -> tuple[Step, .
         )
         for i, r in enumerate(rows)
     ]
+    steps = steps_from_spans(spans, series.start_sec)
     if str(recorded.get("source", "")).startswith("authored"):
-        steps = steps_from_spans(spans, series.start_sec, authored=True)
         return tiled_steps(steps, series.start_sec, series.end_sec)
-    return steps_from_spans(spans, series.start_sec)
+    return steps
 
 
 def current_adapter(layout: DataLayout, embedder: str) -> FeatureAdapter | None:
