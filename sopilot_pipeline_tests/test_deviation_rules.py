@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import pairwise
 
 import numpy as np
 
@@ -947,3 +948,55 @@ def test_a_step_another_gold_finds_in_time_is_not_over_time(tmp_path) -> None:
     )
     save_trainee_alignment(layout, "k", SavedAlignment.of(best, result, adapter, variations["a"]))
     assert load_trainee_alignment(layout, "k", "e").timely_elsewhere == frozenset({1})
+
+
+def test_a_wipe_near_rest_is_an_extra_action_in_a_trainee_who_sets_off_at_once(
+    tmp_path,
+) -> None:
+    """A wipe after the second step, close to where the hand rests (clips like the rest
+    pose that keep moving for 2 s). A trainee who opens at rest is read at rest and the
+    wipe is an extra action. One who sets off before the camera's first clip has
+    nothing of its own that says which pose is rest: unread, the wipe was the second
+    step slow (fresh tuning seeds 9209 and 9212, three trainees). Its golds, done from
+    rest, say it (``GoldVariation.rest_pose_vector``), and the saved alignment keeps it
+    for ``trainee_score``'s replay."""
+    from sopilot_pipeline.core.scoring.gold_model import gold_variations
+    from sopilot_pipeline.core.store.embeddings import (
+        SavedAlignment,
+        load_trainee_alignment,
+        save_trainee_alignment,
+    )
+    from sopilot_pipeline.core.store.layout import DataLayout
+
+    def filmed(labels: list[int], seed: int, busy: range = range(0)) -> ClipSeries:
+        clips = _series(labels, seed)
+        moving = np.where(np.array(labels) == REST, 0.001, 0.03)
+        moving[list(busy)] = 0.03
+        return ClipSeries(clips.vectors, clips.start_sec, clips.end_sec, moving)
+
+    gold_labels = [[REST, REST, 0, 0, 0, REST], [7, 8, 8, REST], *map(_step, (2, 3, 5))]
+    gold = filmed(sum(gold_labels, []), seed=1)
+    edges = np.cumsum([0, *map(len, gold_labels)]).tolist()
+    steps = tuple(Step(i, a, b, a * 0.5, b * 0.5) for i, (a, b) in enumerate(pairwise(edges)))
+    variation = gold_variations({"g": (gold, steps)}, rest_pose=True)["g"]
+    assert len(variation.rest_pose_vector) == gold.vectors.shape[1]
+    unread = GoldVariation(rest_pose=True)
+
+    def kinds(opening: list[int], variation: GoldVariation) -> list:
+        wipe = range(len(opening) + 4, len(opening) + 8)
+        labels = [*opening, 7, 8, 8, REST, *[REST] * 4, *sum(map(_step, (2, 3, 5)), [])]
+        result = evaluate_trainee(gold, steps, filmed(labels, 2, wipe), variation=variation)
+        return [(d.type, d.gold_step) for d in result.deviations]
+
+    at_rest, at_once = [REST, 0, 0, 0, REST], [0, 0, 0, REST]
+    assert kinds(at_rest, unread) == kinds(at_rest, variation) == [("extra_step", 1)]
+    assert kinds(at_once, unread) == [("over_time", 1)]
+    assert kinds(at_once, variation) == [("extra_step", 1)]
+
+    adapter = TaskAdapter(
+        FeatureAdapter(np.zeros(32, np.float32), np.ones(32, np.float32), "v", "e", 3, 40)
+    )
+    result = evaluate_trainee(gold, steps, gold, variation=variation)
+    layout = DataLayout(tmp_path)
+    save_trainee_alignment(layout, "k", SavedAlignment.of("g", result, adapter, variation))
+    assert load_trainee_alignment(layout, "k", "e").variation == variation

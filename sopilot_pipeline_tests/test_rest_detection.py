@@ -113,3 +113,24 @@ def test_a_trainee_return_must_be_clearer_than_a_gold_boundary() -> None:
     assert len(trainee_rest(x, start, end, strict)[0]) == 4
     loose = StepDetectionConfig(trainee_rest_prominence=0.3)
     assert len(trainee_rest(x, start, end, loose)[0]) == 5
+
+
+def test_a_trainee_who_sets_off_at_once_is_read_at_the_golds_rest_pose() -> None:
+    """Nothing in a trainee that opens mid-step says which pose it keeps coming back to
+    is its rest; its task's golds, done from rest, do. Asked with their rest pose
+    (``rest_pose`` of a gold filmed alike), the trainee's returns are read; asked with
+    another pose (a part pressed into the board, come back to as often), or not asked,
+    they are not."""
+    from sopilot_pipeline.core.segment.steps import rest_pose, trainee_rest
+
+    # six alike steps, the first begun before the camera's first clip
+    x, start, end, truth = _performance(opening_rest=0.0, closing_rest=1.0)
+    assert not len(trainee_rest(x, start, end)[0])
+    gold, g_start, g_end, _ = _performance(opening_rest=1.0, closing_rest=1.0, seed=5)
+    pose = rest_pose(gold, g_start, g_end)
+    assert pose is not None and float(pose @ REST) / np.linalg.norm(REST) > 0.9
+    returns, resting = trainee_rest(x, start, end, golds_rest_pose=pose)
+    assert np.abs(start[returns] - start[truth]).max() <= CLIP_SEC
+    assert len(returns) == len(truth) and resting[-1] and not resting[0]
+    elsewhere = (REACH / np.linalg.norm(REACH)).astype(np.float32)
+    assert not len(trainee_rest(x, start, end, golds_rest_pose=elsewhere)[0])

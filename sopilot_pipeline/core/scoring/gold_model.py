@@ -28,7 +28,12 @@ import numpy as np
 from sopilot_pipeline.core.embed.series import ClipSeries
 from sopilot_pipeline.core.scoring.explain import align_to_gold
 from sopilot_pipeline.core.scoring.results import GoldVariation, ScoringConfig
-from sopilot_pipeline.core.segment.steps import Step, default_step_name, performed_from_rest
+from sopilot_pipeline.core.segment.steps import (
+    Step,
+    default_step_name,
+    performed_from_rest,
+    rest_pose,
+)
 
 GoldSteps = tuple[ClipSeries, tuple[Step, ...]]
 REST_POSE_WHERE_WEIGHT = 2.0
@@ -39,6 +44,17 @@ def is_rest_pose_task(golds: Mapping[str, ClipSeries]) -> bool:
     return bool(golds) and all(
         performed_from_rest(g.vectors, g.start_sec, g.end_sec) for g in golds.values()
     )
+
+
+def golds_rest_pose(golds: Mapping[str, GoldSteps]) -> tuple[float, ...]:
+    """The golds' rest pose in their (adapted) features: the unit mean of each gold's
+    (``segment.steps.rest_pose``); empty when none has one."""
+    poses = [rest_pose(g.vectors, g.start_sec, g.end_sec) for g, _ in golds.values()]
+    poses = [p for p in poses if p is not None]
+    if not poses:
+        return ()
+    mean = np.mean(poses, axis=0)
+    return tuple(float(x) for x in mean / max(float(np.linalg.norm(mean)), 1e-8))
 
 
 def task_feature_scale(rest_pose: bool, where: np.ndarray | None) -> np.ndarray | None:
@@ -114,6 +130,7 @@ def gold_variations(
     the longest time any gold takes over it (one gold: no variation); ``rest_pose``
     says the task is performed from a rest pose (``is_rest_pose_task``)."""
     out: dict[str, GoldVariation] = {}
+    pose = golds_rest_pose(golds) if rest_pose else ()
     for key, (series, steps) in golds.items():
         free: set[tuple[int, int]] = set()
         slowest = np.array([s.duration_sec for s in steps], dtype=np.float64)
@@ -133,6 +150,7 @@ def gold_variations(
             free_pairs=frozenset(free),
             slowest_duration_sec=tuple(float(d) for d in slowest),
             rest_pose=rest_pose,
+            rest_pose_vector=pose,
             counterparts=tuple(counterparts),
         )
     return out

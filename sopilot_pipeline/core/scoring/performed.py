@@ -46,7 +46,9 @@ def performed_steps(
     seq = alignment.sequence
     # the trainee's returns to rest, clips at rest and busy near it: once per trainee,
     # when a rule asks (in a rest-pose task ``_start_where_rest_is_left`` always does)
-    rest = cache(lambda: rest_of(trainee))
+    rest = cache(
+        lambda: rest_of(trainee, variation.rest_pose_vector if variation.rest_pose else ())
+    )
 
     def returns() -> np.ndarray:
         return rest().returns

@@ -131,18 +131,23 @@ def read_rest(
     return TraineeRest(returns, pose & ~busy, busy, active, stride)
 
 
-_REST_OF: dict[int, tuple[weakref.ref[ClipSeries], TraineeRest]] = {}
+_REST_OF: dict[int, tuple[weakref.ref[ClipSeries], tuple[float, ...], TraineeRest]] = {}
 
 
-def rest_of(trainee: ClipSeries) -> TraineeRest:
+def rest_of(trainee: ClipSeries, golds_rest_pose: tuple[float, ...] = ()) -> TraineeRest:
     """The trainee's rest, once per trainee series, not once per gold that explains it:
-    an O(n^2) distance, 4 s for a 60-minute video. Only the last series is kept."""
+    an O(n^2) distance, 4 s for a 60-minute video. Only the last series is kept.
+    ``golds_rest_pose``: its task's golds' rest pose, where they are done from rest
+    (``segment.steps.trainee_rest``)."""
     held = _REST_OF.get(id(trainee))
-    if held is not None and held[0]() is trainee:
-        return held[1]
-    returns, pose = trainee_rest(trainee.vectors, trainee.start_sec, trainee.end_sec)
+    if held is not None and held[0]() is trainee and held[1] == golds_rest_pose:
+        return held[2]
+    pose = np.asarray(golds_rest_pose, dtype=np.float32) if golds_rest_pose else None
+    returns, at_rest = trainee_rest(
+        trainee.vectors, trainee.start_sec, trainee.end_sec, golds_rest_pose=pose
+    )
     motion = None if trainee.motion is None else np.asarray(trainee.motion)
-    found = read_rest(returns, pose, motion, trainee.start_sec)
+    found = read_rest(returns, at_rest, motion, trainee.start_sec)
     _REST_OF.clear()
-    _REST_OF[id(trainee)] = (weakref.ref(trainee), found)
+    _REST_OF[id(trainee)] = (weakref.ref(trainee), golds_rest_pose, found)
     return found

@@ -64,6 +64,9 @@ class GoldVariation:
     # the task is performed from a rest pose: a slow-looking step with a return to rest
     # inside is the step and an extra action (``_split_at_rest``)
     rest_pose: bool = False
+    # the golds' rest pose (unit vector, adapted features; empty: none): how a trainee
+    # that opens mid-step is read at rest (``segment.steps.trainee_rest``)
+    rest_pose_vector: tuple[float, ...] = ()
     # per other gold of the task, that gold's step performing each of these steps (-1:
     # none): where golds explain a trainee differently, each explanation is tried on the
     # others (``score.best_gold``)

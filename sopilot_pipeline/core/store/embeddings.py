@@ -177,6 +177,7 @@ def save_trainee_alignment(layout: DataLayout, key: str, saved: SavedAlignment) 
             free_pairs=np.array(sorted(saved.variation.free_pairs), dtype=np.int32).reshape(-1, 2),
             slowest_duration_sec=np.array(saved.variation.slowest_duration_sec, dtype=np.float64),
             rest_pose=np.array(saved.variation.rest_pose),
+            rest_pose_vector=np.array(saved.variation.rest_pose_vector, dtype=np.float32),
             timely_elsewhere=np.array(sorted(saved.timely_elsewhere), dtype=np.int32),
         ),
     )
@@ -216,6 +217,9 @@ def load_trainee_alignment(layout: DataLayout, key: str, embedder: str) -> Saved
                 if "slowest_duration_sec" in f.files
                 else (),
                 rest_pose=bool(f["rest_pose"]) if "rest_pose" in f.files else False,
+                rest_pose_vector=tuple(float(x) for x in f["rest_pose_vector"])
+                if "rest_pose_vector" in f.files
+                else (),
             ),
             timely_elsewhere=frozenset(int(s) for s in f["timely_elsewhere"])
             if "timely_elsewhere" in f.files
