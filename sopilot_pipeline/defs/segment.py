@@ -15,6 +15,7 @@ from sopilot_pipeline.core.embed.series import ClipSeries
 from sopilot_pipeline.core.segment.authored_steps import (
     SidecarError,
     authored_gold_steps,
+    authored_source,
     read_sidecar,
     sidecar_path,
 )
@@ -68,7 +69,7 @@ def segment_gold(
     task_id = meta["task_id"]
     video = layout.watch / task_id / "gold" / meta["video"]
     steps, sidecar_sha256 = _authored_steps(layout, key, meta, video, series)
-    source = f"authored ({sidecar_path(video).name})" if steps else "detected"
+    source = authored_source(video) if steps else "detected"
     if steps is None:
         steps = detect_gold_steps(
             series.vectors,

@@ -42,6 +42,16 @@ class AuthoredStep:
     line: int = 0  # where it is in the file, for messages
 
 
+def authored_source(video: Path) -> str:
+    """How a gold's steps came from its sidecar, as recorded with them (``source``)."""
+    return f"authored ({sidecar_path(video).name})"
+
+
+def is_authored_source(source: str) -> bool:
+    """Whether recorded steps came from a sidecar (``authored_source``), not detection."""
+    return source.startswith("authored (")
+
+
 def sidecar_path(video: Path) -> Path:
     """Where the authored steps of ``video`` live (the stem without the extension)."""
     stem = video.name.rsplit(".", 1)[0] if "." in video.name else video.name

@@ -20,6 +20,7 @@ from sopilot_pipeline.core.embed.registry import feature_groups, moving_share
 from sopilot_pipeline.core.embed.series import ClipSeries
 from sopilot_pipeline.core.scoring.results import GoldVariation, ScoreResult
 from sopilot_pipeline.core.scoring.step_alignment import Edit
+from sopilot_pipeline.core.segment.authored_steps import is_authored_source
 from sopilot_pipeline.core.segment.steps import Step, steps_from_spans, tiled_steps
 from sopilot_pipeline.core.store.layout import DataLayout, read_json, write_json
 from sopilot_pipeline.core.store.provenance import gold_versions_by_task
@@ -102,7 +103,7 @@ def load_steps(layout: DataLayout, task_id: str, gold_key: str) -> tuple[Step, .
         for i, r in enumerate(rows)
     ]
     steps = steps_from_spans(spans, series.start_sec)
-    if str(recorded.get("source", "")).startswith("authored"):
+    if is_authored_source(str(recorded.get("source", ""))):
         return tiled_steps(steps, series.start_sec, series.end_sec)
     return steps
 
