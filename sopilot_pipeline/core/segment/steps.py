@@ -491,16 +491,30 @@ def rest_pose(
 ) -> np.ndarray | None:
     """A gold's rest pose: the unit mean of its clips at rest as ``auto`` detection reads
     it (the pose it opens in asked, ``_rest_boundaries``); None when it has none."""
+    found, vectors, _ = _gold_rest(vectors, start_sec, end_sec, config)
+    if found is None or found.resting is None or not found.resting.any():
+        return None
+    return l2_normalise(vectors[found.resting].mean(axis=0, keepdims=True))[0]
+
+
+def _gold_rest(
+    vectors: np.ndarray,
+    start_sec: np.ndarray,
+    end_sec: np.ndarray,
+    config: StepDetectionConfig | None,
+) -> tuple[_RestReturns | None, np.ndarray, int]:
+    """A gold's returns to rest as ``auto`` detection reads them (None: none, or the
+    video is shorter than two steps), its vectors as float32 and its shortest step in
+    clips."""
     config = config or StepDetectionConfig()
     vectors = np.asarray(vectors, dtype=np.float32)
     start_sec = np.asarray(start_sec, dtype=np.float64)
     min_clips = _min_clips(start_sec, config)
     if len(vectors) < 2 * min_clips:
-        return None
-    found = _rest_boundaries(vectors, start_sec, np.asarray(end_sec), min_clips, config, True, True)
-    if found is None or found.resting is None or not found.resting.any():
-        return None
-    return l2_normalise(vectors[found.resting].mean(axis=0, keepdims=True))[0]
+        return None, vectors, min_clips
+    end_sec = np.asarray(end_sec)
+    found = _rest_boundaries(vectors, start_sec, end_sec, min_clips, config, True, True)
+    return found, vectors, min_clips
 
 
 def detect_step_boundaries(
@@ -544,16 +558,11 @@ def performed_from_rest(
     the rest-pose weights and rules, and four of them read so asked: a slow step read in
     time (authored 9214 task 08) and an extra action read as the step before it slow
     (detected 9216 task 06) were mended, nothing went wrong."""
-    config = config or StepDetectionConfig()
-    vectors = np.asarray(vectors, dtype=np.float32)
-    start_sec = np.asarray(start_sec, dtype=np.float64)
-    min_clips = _min_clips(start_sec, config)
-    if len(vectors) < 2 * min_clips:
-        return False
-    found = _rest_boundaries(vectors, start_sec, np.asarray(end_sec), min_clips, config, True, True)
+    found, vectors, min_clips = _gold_rest(vectors, start_sec, end_sec, config)
     if found is None:
         return False
-    penalty = config.penalty_per_sec * clips_per_second(start_sec)
+    config = config or StepDetectionConfig()
+    penalty = config.penalty_per_sec * clips_per_second(np.asarray(start_sec, dtype=np.float64))
     return _auto_prefers_rest(found, _kernel_boundaries(vectors, min_clips, penalty), config)
 
 
