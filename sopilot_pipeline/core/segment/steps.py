@@ -279,6 +279,8 @@ class _RestReturns:
     # per clip: in the rest pose (as close to it as the opening clips of a video that
     # opens at rest, ``rest_start_ratio``)
     resting: np.ndarray | None = None
+    # it opens and closes partway at rest (``_RestReading.partway``)
+    opens_partway: bool = False
 
 
 def _rest_boundaries(
@@ -321,7 +323,13 @@ def _rest_boundaries(
     boundaries = _boundaries_at(split, start_sec, end_sec, config)
     standing_out = float(np.median(found["prominences"][returns])) / spread
     return _RestReturns(
-        boundaries, ends_at_rest, clear, opens_at_rest, standing_out, distance <= at_rest
+        boundaries,
+        ends_at_rest,
+        clear,
+        opens_at_rest,
+        standing_out,
+        distance <= at_rest,
+        partway,
     )
 
 
@@ -466,23 +474,21 @@ def trainee_rest(
     min_clips = _min_clips(start_sec, config)
     if len(vectors) < 2 * min_clips:
         return _NONE, nowhere
-    end_sec = np.asarray(end_sec)
-    found = _rest_boundaries(vectors, start_sec, end_sec, min_clips, config, True)
-    if found is None and golds_rest_pose is not None:
-        found = _rest_boundaries(vectors, start_sec, end_sec, min_clips, config, False)
-        if found is not None and not _in_pose(found, vectors, golds_rest_pose):
-            found = None
+    # read once, whether it opens at rest or not: the distance to the pose is O(n^2)
+    found = _rest_boundaries(vectors, start_sec, np.asarray(end_sec), min_clips, config, False)
     if found is None or found.resting is None:
+        return _NONE, nowhere
+    if not (found.opens_at_rest or found.opens_partway) and (
+        golds_rest_pose is None or not _in_pose(found.resting, vectors, golds_rest_pose)
+    ):
         return _NONE, nowhere
     return found.clear, found.resting
 
 
-def _in_pose(found: _RestReturns, vectors: np.ndarray, pose: np.ndarray) -> bool:
-    """Whether the clip most like ``pose`` (cosine) is at rest in ``found``."""
-    if found.resting is None:
-        return False
+def _in_pose(resting: np.ndarray, vectors: np.ndarray, pose: np.ndarray) -> bool:
+    """Whether the clip most like ``pose`` (cosine) is at rest (``resting``)."""
     nearest = int(np.argmax(l2_normalise(vectors) @ pose.astype(np.float32)))
-    return bool(found.resting[nearest])
+    return bool(resting[nearest])
 
 
 def rest_pose(
