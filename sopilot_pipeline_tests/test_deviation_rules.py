@@ -196,6 +196,20 @@ def test_of_two_neighbours_over_time_the_slower_lends_to_the_other() -> None:
     assert _slow_steps(both, []) == [1, 2]
 
 
+def test_a_step_measured_far_short_lends_its_shortfall_to_the_step_it_meets() -> None:
+    """Gold steps of 2 s and 2.5 s cut inside one motion; the trainee's boundary falls a
+    second early: 1.0 s (0.5x) and 3.5 s (1.40x, over time alone). The first piece's
+    shortfall is the second's surplus: neither is over time. A second piece slow beyond
+    what the first lacks (5.0 s), and a first piece measured in time beside a 3.5-s
+    second one (the second not met by a short step), stay over time."""
+    cut = (_match(0, 2.0, 0.0, 1.0), _match(1, 2.5, 1.0, 4.5), _match(2, 3.0, 4.5, 7.5))
+    assert _slow_steps(cut, []) == []
+    slower = (_match(0, 2.0, 0.0, 1.0), _match(1, 2.5, 1.0, 6.0), _match(2, 3.0, 6.0, 9.0))
+    assert _slow_steps(slower, []) == [1]
+    in_time = (_match(0, 2.0, 0.0, 1.5), _match(1, 2.5, 1.5, 5.0), _match(2, 3.0, 5.0, 8.0))
+    assert _slow_steps(in_time, []) == [1]
+
+
 def _left_out(match: StepMatch) -> StepMatch:
     return StepMatch(match.step, False, False, float("nan"), float("nan"), float("nan"))
 

@@ -141,6 +141,41 @@ def lent_by_neighbours(
             before = abs(t1 - m.trainee_start_sec) <= near
             if (after or before) and lender_ratio > ratio[m.step.index]:
                 lent[m.step.index] = stride_sec
+    for step, shortfall in _lent_by_short_neighbours(found, reference, stride_sec).items():
+        lent[step] = max(lent.get(step, 0.0), shortfall)
+    return lent
+
+
+SHORT_NEIGHBOUR_RATIO = 2 / 3
+"""A step measured in less than this share of its gold time is taken to have lent its
+neighbour time (``_lent_by_short_neighbours``)."""
+
+
+def _lent_by_short_neighbours(
+    found: list[StepMatch], reference: dict[int, float], stride_sec: float
+) -> dict[int, float]:
+    """Per performed step, the shortfall of a step it meets that measures under
+    ``SHORT_NEIGHBOUR_RATIO`` of its gold time: the boundary between the two was drawn
+    inside the short one, and the time it lacks is the other's surplus.
+
+    Detected steps cut at a shallow dip (a grasp that looks like the rest pose) leave
+    the trainee's boundary between the two pieces unsure: on fresh tuning seed 9206's
+    detected run (tasks 03 and 05) seven trainees measured the first piece at 0.5x and
+    the second at 1.4-1.6x, both pieces together in time, a false over time each. No
+    performance halves a step; a boundary drawn a second early does."""
+    near = stride_sec / 2 + 1e-6
+    lent: dict[int, float] = {}
+    for short in found:
+        shortfall = reference[short.step.index] - short.duration_sec
+        if short.duration_sec >= SHORT_NEIGHBOUR_RATIO * reference[short.step.index]:
+            continue
+        for m in found:
+            meets = (
+                abs(short.trainee_start_sec - m.trainee_end_sec) <= near
+                or abs(short.trainee_end_sec - m.trainee_start_sec) <= near
+            )
+            if m is not short and meets:
+                lent[m.step.index] = max(lent.get(m.step.index, 0.0), shortfall)
     return lent
 
 
