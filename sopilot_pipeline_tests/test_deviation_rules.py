@@ -634,6 +634,39 @@ def test_a_short_stretch_before_the_trainee_leaves_rest_again_is_the_step_before
     assert first_step_end([1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1]) == 3.5
 
 
+def test_a_still_piece_split_off_a_span_is_shared_by_the_steps_around_it() -> None:
+    """A piece split off the second step's span at a return to rest (clips 6-8, 1.5 s:
+    long enough for an action) in which the trainee keeps still is a pause, not an
+    action: the two steps share it, half each, as any pause between them. Dropped, it
+    was neither step's time and a slow first step lost its long rest (fresh tuning seed
+    9203 task 03, early sidecars)."""
+    from sopilot_pipeline.core.scoring.performed import _step_times
+    from sopilot_pipeline.core.scoring.results import ScoringConfig
+    from sopilot_pipeline.core.scoring.step_alignment import (
+        ExtraRun,
+        StepPlacement,
+        StepSequencePath,
+    )
+
+    t = np.arange(14) * 0.5
+    trainee = ClipSeries(np.zeros((14, 4), dtype=np.float32), t, t + 1.0)
+    placements = (StepPlacement(0, 0, 5, 0.1), StepPlacement(1, 6, 13, 0.1))
+    seq = StepSequencePath((0, 1), 0.0, placements, (), np.zeros((0, 2), np.int32))
+    spans = {0: (0, 5), 1: (9, 13)}
+    at_rest = np.array([1, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1], dtype=bool)
+    never = np.zeros(0, dtype=np.int64)
+    piece = ExtraRun(0, 6, 8)
+    times = _step_times(
+        seq, spans, trainee, ScoringConfig(), {}, lambda: at_rest, lambda: never, set(), [], [piece]
+    )
+    assert times == {0: (0.0, 3.75), 1: (3.75, 7.5)}
+    # an action split off so is not shared: its edges are its own
+    times = _step_times(
+        seq, spans, trainee, ScoringConfig(), {}, lambda: at_rest, lambda: never, set(), [piece]
+    )
+    assert times == {0: (0.0, 3.0), 1: (4.5, 7.5)}
+
+
 def test_a_short_stretch_at_the_edge_of_an_extra_action_is_no_steps_time() -> None:
     """An extra action split off a step's span (clips 8-10) and a stretch the path set
     aside beside it (6-7), too short to be an action: it is the action's edge, not the

@@ -74,7 +74,13 @@ def performed_steps(
         alignment, steps, trainee, spans, set_aside, variation, config, excursion_edges
     )
     actions = [r for r in split_extras if r not in slow_parts]
-    times = _step_times(seq, spans, trainee, config, slow_parts, resting, departures, idle, actions)
+    pauses = [
+        r for r in actions if variation.rest_pose and len(returns()) and _pause(r, rest(), config)
+    ]
+    actions = [r for r in actions if r not in pauses]
+    times = _step_times(
+        seq, spans, trainee, config, slow_parts, resting, departures, idle, actions, pauses
+    )
     _stop_at_gold_end(seq, steps, trainee, times)
     seen_at_rest = variation.rest_pose and len(returns()) > 0
     busy = (lambda: rest().busy) if seen_at_rest else None
@@ -196,6 +202,7 @@ def _step_times(
     departures: Callable[[], np.ndarray],
     idle: set[ExtraRun],
     actions: list[ExtraRun],
+    pauses: Iterable[ExtraRun] = (),
 ) -> dict[int, tuple[float, float]]:
     """Trainee seconds of every performed step, hesitations included.
 
@@ -218,16 +225,21 @@ def _step_times(
     A longer stretch that is the slow part of a step (``_slow_parts``) is all that step's;
     a short one that meets an extra action split off a step's span (``actions``) is that
     action's edge, no step's (tuning seed 5454 task 03: the step before, given the half
-    beyond the action, measured 3.8 s of its 1.5 s).
+    beyond the action, measured 3.8 s of its 1.5 s). A piece split off a step's span at a
+    return to rest (``_split_at_rest``) in which the trainee keeps still (``pauses``:
+    ``TraineeRest.pause``) is no action, and is a stretch between two steps like any
+    other, whatever its length: dropped as a pause and counted in neither step, a slow
+    step lost its long rest to it (fresh tuning seed 9203 task 03, early sidecars: 2.0x
+    measured 1.32x, its 1.5-s rest split off the span of the step after it).
     """
     times = {s: trainee.span_times(*span) for s, span in spans.items()}
     order = [p.step for p in seq.placements]
     for run, owner in slow_parts.items():
         t0, t1 = trainee.span_times(run.first_clip, run.last_clip)
         times[owner] = (min(times[owner][0], t0), max(times[owner][1], t1))
-    for run in seq.extras:
+    for run in (*seq.extras, *pauses):
         t0, t1 = trainee.span_times(run.first_clip, run.last_clip)
-        if run in slow_parts or (t1 - t0 >= config.extra_min_sec and run not in idle):
+        if run in slow_parts or (t1 - t0 >= config.extra_min_sec and run not in {*idle, *pauses}):
             continue
         if any(_meet(run, action) for action in actions):
             continue  # the edge of an extra action split off a step's span: the action's
