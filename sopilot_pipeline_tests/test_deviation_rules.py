@@ -208,6 +208,10 @@ def test_a_step_measured_far_short_lends_its_shortfall_to_the_step_it_meets() ->
     assert _slow_steps(slower, []) == [1]
     in_time = (_match(0, 2.0, 0.0, 1.5), _match(1, 2.5, 1.5, 5.0), _match(2, 3.0, 5.0, 8.0))
     assert _slow_steps(in_time, []) == [1]
+    # a step over time only by the short one's shortfall lends the next nothing: the
+    # next is slow in its own right (detected 9206 task 05, a step at 1.76x)
+    then_slow = (_match(0, 2.0, 0.0, 1.0), _match(1, 2.0, 1.0, 4.25), _match(2, 3.0, 4.25, 8.75))
+    assert _slow_steps(then_slow, []) == [2]
 
 
 def _left_out(match: StepMatch) -> StepMatch:

@@ -123,11 +123,15 @@ def lent_by_neighbours(
     found = [m for m in step_matches if m.found]
     reference = {m.step.index: _reference_duration(m.step, variation) for m in found}
     ratio = {m.step.index: m.duration_sec / reference[m.step.index] for m in found}
+    # a step over time only by what a short neighbour lacks lends nothing itself
+    short_lent = _lent_by_short_neighbours(found, reference, stride_sec)
     lenders = [(d.trainee_start_sec, d.trainee_end_sec, math.inf) for d in extras]
     lenders += [
         (m.trainee_start_sec, m.trainee_end_sec, ratio[m.step.index])
         for m in found
-        if _over_time(m.duration_sec, reference[m.step.index], config)
+        if _over_time(
+            m.duration_sec - short_lent.get(m.step.index, 0.0), reference[m.step.index], config
+        )
     ]
     near = stride_sec / 2 + 1e-6
     lent: dict[int, float] = dict.fromkeys(_at_a_left_out_end(step_matches), stride_sec)
@@ -141,7 +145,7 @@ def lent_by_neighbours(
             before = abs(t1 - m.trainee_start_sec) <= near
             if (after or before) and lender_ratio > ratio[m.step.index]:
                 lent[m.step.index] = stride_sec
-    for step, shortfall in _lent_by_short_neighbours(found, reference, stride_sec).items():
+    for step, shortfall in short_lent.items():
         lent[step] = max(lent.get(step, 0.0), shortfall)
     return lent
 
