@@ -578,3 +578,37 @@ def test_a_swap_of_alike_steps_is_found_by_their_cores(order, expected) -> None:
     cost = _leave_core_return(order, alike=0.15)
     _, edits = explain_trainee(cost, steps, 0.6, 0.3, 0.1, 0.6)
     assert [(e.kind, e.steps) for e in edits] == expected
+
+
+@pytest.mark.parametrize(
+    ("long_fit", "short_fit", "left_out"),
+    [(0.76, 0.80, 1), (0.76, 0.78, 1), (0.80, 0.76, 0), (0.50, 0.80, 1)],
+)
+def test_of_two_alike_neighbours_the_one_that_fits_worse_per_clip_is_left_out(
+    long_fit, short_fit, left_out
+) -> None:
+    """Steps 1 (6 gold clips) and 2 (4 clips) look alike; the trainee does one of them
+    in 5 clips, then step 3. Summed over the path's cells, keeping the short step costs
+    less whichever was done, and the delete price per gold clip makes up for part of it
+    only: the step that fits the trainee's clips better per cell is the one performed
+    (fresh tuning seed 9205 task 03: step 1 at 0.76 a cell told missing, step 2 at
+    0.80 kept)."""
+    from sopilot_pipeline.core.scoring.step_alignment import explain_trainee
+    from sopilot_pipeline.core.segment.steps import Step
+
+    clips = (6, 4, 5)
+    starts = np.cumsum([0, *clips[:-1]])
+    steps = tuple(
+        Step(k, int(s), int(s + n), s * CLIP_SEC, (s + n) * CLIP_SEC)
+        for k, (s, n) in enumerate(zip(starts, clips, strict=True))
+    )
+    cols = []
+    for fits, count in [({0: long_fit, 1: short_fit}, 5), ({2: 0.1}, 5)]:
+        column = np.full(sum(clips), 1.2)
+        for step, fit in fits.items():
+            column[steps[step].start_clip : steps[step].end_clip] = fit
+        cols += [column] * count
+    cost = np.stack(cols, axis=1).astype(np.float32)
+    cost += np.random.default_rng(0).uniform(0, 0.05, cost.shape).astype(np.float32)
+    _, edits = explain_trainee(cost, steps, 0.6, 0.3, 0.1, 0.6)
+    assert [(e.kind, e.steps) for e in edits] == [("delete", (left_out,))]
