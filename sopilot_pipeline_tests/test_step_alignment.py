@@ -581,22 +581,29 @@ def test_a_swap_of_alike_steps_is_found_by_their_cores(order, expected) -> None:
 
 
 @pytest.mark.parametrize(
-    ("long_fit", "short_fit", "left_out"),
-    [(0.76, 0.80, 1), (0.76, 0.78, 1), (0.80, 0.76, 0), (0.50, 0.80, 1)],
+    ("long_clips", "long_fit", "short_fit", "left_out"),
+    [
+        (6, 0.76, 0.80, 1),
+        (6, 0.76, 0.78, 1),
+        (6, 0.80, 0.76, 0),
+        (6, 0.50, 0.80, 1),
+        (9, 0.60, 0.80, 0),  # more than twice as long: not alike, the search's measure
+    ],
 )
 def test_of_two_alike_neighbours_the_one_that_fits_worse_per_clip_is_left_out(
-    long_fit, short_fit, left_out
+    long_clips, long_fit, short_fit, left_out
 ) -> None:
     """Steps 1 (6 gold clips) and 2 (4 clips) look alike; the trainee does one of them
     in 5 clips, then step 3. Summed over the path's cells, keeping the short step costs
     less whichever was done, and the delete price per gold clip makes up for part of it
     only: the step that fits the trainee's clips better per cell is the one performed
     (fresh tuning seed 9205 task 03: step 1 at 0.76 a cell told missing, step 2 at
-    0.80 kept)."""
+    0.80 kept). Not where one step is more than twice as long as the other: that is
+    no pair of alike steps (a detected step that was two merged)."""
     from sopilot_pipeline.core.scoring.step_alignment import explain_trainee
     from sopilot_pipeline.core.segment.steps import Step
 
-    clips = (6, 4, 5)
+    clips = (long_clips, 4, 5)
     starts = np.cumsum([0, *clips[:-1]])
     steps = tuple(
         Step(k, int(s), int(s + n), s * CLIP_SEC, (s + n) * CLIP_SEC)
