@@ -381,7 +381,8 @@ def settle_edits(
     edits: list[Edit],
 ) -> tuple[StepSequencePath, tuple[Edit, ...]]:
     """What the greedy rounds settled on, second-guessed where one edit at a time cannot
-    see the better story: deletes exchanged, an early stop, moved steps, swapped cores."""
+    see the better story: deletes exchanged, the better-fitting of two alike neighbours,
+    an early stop, moved steps, swapped cores."""
     current, edits = _exchanged_deletes(cost, steps, prices, current, edits)
     current, edits = _better_fitting_deletes(cost, steps, prices, current, edits)
     current, edits = _stopped_early(cost, steps, prices, current, edits)
