@@ -15,9 +15,9 @@ Seeds are split by purpose, and fixed before any result on them was seen:
   them): scoring tuning seeds nobody had seen, because what the older tuning seeds
   taught had mostly stopped carrying over to the evaluation seeds.
 * ``EVALUATION_SEEDS`` (8101-8140): for reporting only; never tuned on, each fixed
-  before any result on it was seen. 8101-8130 have been run (benchmarks/RESULTS.md
+  before any result on it was seen. 8101-8131 have been run (benchmarks/RESULTS.md
   says on which code; a change was made after 8111, 8112 and 8113, so they count as
-  seen); 8131-8140 have not: the next unseen seeds (8118-8120 added in the ninth
+  seen); 8132-8140 have not: the next unseen seeds (8118-8120 added in the ninth
   session, 8121-8130 in the tenth, 8131-8140 in the twenty-first, each before any
   result on it).
 
