@@ -133,7 +133,6 @@ def lent_by_neighbours(
             m.duration_sec - short_lent.get(m.step.index, 0.0), reference[m.step.index], config
         )
     ]
-    near = stride_sec / 2 + 1e-6
     lent: dict[int, float] = dict.fromkeys(_at_a_left_out_end(step_matches), stride_sec)
     for m in found:
         if m.set_aside_sec > 0:  # an extra action held inside the step (``_dwell_extras``)
@@ -141,9 +140,7 @@ def lent_by_neighbours(
         if not m.in_order:  # a step of a swapped pair
             lent[m.step.index] = stride_sec
         for t0, t1, lender_ratio in lenders:
-            after = abs(t0 - m.trainee_end_sec) <= near  # begins where the step ends
-            before = abs(t1 - m.trainee_start_sec) <= near
-            if (after or before) and lender_ratio > ratio[m.step.index]:
+            if _meets(t0, t1, m, stride_sec) and lender_ratio > ratio[m.step.index]:
                 lent[m.step.index] = stride_sec
     for step, shortfall in short_lent.items():
         lent[step] = max(lent.get(step, 0.0), shortfall)
@@ -169,20 +166,23 @@ def _lent_by_short_neighbours(
     performance halves a step; a boundary drawn a second early does. At 2/3, on the
     step times of fresh tuning seeds 9203-9206 (authored, detected, early sidecars),
     seven false over times went and no true one; at 0.8 two true ones went too."""
-    near = stride_sec / 2 + 1e-6
     lent: dict[int, float] = {}
     for short in found:
-        shortfall = reference[short.step.index] - short.duration_sec
         if short.duration_sec >= SHORT_NEIGHBOUR_RATIO * reference[short.step.index]:
             continue
+        shortfall = reference[short.step.index] - short.duration_sec
+        t0, t1 = short.trainee_start_sec, short.trainee_end_sec
         for m in found:
-            meets = (
-                abs(short.trainee_start_sec - m.trainee_end_sec) <= near
-                or abs(short.trainee_end_sec - m.trainee_start_sec) <= near
-            )
-            if m is not short and meets:
+            if m is not short and _meets(t0, t1, m, stride_sec):
                 lent[m.step.index] = max(lent.get(m.step.index, 0.0), shortfall)
     return lent
+
+
+def _meets(t0: float, t1: float, m: StepMatch, stride_sec: float) -> bool:
+    """Whether trainee seconds ``t0``-``t1`` begin where step ``m`` ends or end where it
+    begins, to half a stride (the path may place a boundary a stride either way)."""
+    near = stride_sec / 2 + 1e-6
+    return abs(t0 - m.trainee_end_sec) <= near or abs(t1 - m.trainee_start_sec) <= near
 
 
 def _at_a_left_out_end(step_matches: tuple[StepMatch, ...]) -> list[int]:

@@ -8,7 +8,7 @@ leaves rest, and a step's span is cut, joined or moved at those points.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 
 import numpy as np
@@ -73,16 +73,14 @@ def performed_steps(
     slow_parts = _slow_parts(
         alignment, steps, trainee, spans, set_aside, variation, config, excursion_edges
     )
+    seen_at_rest = variation.rest_pose and len(returns()) > 0
     actions = [r for r in split_extras if r not in slow_parts]
-    pauses = [
-        r for r in actions if variation.rest_pose and len(returns()) and _pause(r, rest(), config)
-    ]
+    pauses = [r for r in actions if seen_at_rest and _pause(r, rest(), config)]
     actions = [r for r in actions if r not in pauses]
     times = _step_times(
         seq, spans, trainee, config, slow_parts, resting, departures, idle, actions, pauses
     )
     _stop_at_gold_end(seq, steps, trainee, times)
-    seen_at_rest = variation.rest_pose and len(returns()) > 0
     busy = (lambda: rest().busy) if seen_at_rest else None
     dwells = _dwell_extras(alignment, steps, trainee, variation, config, times, busy)
     if seen_at_rest:  # held at rest: a pause, no action
@@ -102,7 +100,7 @@ def performed_steps(
         matches.get(s.index, StepMatch(s, False, False, nan, nan, nan)) for s in steps
     )
     extras = _joined([*(r for r in set_aside if r not in slow_parts), *dwells.values()])
-    if variation.rest_pose and len(returns()):  # an action moves (6161 task 01)
+    if seen_at_rest:  # an action moves (6161 task 01)
         extras = [r for r in extras if not _pause(r, rest(), config)]
     return step_matches, extras
 
@@ -202,7 +200,7 @@ def _step_times(
     departures: Callable[[], np.ndarray],
     idle: set[ExtraRun],
     actions: list[ExtraRun],
-    pauses: Iterable[ExtraRun] = (),
+    pauses: Sequence[ExtraRun] = (),
 ) -> dict[int, tuple[float, float]]:
     """Trainee seconds of every performed step, hesitations included.
 
@@ -234,12 +232,13 @@ def _step_times(
     """
     times = {s: trainee.span_times(*span) for s, span in spans.items()}
     order = [p.step for p in seq.placements]
+    shared = {*idle, *pauses}  # shared by the steps around them, however long
     for run, owner in slow_parts.items():
         t0, t1 = trainee.span_times(run.first_clip, run.last_clip)
         times[owner] = (min(times[owner][0], t0), max(times[owner][1], t1))
     for run in (*seq.extras, *pauses):
         t0, t1 = trainee.span_times(run.first_clip, run.last_clip)
-        if run in slow_parts or (t1 - t0 >= config.extra_min_sec and run not in {*idle, *pauses}):
+        if run in slow_parts or (t1 - t0 >= config.extra_min_sec and run not in shared):
             continue
         if any(_meet(run, action) for action in actions):
             continue  # the edge of an extra action split off a step's span: the action's
